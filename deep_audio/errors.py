@@ -1,0 +1,17 @@
+"""The package's exceptions: one base class, a ``ValueError``, so callers catch one thing."""
+
+
+class DeepAudioError(ValueError):
+    """Base class of every error deep_audio raises on bad input or settings."""
+
+
+class ConfigError(DeepAudioError):
+    """A setting is unknown, has the wrong type, or is out of range."""
+
+
+class AudioError(DeepAudioError):
+    """An audio file cannot be used; the message names the file and the reason."""
+
+
+class ModelFileError(DeepAudioError):
+    """A model file is missing, damaged, or does not match what is asked of it."""

@@ -1,0 +1,48 @@
+"""deep_audio: learn to recognise sounds with PyTorch.
+
+Dependencies are pinned here and only here. torch and torchaudio must be the same
+release (torchaudio's Linux wheels are built against one torch build).
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+setup(
+    name="deep_audio",
+    version="0.1.0",
+    description="Audio classification with PyTorch: spectrogram CNNs, transfer learning, "
+                "hand-crafted features and classic ML",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["deep_audio", "deep_audio.*"]),
+    # The default config is read from configs/ in a source checkout and from
+    # <prefix>/share/deep_audio/configs when installed as a wheel.
+    data_files=[("share/deep_audio/configs", ["configs/default.yaml"])],
+    install_requires=[
+        "torch==2.9.1",
+        "torchaudio==2.9.1",
+        "numpy>=1.24",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+        "librosa>=0.10",
+        "tqdm>=4.60",
+        "torchsummary==1.5.1",
+        "PyYAML>=6.0",
+        "scikit-learn>=1.3",
+        "matplotlib>=3.7",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={
+        "console_scripts": [
+            "deep-audio-train=deep_audio.bin.basic_training:main",
+            "deep-audio-test=deep_audio.bin.basic_test:main",
+            "deep-audio-report=deep_audio.bin.classification_report:main",
+            "deep-audio-architecture=deep_audio.bin.model_architecture:main",
+        ]
+    },
+)
