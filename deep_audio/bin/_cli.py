@@ -1,0 +1,99 @@
+"""Argument parsing shared by every command-line module.
+
+Each flag means the same thing in every command: ``-i`` inputs, ``-o`` output, ``-m`` a
+model file, ``-c`` a YAML config, ``--set KEY=VALUE`` any setting, ``-v``/``-q``
+verbosity. :func:`run` turns package errors into a one-line message and exit status 2
+instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Sequence
+
+from deep_audio.config import Config, load_config
+from deep_audio.errors import ConfigError, DeepAudioError
+
+# Flags that set one config value each; every other setting goes through --set.
+CONFIG_FLAGS = {
+    "epochs": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "device": str,
+    "precision": str,
+    "seed": int,
+    "segment_seconds": float,
+    "segment_hop_seconds": float,
+    "num_workers": int,
+}
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the verbosity flags every command has."""
+    result = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    result.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    result.add_argument("-q", "--quiet", action="store_true",
+                        help="show warnings and errors only")
+    return result
+
+
+def add_inputs(parser: argparse.ArgumentParser, *, help: str) -> None:
+    parser.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH", help=help)
+
+
+def add_model(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("-m", "--model", required=required, metavar="MODEL.pt",
+                        help="a model file written by deep_audio")
+
+
+def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = tuple(CONFIG_FLAGS)
+               ) -> None:
+    """``-c/--config``, ``--set`` and one flag per name in ``flags`` (see CONFIG_FLAGS)."""
+    group = parser.add_argument_group("settings (override configs/default.yaml)")
+    group.add_argument("-c", "--config", metavar="YAML", help="a YAML file of settings")
+    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any setting, e.g. --set n_mels=64 --set training.lr_patience=5")
+    for name in flags:
+        group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name],
+                           dest=name, metavar=name.upper())
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Defaults, then ``--config``, then ``--set`` pairs, then the named flags."""
+    overrides = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r} must look like KEY=VALUE")
+        overrides[key.strip()] = _yaml_scalar(value.strip())
+    overrides.update({name: getattr(args, name) for name in CONFIG_FLAGS
+                      if getattr(args, name, None) is not None})
+    return load_config(args.config, **overrides)
+
+
+def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable[[], argparse.ArgumentParser],
+        argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, set up logging, call ``main(args)``; package errors exit with 2."""
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    try:
+        return main(args) or 0
+    except DeepAudioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _yaml_scalar(text: str):
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
