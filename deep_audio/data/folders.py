@@ -1,0 +1,115 @@
+"""Class folders to labelled files, decoding with a skip list, and the file-level split."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from deep_audio.audio import list_audio_files, read_audio
+from deep_audio.errors import AudioError, DeepAudioError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    """An audio file and the index of its class."""
+
+    path: Path
+    label: int
+
+
+@dataclass
+class DecodedFiles:
+    """Files that decoded, their samples, and the files that were skipped with why."""
+
+    files: list[LabelledFile]
+    waveforms: list[np.ndarray]
+    skipped: list[tuple[Path, str]]
+
+
+def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list[LabelledFile]]:
+    """One class per folder, named after it; files are found recursively.
+
+    Returns
+    -------
+    class_names : list of str
+        Folder names, in the order given.
+    files : list of LabelledFile
+        Every audio file with its class index.
+
+    Raises
+    ------
+    DeepAudioError
+        Fewer than two folders, two folders with one name, or a folder with no audio.
+    """
+    paths = [Path(folder) for folder in folders]
+    if len(paths) < 2:
+        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in paths]}")
+    names = [path.resolve().name for path in paths]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DeepAudioError(f"class folders must have distinct names; repeated: {duplicates}")
+    files = []
+    for label, path in enumerate(paths):
+        found = list_audio_files(path)
+        if not found:
+            raise AudioError(f"class folder '{path}' holds no audio files")
+        files.extend(LabelledFile(file, label) for file in found)
+    return names, files
+
+
+def decode_files(files: Sequence[LabelledFile], *, sample_rate: int, min_seconds: float,
+                 workers: int | None = None) -> DecodedFiles:
+    """Decode every file at ``sample_rate``; unusable files are skipped, not fatal.
+
+    Decoding runs in a thread pool (libsndfile and soxr release the GIL).
+    """
+    workers = workers or min(8, os.cpu_count() or 1)
+
+    def decode(item: LabelledFile):
+        try:
+            return read_audio(item.path, sample_rate=sample_rate, min_seconds=min_seconds)[0]
+        except AudioError as error:
+            return error
+
+    result = DecodedFiles([], [], [])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for item, outcome in zip(files, pool.map(decode, files)):
+            if isinstance(outcome, AudioError):
+                logger.warning("skipping: %s", outcome)
+                result.skipped.append((item.path, str(outcome)))
+            else:
+                result.files.append(item)
+                result.waveforms.append(outcome)
+    return result
+
+
+def stratified_file_split(labels: Sequence[int], *, validation_fraction: float, seed: int
+                          ) -> tuple[list[int], list[int]]:
+    """Split file indices into training and validation, class by class.
+
+    Each class with at least two files gives ``round(validation_fraction * n)`` files
+    (at least one) to validation; a class with one file stays in training. Splitting
+    files, not segments, keeps the segments of one recording on one side.
+
+    >>> stratified_file_split([0, 0, 0, 0, 0, 1, 1, 1, 1, 1], validation_fraction=0.2, seed=0)
+    ([0, 1, 3, 4, 5, 6, 7, 8], [2, 9])
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    train, validation = [], []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        n_validation = 0 if len(members) < 2 else max(1, round(validation_fraction * len(members)))
+        n_validation = min(n_validation, len(members) - 1)
+        validation.extend(members[:n_validation].tolist())
+        train.extend(members[n_validation:].tolist())
+    return sorted(train), sorted(validation)

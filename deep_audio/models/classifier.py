@@ -1,0 +1,51 @@
+"""A whole classifier: waveform in, class scores out."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from deep_audio.config import Config, seconds_to_samples
+from deep_audio.features import LogMel, Normalize
+from deep_audio.models.cnn import SeedCNN
+
+
+class AudioClassifier(nn.Module):
+    """Log-mel front-end, training-set normalisation and the CNN, in one module.
+
+    Carries its settings (``config``) and ``class_names`` as plain attributes so that a
+    loaded model is all that inference needs.
+
+    Shapes: waveform segments ``(batch, segment_samples)`` in, logits
+    ``(batch, n_classes)`` out, where ``segment_samples`` is
+    ``config.segments.segment_seconds`` at ``config.front_end.sample_rate``.
+    """
+
+    def __init__(self, config: Config, class_names: Sequence[str]):
+        super().__init__()
+        if len(class_names) < 2:
+            raise ValueError(f"a classifier needs at least two classes, got {list(class_names)}")
+        self.config = config
+        self.class_names = list(class_names)
+        self.segment_samples = seconds_to_samples(config.segments.segment_seconds,
+                                                  config.front_end.sample_rate)
+        self.front_end = LogMel.from_config(config.front_end)
+        self.normalize = Normalize(config.front_end.n_mels)
+        self.cnn = SeedCNN.from_config(
+            config.model, n_classes=len(class_names),
+            input_frames=self.front_end.n_frames(self.segment_samples),
+            n_mels=config.front_end.n_mels)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """CNN input ``(1, frames, n_mels)`` of one segment."""
+        return (1, self.front_end.n_frames(self.segment_samples), self.config.front_end.n_mels)
+
+    def features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Normalised log-mel, ``(batch, samples)`` -> ``(batch, 1, frames, n_mels)``."""
+        return self.normalize(self.front_end(waveform)).transpose(1, 2).unsqueeze(1)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.cnn(self.features(waveform))

@@ -1,0 +1,83 @@
+"""The seed talk's CNN: four conv blocks and three linear layers."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from deep_audio.config import ModelConfig
+
+
+class SeedCNN(nn.Module):
+    """Conv2d-BatchNorm-LeakyReLU-MaxPool blocks, then a dropout/linear head.
+
+    With the defaults (channels 32-64-128-256, 5x5 kernels, hidden 1024 and 256,
+    dropout 0.75 and 0.5) and a 201 x 128 input this is the network of the seed talk:
+    24576 inputs to the first linear layer and 26,510,800 parameters for 16 classes.
+    As in the seed, the output layer is followed by a LeakyReLU.
+
+    Parameters
+    ----------
+    n_classes : int
+        Outputs of the last layer.
+    input_frames, n_mels : int
+        Input size; the flatten size follows from it (each block halves both axes,
+        rounding down): ``channels[-1] * (frames // 2**k) * (n_mels // 2**k)``.
+
+    Shapes: ``(batch, 1, frames, n_mels)`` in, ``(batch, n_classes)`` out.
+    """
+
+    def __init__(self, n_classes: int, *, input_frames: int, n_mels: int,
+                 conv_channels: Sequence[int] = (32, 64, 128, 256), kernel_size: int = 5,
+                 hidden_units: Sequence[int] = (1024, 256),
+                 dropout: Sequence[float] = (0.75, 0.5)):
+        super().__init__()
+        frames, bands = input_frames, n_mels
+        in_channels = 1
+        for index, channels in enumerate(conv_channels, start=1):
+            self.add_module(f"conv_layer{index}", nn.Sequential(
+                nn.Conv2d(in_channels, channels, kernel_size, stride=1,
+                          padding=kernel_size // 2),
+                nn.BatchNorm2d(channels),
+                nn.LeakyReLU(),
+                nn.MaxPool2d(2),
+            ))
+            in_channels = channels
+            frames, bands = frames // 2, bands // 2
+        if frames < 1 or bands < 1:
+            raise ValueError(
+                f"input of {input_frames} frames x {n_mels} mel bands is too small for "
+                f"{len(conv_channels)} pooling blocks (each halves both axes)")
+        self.n_conv_blocks = len(conv_channels)
+        self.flat_features = in_channels * frames * bands
+        in_features = self.flat_features
+        for index, (units, p) in enumerate(zip(hidden_units, dropout), start=1):
+            self.add_module(f"linear_layer{index}", nn.Sequential(
+                nn.Dropout(p), nn.Linear(in_features, units), nn.LeakyReLU()))
+            in_features = units
+        self.add_module(f"linear_layer{len(hidden_units) + 1}", nn.Sequential(
+            nn.Linear(in_features, n_classes), nn.LeakyReLU()))
+        self.n_linear_layers = len(hidden_units) + 1
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, *, n_classes: int, input_frames: int,
+                    n_mels: int) -> "SeedCNN":
+        return cls(n_classes, input_frames=input_frames, n_mels=n_mels,
+                   conv_channels=config.conv_channels, kernel_size=config.kernel_size,
+                   hidden_units=config.hidden_units, dropout=config.dropout)
+
+    def conv_blocks(self) -> list[nn.Sequential]:
+        return [getattr(self, f"conv_layer{i}") for i in range(1, self.n_conv_blocks + 1)]
+
+    def linear_layers(self) -> list[nn.Sequential]:
+        return [getattr(self, f"linear_layer{i}") for i in range(1, self.n_linear_layers + 1)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.conv_blocks():
+            x = block(x)
+        x = x.flatten(1)
+        for layer in self.linear_layers():
+            x = layer(x)
+        return x
