@@ -83,7 +83,7 @@ def decode_files(files: Sequence[LabelledFile], *, sample_rate: int, min_seconds
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for item, outcome in zip(files, pool.map(decode, files)):
             if isinstance(outcome, AudioError):
-                logger.warning("skipping: %s", outcome)
+                logger.debug("skipping: %s", outcome)
                 result.skipped.append((item.path, str(outcome)))
             else:
                 result.files.append(item)

@@ -1,0 +1,66 @@
+"""Classify audio files with a trained model.
+
+    python -m deep_audio.bin.basic_test -m models/classical_vs_metal_cnn.pt -i song.wav [--segments]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from deep_audio.bin import _cli
+from deep_audio.device import resolve_device
+from deep_audio.inference import classify_file, classify_files
+from deep_audio.models import load_model
+
+__all__ = ["classify_file", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Classify audio files; one line per file, or per segment.")
+    _cli.add_model(parser)
+    _cli.add_inputs(parser, help="audio files")
+    parser.add_argument("--segments", action="store_true",
+                        help="one row per segment with start/end seconds")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_model(args.model, device=resolve_device(args.device))
+    names = model.class_names
+    if not args.segments:
+        print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
+    classified = 0
+    for prediction in classify_files(args.input, model, precision=args.precision,
+                                     skip_unreadable=True):
+        classified += 1
+        if args.segments:
+            print(f"# {prediction.path}: {prediction.class_name} "
+                  f"{prediction.posteriors[prediction.class_index]:.3f}")
+            print("start_seconds\tend_seconds\tclass\tprobability\t"
+                  + "\t".join(f"p({name})" for name in names))
+            for segment in prediction.segments:
+                winner = segment.class_index
+                print(f"{segment.start_seconds:.3f}\t{segment.end_seconds:.3f}\t{names[winner]}"
+                      f"\t{segment.posteriors[winner]:.3f}\t"
+                      + "\t".join(f"{p:.3f}" for p in segment.posteriors))
+        else:
+            print(f"{prediction.path}\t{prediction.class_name}\t"
+                  f"{prediction.posteriors[prediction.class_index]:.3f}\t"
+                  + "\t".join(f"{p:.3f}" for p in prediction.posteriors))
+    if classified < len(args.input):
+        print(f"{len(args.input) - classified} file(s) could not be read (see above)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

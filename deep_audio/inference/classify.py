@@ -1,0 +1,156 @@
+"""Classifying files with a trained model, segment by segment.
+
+A file is cut into the model's segment length (hop: the model's segment hop), every
+segment gets a posterior over the classes, and the file's posterior is the mean of its
+segments' posteriors. Many files are classified in shared batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from deep_audio.audio import read_audio
+from deep_audio.config import seconds_to_samples
+from deep_audio.data import cut_segment, segment_starts
+from deep_audio.device import autocast, autocast_dtype
+from deep_audio.errors import AudioError
+from deep_audio.models import AudioClassifier, load_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SegmentPrediction:
+    """One segment: where it lies in the file (seconds) and its class posterior."""
+
+    start_seconds: float
+    end_seconds: float
+    posteriors: np.ndarray  # (n_classes,)
+
+    @property
+    def class_index(self) -> int:
+        return int(np.argmax(self.posteriors))
+
+
+@dataclass
+class FilePrediction:
+    """A file's winning class, its posterior (mean over segments) and its segments."""
+
+    path: Path
+    class_index: int
+    class_name: str
+    posteriors: np.ndarray  # (n_classes,)
+    segments: list[SegmentPrediction] = field(default_factory=list)
+
+
+def classify_file(path: str | os.PathLike, model: AudioClassifier | str | os.PathLike, *,
+                  precision: str = "fp32") -> tuple[int, np.ndarray, list[str]]:
+    """Classify one file, as the seed's ``file_classification`` does.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An audio file.
+    model : AudioClassifier or path
+        A loaded model, or a model file to load.
+
+    Returns
+    -------
+    class_index : int
+        Index of the winning class.
+    posteriors : np.ndarray, shape (n_classes,)
+        Class probabilities, the mean of the segments' softmax outputs.
+    class_names : list of str
+
+    Examples
+    --------
+    >>> winner, p, classes = classify_file("song1.wav", "models/cnn.pt")  # doctest: +SKIP
+    >>> print(classes[winner], p[winner])  # doctest: +SKIP
+    """
+    model = _as_model(model)
+    (prediction,) = classify_files([path], model, precision=precision)
+    return prediction.class_index, prediction.posteriors, list(model.class_names)
+
+
+def classify_files(paths: Iterable[str | os.PathLike],
+                   model: AudioClassifier | str | os.PathLike, *,
+                   batch_size: int | None = None, precision: str = "fp32",
+                   skip_unreadable: bool = False) -> Iterator[FilePrediction]:
+    """Classify many files, sharing forward passes between them; yields in input order.
+
+    Files are read until at least ``batch_size`` segments are waiting, so memory holds
+    one batch plus the files in flight. With ``skip_unreadable`` a file that cannot be
+    decoded is logged and skipped; otherwise its :class:`AudioError` is raised.
+    """
+    model = _as_model(model)
+    batch_size = batch_size or model.config.inference.batch_size
+    device = next(model.parameters()).device
+    amp_dtype = autocast_dtype(precision, device)
+    sample_rate = model.config.front_end.sample_rate
+    hop_samples = seconds_to_samples(model.config.segments.segment_hop_seconds, sample_rate)
+
+    pending: list[tuple[Path, np.ndarray, list[int]]] = []
+    waiting = 0
+    for path in paths:
+        path = Path(path)
+        try:
+            samples, _ = read_audio(path, sample_rate=sample_rate,
+                                    min_seconds=model.config.segments.min_file_seconds)
+        except AudioError as error:
+            if not skip_unreadable:
+                raise
+            logger.warning("skipping: %s", error)
+            continue
+        starts = segment_starts(len(samples), model.segment_samples, hop_samples)
+        pending.append((path, samples, starts))
+        waiting += len(starts)
+        if waiting >= batch_size:
+            yield from _predict(model, pending, batch_size, device, amp_dtype)
+            pending, waiting = [], 0
+    if pending:
+        yield from _predict(model, pending, batch_size, device, amp_dtype)
+
+
+def _predict(model: AudioClassifier, pending, batch_size: int, device: torch.device,
+             amp_dtype) -> Iterator[FilePrediction]:
+    segments = np.stack([cut_segment(samples, start, model.segment_samples)
+                         for _, samples, starts in pending for start in starts])
+    posteriors = _posteriors(model, segments, batch_size, device, amp_dtype)
+    sample_rate = model.config.front_end.sample_rate
+    offset = 0
+    for path, samples, starts in pending:
+        rows = posteriors[offset:offset + len(starts)]
+        offset += len(starts)
+        mean = rows.mean(axis=0)
+        winner = int(np.argmax(mean))
+        yield FilePrediction(
+            path=path, class_index=winner, class_name=model.class_names[winner],
+            posteriors=mean,
+            segments=[SegmentPrediction(start / sample_rate,
+                                        min(start + model.segment_samples, len(samples))
+                                        / sample_rate, row)
+                      for start, row in zip(starts, rows)])
+
+
+@torch.inference_mode()
+def _posteriors(model, segments: np.ndarray, batch_size: int, device, amp_dtype) -> np.ndarray:
+    model.eval()
+    outputs = []
+    for first in range(0, len(segments), batch_size):
+        batch = torch.from_numpy(segments[first:first + batch_size]).to(device)
+        with autocast(device, amp_dtype):
+            logits = model(batch)
+        outputs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def _as_model(model: AudioClassifier | str | os.PathLike) -> AudioClassifier:
+    return model if isinstance(model, AudioClassifier) else load_model(model)
+

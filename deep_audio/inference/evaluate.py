@@ -1,0 +1,76 @@
+"""Scoring a model on folders of labelled files: the classification report."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from deep_audio.audio import list_audio_files
+from deep_audio.errors import DeepAudioError
+from deep_audio.inference.classify import FilePrediction, classify_files
+from deep_audio.models import AudioClassifier
+from deep_audio.metrics import confusion_matrix, scores
+
+
+@dataclass
+class FolderReport:
+    """File-level results on labelled folders."""
+
+    class_names: list[str]
+    confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
+    scores: dict[str, object]
+    predictions: list[tuple[FilePrediction, int]]  # (prediction, true class index)
+    skipped: int
+
+    def format(self) -> str:
+        """A text table: per-class precision, recall, F1, support; accuracy; confusion."""
+        width = max(12, *(len(name) for name in self.class_names))
+        lines = [f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'files':>7}"]
+        s = self.scores
+        for i, name in enumerate(self.class_names):
+            lines.append(f"{name:<{width}} {s['precision'][i]:9.3f} {s['recall'][i]:9.3f} "
+                         f"{s['f1'][i]:9.3f} {s['support'][i]:7d}")
+        total = int(self.confusion.sum())
+        lines += ["", f"{'accuracy':<{width}} {s['accuracy']:9.3f} ({total} files)",
+                  f"{'macro F1':<{width}} {s['macro_f1']:9.3f}", "",
+                  "confusion matrix (rows: true, columns: predicted)"]
+        cell = max(6, width)
+        lines.append(" " * cell + "".join(f"{name[:cell - 1]:>{cell}}"
+                                          for name in self.class_names))
+        for name, row in zip(self.class_names, self.confusion):
+            lines.append(f"{name[:cell - 1]:<{cell}}" + "".join(f"{v:>{cell}d}" for v in row))
+        if self.skipped:
+            lines.append(f"\n{self.skipped} unreadable file(s) skipped")
+        return "\n".join(lines)
+
+
+def evaluate_folders(model: AudioClassifier, folders: Sequence[str | os.PathLike], *,
+                     precision: str = "fp32") -> FolderReport:
+    """Classify every file under ``folders`` (one folder per class, named as the class).
+
+    Folder names must be class names of ``model``; a model class with no folder simply
+    has no support. Unreadable files are skipped and counted.
+    """
+    labelled = []
+    for folder in folders:
+        name = Path(folder).resolve().name
+        if name not in model.class_names:
+            raise DeepAudioError(f"folder '{folder}' is named '{name}', which is not a class "
+                                 f"of this model; its classes are {model.class_names}")
+        label = model.class_names.index(name)
+        labelled.extend((path, label) for path in list_audio_files(folder))
+    if not labelled:
+        raise DeepAudioError(f"no audio files in {[str(f) for f in folders]}")
+    truth = {path: label for path, label in labelled}
+    predictions = [(p, truth[p.path]) for p in classify_files(
+        [path for path, _ in labelled], model, precision=precision, skip_unreadable=True)]
+    if not predictions:
+        raise DeepAudioError("none of the files could be read")
+    matrix = confusion_matrix([t for _, t in predictions],
+                              [p.class_index for p, _ in predictions], len(model.class_names))
+    return FolderReport(list(model.class_names), matrix, scores(matrix), predictions,
+                        skipped=len(labelled) - len(predictions))

@@ -1,0 +1,144 @@
+"""``train_model``: class folders in, a trained model file out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import DataLoader
+
+from deep_audio.config import Config, load_config, override, seconds_to_samples
+from deep_audio.data import SegmentDataset, class_folders, decode_files, stratified_file_split
+from deep_audio.errors import DeepAudioError
+from deep_audio.features import band_statistics
+from deep_audio.models import AudioClassifier, resolve_model_path, save_model
+from deep_audio.device import resolve_device
+from deep_audio.training.trainer import class_weights, fit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingResult:
+    """Where the model went and how good it is."""
+
+    model_path: Path
+    history_path: Path
+    class_names: list[str]
+    best_epoch: int
+    metrics: dict[str, Any]
+    skipped_files: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike, *,
+                config: Config | None = None, progress: bool = True,
+                **overrides: Any) -> TrainingResult:
+    """Train the CNN on class folders and write the best model to ``output``.
+
+    Parameters
+    ----------
+    folders : sequence of paths
+        One folder per class; the folder's name is the class name; audio files are
+        found recursively.
+    output : str or PathLike
+        Model name or path; a bare name goes to ``config.training.models_dir`` and
+        ``.pt`` is added when missing (``"cnn"`` and ``"cnn.pt"`` are one file).
+    config : Config, optional
+        Settings; default :func:`deep_audio.config.load_config`.
+    progress : bool
+        Show tqdm progress bars.
+    **overrides
+        Any setting by name, e.g. ``epochs=20, device="cpu", segment_seconds=1.0``.
+
+    Returns
+    -------
+    TrainingResult
+        The model path, the per-epoch log path, the best epoch's validation metrics and
+        the files that were skipped because they could not be used.
+
+    Examples
+    --------
+    >>> train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")  # doctest: +SKIP
+    """
+    config = override(config or load_config(), **overrides)
+    training = config.training
+    torch.manual_seed(training.seed)
+    device = resolve_device(training.device)
+    model_path = resolve_model_path(output, training.models_dir)
+    history_path = model_path.with_suffix(".history.csv")
+
+    class_names, files = class_folders(folders)
+    logger.info("decoding %d files of %d classes: %s", len(files), len(class_names),
+                ", ".join(class_names))
+    decoded = decode_files(files, sample_rate=config.front_end.sample_rate,
+                           min_seconds=config.segments.min_file_seconds)
+    _check_classes(class_names, [f.label for f in decoded.files])
+    labels = [item.label for item in decoded.files]
+    train_index, validation_index = stratified_file_split(
+        labels, validation_fraction=training.validation_fraction, seed=training.seed)
+    if not validation_index:
+        logger.warning("no class has two usable files: the best epoch is chosen on "
+                       "training data, so the reported metrics are optimistic")
+        validation_index = train_index
+
+    segment_samples = seconds_to_samples(config.segments.segment_seconds,
+                                         config.front_end.sample_rate)
+    hop_samples = seconds_to_samples(config.segments.segment_hop_seconds,
+                                     config.front_end.sample_rate)
+
+    def subset(indices: list[int]) -> SegmentDataset:
+        return SegmentDataset([decoded.waveforms[i] for i in indices],
+                              [labels[i] for i in indices],
+                              segment_samples=segment_samples, hop_samples=hop_samples)
+
+    train_set, validation_set = subset(train_index), subset(validation_index)
+    loader_options = {"batch_size": training.batch_size, "num_workers": training.num_workers,
+                      "pin_memory": device.type == "cuda"}
+    train_loader = DataLoader(train_set, shuffle=True, **loader_options,
+                              generator=torch.Generator().manual_seed(training.seed))
+    validation_loader = DataLoader(validation_set, shuffle=False, **loader_options)
+
+    model = AudioClassifier(config, class_names).to(device)
+    model.normalize.set_statistics(*band_statistics(
+        model.front_end, DataLoader(train_set, **loader_options), device))
+    model.cnn.to(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
+
+    started = time.time()
+    summary = {"class_names": class_names, "folders": [str(f) for f in folders],
+               "train_files": len(train_index), "validation_files": len(validation_index),
+               "train_segments": len(train_set), "validation_segments": len(validation_set),
+               "skipped_files": [[str(p), reason] for p, reason in decoded.skipped]}
+
+    def save_best(best_model, epoch: int, metrics: dict[str, Any]) -> None:
+        save_model(model_path, best_model, metadata={
+            **summary, "best_epoch": epoch, "metrics": metrics,
+            "training_seconds": time.time() - started})
+        logger.debug("epoch %d: saved %s", epoch, model_path)
+
+    weights = (class_weights(train_set.segment_labels(), len(class_names))
+               if training.class_weighting else None)
+    result = fit(model, train_loader, validation_loader, config=training, device=device,
+                 n_classes=len(class_names), loss_weights=weights, on_improvement=save_best,
+                 history_path=history_path, progress=progress)
+
+    if decoded.skipped:
+        logger.warning("%d file(s) skipped:\n%s", len(decoded.skipped),
+                       "\n".join(f"  {reason}" for _, reason in decoded.skipped))
+    logger.info("best epoch %d: validation accuracy %.3f, macro-F1 %.3f; model: %s",
+                result.best_epoch, result.best_metrics["val_accuracy"],
+                result.best_metrics["val_macro_f1"], model_path)
+    return TrainingResult(model_path=model_path, history_path=history_path,
+                          class_names=class_names, best_epoch=result.best_epoch,
+                          metrics=result.best_metrics, skipped_files=decoded.skipped)
+
+
+def _check_classes(class_names: list[str], labels: list[int]) -> None:
+    empty = [name for index, name in enumerate(class_names) if index not in set(labels)]
+    if empty:
+        raise DeepAudioError(f"no usable audio left in class folder(s) {empty} "
+                             "after skipping unreadable files")

@@ -1,0 +1,169 @@
+"""The training loop, built from small parts: one epoch, evaluation, and ``fit``."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from deep_audio.config import TrainingConfig
+from deep_audio.device import autocast, autocast_dtype
+from deep_audio.metrics import confusion_matrix, scores
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` learned: the best epoch's metrics and the per-epoch history."""
+
+    best_epoch: int
+    best_metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                    loss_fn: nn.Module, *, device: torch.device,
+                    amp_dtype: torch.dtype | None, scaler: torch.amp.GradScaler,
+                    progress: bool = True, description: str = "train") -> dict[str, float]:
+    """One pass over ``loader`` in train mode; returns mean loss and accuracy."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    batches = tqdm(loader, desc=description, leave=False, disable=not progress,
+                   dynamic_ncols=True)
+    for waveform, target in batches:
+        waveform = waveform.to(device, non_blocking=True)
+        target = target.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(waveform)
+        loss = loss_fn(logits.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+        total_loss += loss.item() * len(target)
+        correct += (logits.argmax(dim=1) == target).sum().item()
+        seen += len(target)
+        batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+    return {"loss": total_loss / seen, "accuracy": correct / seen}
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
+             device: torch.device, amp_dtype: torch.dtype | None, n_classes: int
+             ) -> dict[str, Any]:
+    """Loss, accuracy, macro-F1 and confusion matrix over every item of ``loader``."""
+    model.eval()
+    total_loss, targets, predictions = 0.0, [], []
+    for waveform, target in loader:
+        waveform = waveform.to(device, non_blocking=True)
+        target = target.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(waveform)
+        total_loss += loss_fn(logits.float(), target).item() * len(target)
+        targets.append(target.cpu())
+        predictions.append(logits.argmax(dim=1).cpu())
+    targets_all = torch.cat(targets).numpy()
+    if len(targets_all) != len(loader.dataset):
+        logger.warning("evaluated %d of %d items", len(targets_all), len(loader.dataset))
+    matrix = confusion_matrix(targets_all, torch.cat(predictions).numpy(), n_classes)
+    result = scores(matrix)
+    return {"loss": total_loss / len(targets_all), "accuracy": result["accuracy"],
+            "macro_f1": result["macro_f1"], "confusion": matrix}
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, ``n / (n_classes * count)``, shape ``(n_classes,)``."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes),
+                        where=counts > 0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoader, *,
+        config: TrainingConfig, device: torch.device, n_classes: int,
+        loss_weights: torch.Tensor | None = None,
+        on_improvement: Callable[[nn.Module, int, dict[str, Any]], None] | None = None,
+        history_path: Path | None = None, progress: bool = True) -> FitResult:
+    """Train with AdamW, ReduceLROnPlateau on validation loss, early stopping on macro-F1.
+
+    ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
+    improves (ties go to the lower validation loss), so the caller can save the model;
+    when training ends, ``model`` holds the best epoch's weights. Each epoch appends a
+    row to ``history_path`` (CSV).
+    """
+    model.to(device)
+    amp_dtype = autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience)
+    loss_fn = nn.CrossEntropyLoss(
+        weight=None if loss_weights is None else loss_weights.to(device))
+    logger.info("training on %s, %s precision, %d training / %d validation segments",
+                device, "fp32" if amp_dtype is None else str(amp_dtype).split(".")[-1],
+                len(train_loader.dataset), len(validation_loader.dataset))
+
+    best_state, best_key, result = None, None, FitResult(best_epoch=0, best_metrics={})
+    if history_path is not None:
+        history_path.parent.mkdir(parents=True, exist_ok=True)
+        history_path.unlink(missing_ok=True)
+    epochs = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not progress,
+                  dynamic_ncols=True)
+    for epoch in epochs:
+        started = time.perf_counter()
+        train = train_one_epoch(model, train_loader, optimizer, loss_fn, device=device,
+                                amp_dtype=amp_dtype, scaler=scaler, progress=progress,
+                                description=f"epoch {epoch}")
+        validation = evaluate(model, validation_loader, loss_fn, device=device,
+                              amp_dtype=amp_dtype, n_classes=n_classes)
+        learning_rate = optimizer.param_groups[0]["lr"]
+        scheduler.step(validation["loss"])
+        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
+               "val_loss": validation["loss"], "val_accuracy": validation["accuracy"],
+               "val_macro_f1": validation["macro_f1"], "learning_rate": learning_rate,
+               "seconds": time.perf_counter() - started}
+        result.history.append(row)
+        if history_path is not None:
+            _append_csv(history_path, row)
+
+        key = (validation["macro_f1"], -validation["loss"])
+        if best_key is None or key > best_key:
+            best_key, result.best_epoch = key, epoch
+            result.best_metrics = {**row, "val_confusion": validation["confusion"].tolist()}
+            best_state = copy.deepcopy(model.state_dict())
+            if on_improvement is not None:
+                on_improvement(model, epoch, result.best_metrics)
+        epochs.set_postfix(loss=f"{train['loss']:.3f}", val_f1=f"{validation['macro_f1']:.3f}",
+                           best=result.best_epoch)
+        logger.debug("epoch %d: %s", epoch, row)
+        if (epoch >= config.min_epochs
+                and epoch - result.best_epoch >= config.early_stopping_patience):
+            logger.info("early stop at epoch %d: no macro-F1 gain in %d epochs", epoch,
+                        config.early_stopping_patience)
+            result.stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    return result
+
+
+def _append_csv(path: Path, row: dict[str, float]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
