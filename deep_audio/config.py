@@ -125,10 +125,11 @@ class TrainingConfig:
 class InferenceConfig:
     """Settings for classifying files."""
 
-    batch_size: int
+    inference_batch_size: int
 
     def __post_init__(self):
-        _require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        _require(self.inference_batch_size >= 1, "inference_batch_size",
+                 self.inference_batch_size, ">= 1")
 
 
 @dataclass(frozen=True)

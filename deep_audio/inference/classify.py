@@ -90,7 +90,7 @@ def classify_files(paths: Iterable[str | os.PathLike],
     decoded is logged and skipped; otherwise its :class:`AudioError` is raised.
     """
     model = _as_model(model)
-    batch_size = batch_size or model.config.inference.batch_size
+    batch_size = batch_size or model.config.inference.inference_batch_size
     device = next(model.parameters()).device
     amp_dtype = autocast_dtype(precision, device)
     sample_rate = model.config.front_end.sample_rate

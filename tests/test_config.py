@@ -1,0 +1,63 @@
+import pytest
+
+from deep_audio.config import Config, leaf_names, load_config, override
+from deep_audio.errors import ConfigError
+
+
+def test_defaults_give_the_seed_input_size():
+    config = load_config()
+    assert config.front_end.sample_rate == 16000
+    assert config.front_end.hop_length == 160
+    assert config.front_end.n_mels == 128
+    assert config.segments.segment_seconds == 2.0
+    assert config.model.conv_channels == (32, 64, 128, 256)
+
+
+def test_leaf_names_are_unique_across_sections():
+    values = load_config().to_dict()
+    names = [name for section in values.values() for name in section]
+    assert len(names) == len(set(names)), "a setting name is used by two sections"
+    assert leaf_names(load_config())["epochs"] == "training"
+
+
+def test_overrides_by_leaf_and_dotted_name():
+    config = load_config(epochs=3, inference_batch_size=7, **{"training.batch_size": 4})
+    assert (config.training.epochs, config.inference.inference_batch_size,
+            config.training.batch_size) == (3, 7, 4)
+    assert override(config, device=None).training.device == config.training.device
+
+
+def test_yaml_file_overrides_defaults_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("front_end:\n  n_mels: 40\ntraining:\n  epochs: 2\n")
+    config = load_config(path)
+    assert config.front_end.n_mels == 40 and config.training.epochs == 2
+    assert config.front_end.sample_rate == 16000
+
+
+def test_round_trip_through_plain_dict():
+    config = load_config(conv_channels=[8, 16], dropout=[0.1, 0.2])
+    assert Config.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epoch": 3}, "unknown setting 'epoch'"),
+    ({"training.epoch": 3}, "unknown setting 'training.epoch'"),
+    ({"epochs": "many"}, "epochs='many' is not a valid int"),
+    ({"hop_seconds": 0}, "hop_seconds=0.0 must be > 0"),
+    ({"precision": "fp8"}, "precision='fp8' must be one of"),
+    ({"f_max": 9000.0}, "f_min/f_max"),
+    ({"dropout": [0.5]}, "one value per hidden layer"),
+])
+def test_bad_settings_fail_with_the_name_and_value(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(**overrides)
+
+
+def test_bad_yaml_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("training:\n  epoks: 3\n")
+    with pytest.raises(ConfigError, match="bad.yaml: unknown setting 'training.epoks'"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.yaml")
