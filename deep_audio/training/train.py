@@ -106,7 +106,6 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
     model = AudioClassifier(config, class_names).to(device)
     model.normalize.set_statistics(*band_statistics(
         model.front_end, DataLoader(train_set, **loader_options), device))
-    model.cnn.to(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
 
     started = time.time()
     summary = {"class_names": class_names, "folders": [str(f) for f in folders],
