@@ -35,6 +35,7 @@ setup(
         "PyYAML>=6.0",
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
+        "skops>=0.10",
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile
 import soxr
 
+from deep_audio.config import seconds_to_samples
 from deep_audio.errors import AudioError
 
 AUDIO_EXTENSIONS = frozenset(
@@ -103,3 +105,102 @@ def _reason(error: Exception, path: Path) -> str:
     # libsndfile's message starts with the path, which the caller already shows.
     text = str(error).strip().removeprefix(f"Error opening {str(path)!r}:").strip()
     return text or type(error).__name__
+
+
+def read_audio_blocks(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int,
+    block_seconds: float,
+    min_seconds: float = 0.0,
+) -> Iterator[np.ndarray]:
+    """Decode a file of any length block by block: mono float32 at ``sample_rate``.
+
+    Memory holds one block (plus the resampler's short filter state), so hours of audio
+    can be read. The concatenated blocks equal :func:`read_audio`'s mono output up to
+    the resampler's rounding (streaming and one-shot soxr differ by ~1e-6 at most).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Any file libsndfile can read.
+    sample_rate : int
+        Output rate in Hz; streamed through ``soxr.ResampleStream`` (high quality) when
+        the file's rate differs.
+    block_seconds : float
+        Length of the decoded blocks in seconds of the file; blocks after resampling
+        may differ by a few samples, and the last one is shorter.
+    min_seconds : float
+        Files shorter than this are refused (checked once the end is reached).
+
+    Yields
+    ------
+    np.ndarray, float32, shape (samples,)
+        Consecutive blocks; empty blocks are never yielded.
+
+    Raises
+    ------
+    AudioError
+        As :func:`read_audio`: the file is missing, cannot be decoded, holds no samples,
+        is too short, or holds NaN/Inf (the last two only once that part is read).
+    """
+    path = Path(path)
+    if block_seconds <= 0:
+        raise AudioError(f"cannot read '{path}' in blocks of block_seconds={block_seconds}: "
+                         "must be > 0")
+    if not path.is_file():
+        raise AudioError(f"cannot read '{path}': no such file")
+    try:
+        stream = soundfile.SoundFile(path)
+    except Exception as error:  # libsndfile reports damage through several types
+        raise AudioError(f"cannot decode '{path}': {_reason(error, path)}") from error
+    with stream:
+        file_rate = stream.samplerate
+        block_frames = max(1, seconds_to_samples(block_seconds, file_rate))
+        resampler = (soxr.ResampleStream(file_rate, sample_rate, 1, dtype="float32",
+                                         quality="HQ")
+                     if file_rate != sample_rate else None)
+        n_frames = 0
+        while True:
+            try:
+                frames = stream.read(block_frames, dtype="float32", always_2d=True)
+            except Exception as error:
+                raise AudioError(f"cannot decode '{path}' after {n_frames / file_rate:.1f} s:"
+                                 f" {_reason(error, path)}") from error
+            last = len(frames) == 0
+            if not np.isfinite(frames).all():
+                raise AudioError(f"cannot use '{path}': it holds NaN or infinite samples "
+                                 f"(after {n_frames / file_rate:.1f} s)")
+            n_frames += len(frames)
+            if last:
+                if n_frames == 0:
+                    raise AudioError(f"cannot use '{path}': it holds no samples")
+                if n_frames / file_rate < min_seconds:
+                    raise AudioError(f"cannot use '{path}': {n_frames / file_rate * 1000:.1f}"
+                                     f" ms long, shorter than the minimum of "
+                                     f"{min_seconds * 1000:.1f} ms")
+            block = frames.mean(axis=1)
+            if resampler is not None:
+                block = resampler.resample_chunk(block, last=last)
+            if len(block):
+                yield np.ascontiguousarray(block, dtype=np.float32)
+            if last:
+                return
+
+
+def audio_duration(path: str | os.PathLike) -> float:
+    """Length of an audio file in seconds, from its header (nothing is decoded).
+
+    Raises
+    ------
+    AudioError
+        The file is missing or cannot be opened.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"cannot read '{path}': no such file")
+    try:
+        info = soundfile.info(path)
+    except Exception as error:
+        raise AudioError(f"cannot decode '{path}': {_reason(error, path)}") from error
+    return info.frames / info.samplerate

@@ -126,10 +126,59 @@ class InferenceConfig:
     """Settings for classifying files."""
 
     inference_batch_size: int
+    read_block_seconds: float
+    smoothing_segments: int
+    min_region_seconds: float
+    evaluation_step_seconds: float
 
     def __post_init__(self):
         _require(self.inference_batch_size >= 1, "inference_batch_size",
                  self.inference_batch_size, ">= 1")
+        _require(self.read_block_seconds > 0, "read_block_seconds",
+                 self.read_block_seconds, "> 0")
+        _require(self.smoothing_segments >= 1, "smoothing_segments",
+                 self.smoothing_segments, ">= 1")
+        _require(self.min_region_seconds >= 0, "min_region_seconds",
+                 self.min_region_seconds, ">= 0")
+        _require(self.evaluation_step_seconds > 0, "evaluation_step_seconds",
+                 self.evaluation_step_seconds, "> 0")
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """Training-time augmentation; see :class:`deep_audio.training.augment.Augmentation`.
+
+    A zero turns each kind off: ``gain_db``, ``time_shift_seconds``, ``spec_time_masks``,
+    ``spec_freq_masks``, ``mixup_alpha``.
+    """
+
+    gain_db: float
+    time_shift_seconds: float
+    spec_time_masks: int
+    spec_time_mask_seconds: float
+    spec_freq_masks: int
+    spec_freq_mask_bands: int
+    mixup_alpha: float
+
+    def __post_init__(self):
+        for name in ("gain_db", "time_shift_seconds", "spec_time_masks",
+                     "spec_time_mask_seconds", "spec_freq_masks", "spec_freq_mask_bands",
+                     "mixup_alpha"):
+            _require(getattr(self, name) >= 0, name, getattr(self, name), ">= 0")
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Learning rates for reusing a trained model; see :mod:`deep_audio.transfer`."""
+
+    transfer_learning_rate: float
+    fine_tune_learning_rate: float
+
+    def __post_init__(self):
+        _require(self.transfer_learning_rate > 0, "transfer_learning_rate",
+                 self.transfer_learning_rate, "> 0")
+        _require(self.fine_tune_learning_rate > 0, "fine_tune_learning_rate",
+                 self.fine_tune_learning_rate, "> 0")
 
 
 @dataclass(frozen=True)
@@ -141,6 +190,8 @@ class Config:
     model: ModelConfig
     training: TrainingConfig
     inference: InferenceConfig
+    augmentation: AugmentationConfig
+    transfer: TransferConfig
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (lists, numbers, strings), as stored in model files."""
@@ -197,6 +248,17 @@ def load_config(path: str | Path | None = None, /, **overrides: Any) -> Config:
         _merge(values, _read_yaml(Path(path)), source=str(path))
     config = Config.from_dict(values)
     return override(config, **overrides) if overrides else config
+
+
+def stored_config(values: Mapping[str, Mapping[str, Any]], *, source: str) -> Config:
+    """The config stored in a model file, completed with today's defaults.
+
+    A model file written before a setting existed lacks it; the setting takes its
+    default from ``configs/default.yaml``. Unknown sections or names are still errors.
+    """
+    defaults = _read_yaml(default_config_path())
+    _merge(defaults, values, source=source)
+    return Config.from_dict(defaults)
 
 
 def override(config: Config, **overrides: Any) -> Config:

@@ -15,3 +15,7 @@ class AudioError(DeepAudioError):
 
 class ModelFileError(DeepAudioError):
     """A model file is missing, damaged, or does not match what is asked of it."""
+
+
+class ExportError(DeepAudioError):
+    """A model cannot be exported, or the exported model disagrees with PyTorch."""

@@ -63,6 +63,11 @@ def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = tuple(
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """Defaults, then ``--config``, then ``--set`` pairs, then the named flags."""
+    return load_config(args.config, **overrides_from_args(args))
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """The single settings given by ``--set`` pairs and named flags, by name."""
     overrides = {}
     for pair in args.set:
         key, sep, value = pair.partition("=")
@@ -71,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides[key.strip()] = _yaml_scalar(value.strip())
     overrides.update({name: getattr(args, name) for name in CONFIG_FLAGS
                       if getattr(args, name, None) is not None})
-    return load_config(args.config, **overrides)
+    return overrides
 
 
 def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable[[], argparse.ArgumentParser],
@@ -97,3 +102,16 @@ def _yaml_scalar(text: str):
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+
+
+def add_feature_windows(parser: argparse.ArgumentParser, *, mid_window_seconds: float = 1.0,
+                        mid_step_seconds: float = 1.0, short_window_seconds: float = 0.050,
+                        short_step_seconds: float = 0.025) -> None:
+    """The four window flags of the hand-crafted (classic) features, in seconds."""
+    group = parser.add_argument_group("feature windows (seconds)")
+    for name, default in (("mid_window_seconds", mid_window_seconds),
+                          ("mid_step_seconds", mid_step_seconds),
+                          ("short_window_seconds", short_window_seconds),
+                          ("short_step_seconds", short_step_seconds)):
+        group.add_argument("--" + name.replace("_", "-"), type=float, default=default,
+                           dest=name, metavar="SECONDS")

@@ -3,12 +3,15 @@
     python -m deep_audio.bin.classification_report -m models/classical_vs_metal_cnn.pt -i test/classical test/metal
 
 Prints per-class precision, recall and F1, accuracy and the confusion matrix, and saves
-the confusion matrix as a PNG (default: beside the model).
+the confusion matrix as a PNG (default: beside the model). ``--report PNG`` also writes
+the training report: the model's training curves (from ``MODEL.history.csv``, when it
+is there) beside the confusion matrix on these folders.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +19,10 @@ from deep_audio.bin import _cli
 from deep_audio.device import resolve_device
 from deep_audio.inference import evaluate_folders
 from deep_audio.models import load_model
-from deep_audio.plots import plot_confusion_matrix
+from deep_audio.plots import plot_confusion_matrix, plot_training_report
+from deep_audio.training.trainer import read_history
+
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     _cli.add_inputs(parser, help="class folders named as the model's classes")
     parser.add_argument("--plot", metavar="PNG",
                         help="confusion-matrix image (default: MODEL.confusion.png)")
+    parser.add_argument("--report", metavar="PNG",
+                        help="training curves and this confusion matrix in one picture "
+                             "(.png, .svg or .html)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
     return parser
@@ -39,6 +48,18 @@ def run(args: argparse.Namespace) -> int:
                           title=f"{Path(args.model).stem}: accuracy "
                                 f"{report.scores['accuracy']:.3f}")
     print(f"\nconfusion matrix image: {plot}")
+    if args.report:
+        history_path = Path(args.model).with_suffix(".history.csv")
+        history = read_history(history_path) if history_path.is_file() else {}
+        if not history:
+            logger.warning("no training history at %s: the report shows the confusion "
+                           "matrix only", history_path)
+        plot_training_report(history, report.confusion, report.class_names, args.report,
+                             best_epoch=model.metadata.get("best_epoch"),
+                             title=f"{Path(args.model).stem}: accuracy "
+                                   f"{report.scores['accuracy']:.3f} on "
+                                   f"{', '.join(Path(f).name for f in args.input)}")
+        print(f"training report: {args.report}")
     return 0
 
 

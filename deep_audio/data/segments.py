@@ -8,35 +8,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from deep_audio.segmenting import cut_segment, segment_starts
 
-def segment_starts(n_samples: int, segment_samples: int, hop_samples: int) -> list[int]:
-    """Start sample of each segment that covers a signal of ``n_samples`` samples.
-
-    Segments start every ``hop_samples``; when that leaves a tail uncovered, one more
-    segment ends at the last sample. A signal shorter than one segment gives ``[0]``
-    (it is zero-padded).
-
-    >>> segment_starts(50, 20, 10), segment_starts(45, 20, 10), segment_starts(5, 20, 10)
-    ([0, 10, 20, 30], [0, 10, 20, 25], [0])
-    """
-    if segment_samples <= 0 or hop_samples <= 0:
-        raise ValueError(f"segment_samples={segment_samples} and hop_samples={hop_samples} "
-                         "must be > 0")
-    last = n_samples - segment_samples
-    if last <= 0:
-        return [0]
-    starts = list(range(0, last + 1, hop_samples))
-    if starts[-1] != last:
-        starts.append(last)
-    return starts
-
-
-def cut_segment(samples: np.ndarray, start: int, segment_samples: int) -> np.ndarray:
-    """``samples[start:start + segment_samples]``, zero-padded at the end when short."""
-    piece = samples[start:start + segment_samples]
-    if len(piece) < segment_samples:
-        piece = np.pad(piece, (0, segment_samples - len(piece)))
-    return piece
+__all__ = ["SegmentDataset", "cut_segment", "segment_starts"]
 
 
 class SegmentDataset(Dataset):

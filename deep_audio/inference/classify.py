@@ -74,7 +74,7 @@ def classify_file(path: str | os.PathLike, model: AudioClassifier | str | os.Pat
     >>> winner, p, classes = classify_file("song1.wav", "models/cnn.pt")  # doctest: +SKIP
     >>> print(classes[winner], p[winner])  # doctest: +SKIP
     """
-    model = _as_model(model)
+    model = as_model(model)
     (prediction,) = classify_files([path], model, precision=precision)
     return prediction.class_index, prediction.posteriors, list(model.class_names)
 
@@ -89,7 +89,7 @@ def classify_files(paths: Iterable[str | os.PathLike],
     one batch plus the files in flight. With ``skip_unreadable`` a file that cannot be
     decoded is logged and skipped; otherwise its :class:`AudioError` is raised.
     """
-    model = _as_model(model)
+    model = as_model(model)
     batch_size = batch_size or model.config.inference.inference_batch_size
     device = next(model.parameters()).device
     amp_dtype = autocast_dtype(precision, device)
@@ -122,7 +122,8 @@ def _predict(model: AudioClassifier, pending, batch_size: int, device: torch.dev
              amp_dtype) -> Iterator[FilePrediction]:
     segments = np.stack([cut_segment(samples, start, model.segment_samples)
                          for _, samples, starts in pending for start in starts])
-    posteriors = _posteriors(model, segments, batch_size, device, amp_dtype)
+    posteriors = segment_posteriors(model, segments, batch_size=batch_size,
+                                    amp_dtype=amp_dtype)
     sample_rate = model.config.front_end.sample_rate
     offset = 0
     for path, samples, starts in pending:
@@ -140,8 +141,25 @@ def _predict(model: AudioClassifier, pending, batch_size: int, device: torch.dev
 
 
 @torch.inference_mode()
-def _posteriors(model, segments: np.ndarray, batch_size: int, device, amp_dtype) -> np.ndarray:
+def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_size: int,
+                       amp_dtype: torch.dtype | None = None) -> np.ndarray:
+    """Class posteriors (softmax) of waveform segments, in batches on the model's device.
+
+    Parameters
+    ----------
+    segments : np.ndarray, float32, shape (n_segments, segment_samples)
+        Waveform segments at the model's sample rate.
+    batch_size : int
+        Segments per forward pass.
+    amp_dtype : torch.dtype, optional
+        Autocast dtype (see :func:`deep_audio.device.autocast_dtype`); ``None`` is fp32.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_segments, n_classes)
+    """
     model.eval()
+    device = next(model.parameters()).device
     outputs = []
     for first in range(0, len(segments), batch_size):
         batch = torch.from_numpy(segments[first:first + batch_size]).to(device)
@@ -151,6 +169,7 @@ def _posteriors(model, segments: np.ndarray, batch_size: int, device, amp_dtype)
     return np.concatenate(outputs)
 
 
-def _as_model(model: AudioClassifier | str | os.PathLike) -> AudioClassifier:
+def as_model(model: AudioClassifier | str | os.PathLike) -> AudioClassifier:
+    """``model`` itself, or the model loaded from the file ``model`` names."""
     return model if isinstance(model, AudioClassifier) else load_model(model)
 

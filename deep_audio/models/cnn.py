@@ -60,6 +60,7 @@ class SeedCNN(nn.Module):
         self.add_module(f"linear_layer{len(hidden_units) + 1}", nn.Sequential(
             nn.Linear(in_features, n_classes), nn.LeakyReLU()))
         self.n_linear_layers = len(hidden_units) + 1
+        self.frozen_layers = 0
 
     @classmethod
     def from_config(cls, config: ModelConfig, *, n_classes: int, input_frames: int,
@@ -73,6 +74,33 @@ class SeedCNN(nn.Module):
 
     def linear_layers(self) -> list[nn.Sequential]:
         return [getattr(self, f"linear_layer{i}") for i in range(1, self.n_linear_layers + 1)]
+
+    def layers(self) -> list[nn.Sequential]:
+        """Conv blocks, then linear layers: the units that :meth:`freeze` counts."""
+        return self.conv_blocks() + self.linear_layers()
+
+    def freeze(self, n_layers: int) -> None:
+        """Stop training the first ``n_layers`` layers, weights and BatchNorm statistics.
+
+        Their parameters get ``requires_grad=False`` and the layers stay in eval mode
+        even when the network is in train mode, so BatchNorm keeps its running
+        statistics and Dropout is off in them. The output layer cannot be frozen.
+        """
+        n_total = len(self.layers())
+        if not 0 <= n_layers < n_total:
+            raise ValueError(f"n_layers={n_layers} must be in [0, {n_total - 1}]: the network "
+                             f"has {n_total} layers and the output layer always trains")
+        self.frozen_layers = n_layers
+        for index, layer in enumerate(self.layers()):
+            for parameter in layer.parameters():
+                parameter.requires_grad_(index >= n_layers)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "SeedCNN":
+        super().train(mode)
+        for layer in self.layers()[:self.frozen_layers]:
+            layer.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.conv_blocks():

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from deep_audio.config import Config
+from deep_audio.config import stored_config
 from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.models.classifier import AudioClassifier
 
@@ -28,12 +28,20 @@ FORMAT_VERSION = 1
 
 
 def save_model(path: str | os.PathLike, model: AudioClassifier, *,
-               metadata: Mapping[str, Any] | None = None) -> Path:
-    """Write ``model`` (weights, class names, config) and plain ``metadata`` to ``path``."""
+               metadata: Mapping[str, Any] | None = None,
+               parameter_dtype: str = "float32") -> Path:
+    """Write ``model`` (weights, class names, config) and plain ``metadata`` to ``path``.
+
+    ``parameter_dtype="float16"`` stores the learned weights at half size (buffers such
+    as normalisation and BatchNorm statistics stay float32); loading casts them back.
+    """
+    dtype = {"float32": torch.float32, "float16": torch.float16}[parameter_dtype]
+    parameters = {name for name, _ in model.named_parameters()}
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.to(dtype) if k in parameters else v for k, v in state.items()},
         "class_names": list(model.class_names),
         "config": model.config.to_dict(),
         "metadata": plain_data({**(metadata or {}), "versions": library_versions()}),
@@ -55,7 +63,7 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
     path = Path(path)
     payload = load_payload(path)
     try:
-        config = Config.from_dict(payload["config"])
+        config = stored_config(payload["config"], source=str(path))
         model = AudioClassifier(config, payload["class_names"])
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:

@@ -18,7 +18,9 @@ from deep_audio.errors import DeepAudioError
 from deep_audio.features import band_statistics
 from deep_audio.models import AudioClassifier, resolve_model_path, save_model
 from deep_audio.device import resolve_device
-from deep_audio.training.trainer import class_weights, fit
+from deep_audio.plots import plot_training_report
+from deep_audio.training.augment import Augmentation
+from deep_audio.training.trainer import class_weights, fit, read_history
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,57 @@ class TrainingResult:
     best_epoch: int
     metrics: dict[str, Any]
     skipped_files: list[tuple[Path, str]] = field(default_factory=list)
+    report_path: Path | None = None
+
+
+@dataclass
+class PreparedData:
+    """Decoded class folders, split by file and cut into segments, ready for ``fit``."""
+
+    class_names: list[str]
+    train_set: SegmentDataset
+    validation_set: SegmentDataset
+    summary: dict[str, Any]
+    skipped_files: list[tuple[Path, str]]
+
+
+def prepare_data(folders: Sequence[str | os.PathLike], config: Config) -> PreparedData:
+    """Find, decode, split (stratified, by file) and segment the class folders.
+
+    Unusable files are skipped and listed in ``skipped_files``; a class left with no
+    usable file is an error.
+    """
+    training = config.training
+    class_names, files = class_folders(folders)
+    logger.info("decoding %d files of %d classes: %s", len(files), len(class_names),
+                ", ".join(class_names))
+    decoded = decode_files(files, sample_rate=config.front_end.sample_rate,
+                           min_seconds=config.segments.min_file_seconds)
+    labels = [item.label for item in decoded.files]
+    _check_classes(class_names, labels)
+    train_index, validation_index = stratified_file_split(
+        labels, validation_fraction=training.validation_fraction, seed=training.seed)
+    if not validation_index:
+        logger.warning("no class has two usable files: the best epoch is chosen on "
+                       "training data, so the reported metrics are optimistic")
+        validation_index = train_index
+
+    segment_samples = seconds_to_samples(config.segments.segment_seconds,
+                                         config.front_end.sample_rate)
+    hop_samples = seconds_to_samples(config.segments.segment_hop_seconds,
+                                     config.front_end.sample_rate)
+
+    def subset(indices: list[int]) -> SegmentDataset:
+        return SegmentDataset([decoded.waveforms[i] for i in indices],
+                              [labels[i] for i in indices],
+                              segment_samples=segment_samples, hop_samples=hop_samples)
+
+    train_set, validation_set = subset(train_index), subset(validation_index)
+    summary = {"class_names": class_names, "folders": [str(f) for f in folders],
+               "train_files": len(train_index), "validation_files": len(validation_index),
+               "train_segments": len(train_set), "validation_segments": len(validation_set),
+               "skipped_files": [[str(p), reason] for p, reason in decoded.skipped]}
+    return PreparedData(class_names, train_set, validation_set, summary, decoded.skipped)
 
 
 def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike, *,
@@ -66,74 +119,70 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
     >>> train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")  # doctest: +SKIP
     """
     config = override(config or load_config(), **overrides)
+    torch.manual_seed(config.training.seed)
+    device = resolve_device(config.training.device)
+    data = prepare_data(folders, config)
+    model = AudioClassifier(config, data.class_names).to(device)
+    model.normalize.set_statistics(*band_statistics(
+        model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
+        device))
+    return run_training(model, data, output, config=config, device=device, progress=progress)
+
+
+def run_training(model: AudioClassifier, data: PreparedData, output: str | os.PathLike, *,
+                 config: Config, device: torch.device, progress: bool = True,
+                 metadata: dict[str, Any] | None = None) -> TrainingResult:
+    """Fit ``model`` on prepared data, saving the best epoch to ``output`` as it improves.
+
+    Only parameters with ``requires_grad`` are trained. ``metadata`` is stored in the
+    model file beside the data summary and the best epoch's metrics.
+    """
     training = config.training
-    torch.manual_seed(training.seed)
-    device = resolve_device(training.device)
     model_path = resolve_model_path(output, training.models_dir)
     history_path = model_path.with_suffix(".history.csv")
-
-    class_names, files = class_folders(folders)
-    logger.info("decoding %d files of %d classes: %s", len(files), len(class_names),
-                ", ".join(class_names))
-    decoded = decode_files(files, sample_rate=config.front_end.sample_rate,
-                           min_seconds=config.segments.min_file_seconds)
-    _check_classes(class_names, [f.label for f in decoded.files])
-    labels = [item.label for item in decoded.files]
-    train_index, validation_index = stratified_file_split(
-        labels, validation_fraction=training.validation_fraction, seed=training.seed)
-    if not validation_index:
-        logger.warning("no class has two usable files: the best epoch is chosen on "
-                       "training data, so the reported metrics are optimistic")
-        validation_index = train_index
-
-    segment_samples = seconds_to_samples(config.segments.segment_seconds,
-                                         config.front_end.sample_rate)
-    hop_samples = seconds_to_samples(config.segments.segment_hop_seconds,
-                                     config.front_end.sample_rate)
-
-    def subset(indices: list[int]) -> SegmentDataset:
-        return SegmentDataset([decoded.waveforms[i] for i in indices],
-                              [labels[i] for i in indices],
-                              segment_samples=segment_samples, hop_samples=hop_samples)
-
-    train_set, validation_set = subset(train_index), subset(validation_index)
     loader_options = {"batch_size": training.batch_size, "num_workers": training.num_workers,
                       "pin_memory": device.type == "cuda"}
-    train_loader = DataLoader(train_set, shuffle=True, **loader_options,
+    train_loader = DataLoader(data.train_set, shuffle=True, **loader_options,
                               generator=torch.Generator().manual_seed(training.seed))
-    validation_loader = DataLoader(validation_set, shuffle=False, **loader_options)
-
-    model = AudioClassifier(config, class_names).to(device)
-    model.normalize.set_statistics(*band_statistics(
-        model.front_end, DataLoader(train_set, **loader_options), device))
-
+    validation_loader = DataLoader(data.validation_set, shuffle=False, **loader_options)
     started = time.time()
-    summary = {"class_names": class_names, "folders": [str(f) for f in folders],
-               "train_files": len(train_index), "validation_files": len(validation_index),
-               "train_segments": len(train_set), "validation_segments": len(validation_set),
-               "skipped_files": [[str(p), reason] for p, reason in decoded.skipped]}
 
     def save_best(best_model, epoch: int, metrics: dict[str, Any]) -> None:
         save_model(model_path, best_model, metadata={
-            **summary, "best_epoch": epoch, "metrics": metrics,
+            **data.summary, **(metadata or {}), "best_epoch": epoch, "metrics": metrics,
             "training_seconds": time.time() - started})
         logger.debug("epoch %d: saved %s", epoch, model_path)
 
-    weights = (class_weights(train_set.segment_labels(), len(class_names))
+    weights = (class_weights(data.train_set.segment_labels(), len(data.class_names))
                if training.class_weighting else None)
     result = fit(model, train_loader, validation_loader, config=training, device=device,
-                 n_classes=len(class_names), loss_weights=weights, on_improvement=save_best,
-                 history_path=history_path, progress=progress)
+                 n_classes=len(data.class_names), loss_weights=weights,
+                 on_improvement=save_best, history_path=history_path, progress=progress,
+                 augment=_augmentation(config))
+    report_path = plot_training_report(
+        read_history(history_path), result.best_metrics["val_confusion"], data.class_names,
+        model_path.with_suffix(".report.png"), best_epoch=result.best_epoch,
+        title=f"{model_path.stem}: best validation macro-F1 "
+              f"{result.best_metrics['val_macro_f1']:.3f}")
 
-    if decoded.skipped:
-        logger.warning("%d file(s) skipped:\n%s", len(decoded.skipped),
-                       "\n".join(f"  {reason}" for _, reason in decoded.skipped))
+    if data.skipped_files:
+        logger.warning("%d file(s) skipped:\n%s", len(data.skipped_files),
+                       "\n".join(f"  {reason}" for _, reason in data.skipped_files))
     logger.info("best epoch %d: validation accuracy %.3f, macro-F1 %.3f; model: %s",
                 result.best_epoch, result.best_metrics["val_accuracy"],
                 result.best_metrics["val_macro_f1"], model_path)
     return TrainingResult(model_path=model_path, history_path=history_path,
-                          class_names=class_names, best_epoch=result.best_epoch,
-                          metrics=result.best_metrics, skipped_files=decoded.skipped)
+                          class_names=data.class_names, best_epoch=result.best_epoch,
+                          metrics=result.best_metrics, skipped_files=data.skipped_files,
+                          report_path=report_path)
+
+
+def _augmentation(config: Config) -> Augmentation | None:
+    augment = Augmentation.from_config(config.augmentation, config.front_end)
+    if not augment.enabled:
+        return None
+    logger.info("augmentation: %s", augment.extra_repr())
+    return augment
 
 
 def _check_classes(class_names: list[str], labels: list[int]) -> None:

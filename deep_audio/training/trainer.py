@@ -18,7 +18,9 @@ from tqdm.auto import tqdm
 
 from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
+from deep_audio.errors import DeepAudioError
 from deep_audio.metrics import confusion_matrix, scores
+from deep_audio.training.augment import Augmentation
 
 logger = logging.getLogger(__name__)
 
@@ -36,28 +38,50 @@ class FitResult:
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                     loss_fn: nn.Module, *, device: torch.device,
                     amp_dtype: torch.dtype | None, scaler: torch.amp.GradScaler,
-                    progress: bool = True, description: str = "train") -> dict[str, float]:
-    """One pass over ``loader`` in train mode; returns mean loss and accuracy."""
+                    progress: bool = True, description: str = "train",
+                    augment: Augmentation | None = None) -> dict[str, float]:
+    """One pass over ``loader`` in train mode; returns mean loss, accuracy and macro-F1.
+
+    With ``augment`` (which needs an :class:`~deep_audio.models.AudioClassifier`), each
+    step runs ``model.features`` on the augmented waveform, augments the features and
+    mixes them (and the targets, then class probabilities) before ``model.cnn``. The
+    accuracy and macro-F1 are those of the (augmented) training batches, against the
+    segments' own labels.
+    """
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    if augment is not None:
+        augment.train()
+    total_loss, seen, targets, predictions = 0.0, 0, [], []
     batches = tqdm(loader, desc=description, leave=False, disable=not progress,
                    dynamic_ncols=True)
     for waveform, target in batches:
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
+        loss_target = target
         with autocast(device, amp_dtype):
-            logits = model(waveform)
-        loss = loss_fn(logits.float(), target)
+            if augment is None:
+                logits = model(waveform)
+            else:
+                features = augment.spectrogram(model.features(augment.waveform(waveform)))
+                features, loss_target = augment.mixup(features, target,
+                                                      len(model.class_names))
+                logits = model.cnn(features)
+        loss = loss_fn(logits.float(), loss_target)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
 
         total_loss += loss.item() * len(target)
-        correct += (logits.argmax(dim=1) == target).sum().item()
         seen += len(target)
-        batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
-    return {"loss": total_loss / seen, "accuracy": correct / seen}
+        targets.append(target.cpu())
+        predictions.append(logits.argmax(dim=1).cpu())
+        batches.set_postfix(loss=f"{total_loss / seen:.4f}")
+    matrix = confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(),
+                              logits.shape[1])
+    result = scores(matrix)
+    return {"loss": total_loss / seen, "accuracy": result["accuracy"],
+            "macro_f1": result["macro_f1"]}
 
 
 @torch.inference_mode()
@@ -96,22 +120,27 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         config: TrainingConfig, device: torch.device, n_classes: int,
         loss_weights: torch.Tensor | None = None,
         on_improvement: Callable[[nn.Module, int, dict[str, Any]], None] | None = None,
-        history_path: Path | None = None, progress: bool = True) -> FitResult:
+        history_path: Path | None = None, progress: bool = True,
+        augment: Augmentation | None = None) -> FitResult:
     """Train with AdamW, ReduceLROnPlateau on validation loss, early stopping on macro-F1.
 
     ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
     improves (ties go to the lower validation loss), so the caller can save the model;
     when training ends, ``model`` holds the best epoch's weights. Each epoch appends a
-    row to ``history_path`` (CSV).
+    row to ``history_path`` (CSV). ``augment`` is applied in training steps only (see
+    :func:`train_one_epoch`).
     """
     model.to(device)
+    if augment is not None:
+        augment.to(device)
     amp_dtype = autocast_dtype(config.precision, device)
     if amp_dtype is not None:
         # Measured here (bin/benchmark_training.py): channels_last speeds up bf16
         # convolutions and slows fp32 ones down on the CPU.
         model.to(memory_format=torch.channels_last)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience)
@@ -131,13 +160,13 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         started = time.perf_counter()
         train = train_one_epoch(model, train_loader, optimizer, loss_fn, device=device,
                                 amp_dtype=amp_dtype, scaler=scaler, progress=progress,
-                                description=f"epoch {epoch}")
+                                description=f"epoch {epoch}", augment=augment)
         validation = evaluate(model, validation_loader, loss_fn, device=device,
                               amp_dtype=amp_dtype, n_classes=n_classes)
         learning_rate = optimizer.param_groups[0]["lr"]
         scheduler.step(validation["loss"])
         row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-               "val_loss": validation["loss"], "val_accuracy": validation["accuracy"],
+               "train_macro_f1": train["macro_f1"], "val_loss": validation["loss"], "val_accuracy": validation["accuracy"],
                "val_macro_f1": validation["macro_f1"], "learning_rate": learning_rate,
                "seconds": time.perf_counter() - started}
         result.history.append(row)
@@ -171,3 +200,26 @@ def _append_csv(path: Path, row: dict[str, float]) -> None:
         if new:
             writer.writeheader()
         writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+
+
+def read_history(path: str | Path) -> dict[str, list[float]]:
+    """The per-epoch log written by :func:`fit`, as columns (name -> one value per epoch).
+
+    Raises
+    ------
+    DeepAudioError
+        The file is missing or is not such a log.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+    except OSError as error:
+        raise DeepAudioError(f"cannot read training history '{path}': "
+                             f"{error.strerror}") from error
+    if not rows or "epoch" not in rows[0]:
+        raise DeepAudioError(f"'{path}' is not a training history (no 'epoch' column)")
+    try:
+        return {name: [float(row[name]) for row in rows] for name in rows[0]}
+    except (TypeError, ValueError) as error:
+        raise DeepAudioError(f"training history '{path}' holds a bad value: {error}") from error

@@ -1,0 +1,57 @@
+"""Classify audio files with a classic (skops) model.
+
+    python -m deep_audio.bin.classic_test -m classical_vs_metal_svm -i song1.wav song2.wav
+
+One line per file: path, class, its probability, then the probability of every class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from deep_audio.bin import _cli
+from deep_audio.classic import classify_file, file_classification, find_classic_model
+from deep_audio.classic.model_file import load_classic_model
+from deep_audio.errors import DeepAudioError
+
+__all__ = ["file_classification", "main"]
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Classify audio files with a classic model (.skops).")
+    _cli.add_model(parser)
+    _cli.add_inputs(parser, help="audio files")
+    parser.add_argument("--models-dir", default="models", help="folder of bare model names")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_classic_model(find_classic_model(args.model, args.models_dir))
+    names = model["class_names"]
+    print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
+    failed = 0
+    for path in args.input:
+        try:
+            index, probabilities = classify_file(path, model)
+        except DeepAudioError as error:
+            logger.warning("skipping %s", error)
+            failed += 1
+            continue
+        print(f"{path}\t{names[index]}\t{probabilities[index]:.3f}\t"
+              + "\t".join(f"{p:.3f}" for p in probabilities))
+    if failed:
+        print(f"{failed} file(s) could not be classified (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

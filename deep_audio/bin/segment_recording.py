@@ -1,0 +1,84 @@
+"""Label the regions of long recordings with a trained model.
+
+    python -m deep_audio.bin.segment_recording -m models/cnn.pt -i recording.flac [-o out/]
+        [--format csv|json] [--plot png|html] [--truth annotation.txt]
+
+Reads each recording in blocks (any length), prints its regions (start, end, label,
+confidence) and writes ``OUT/<name>.regions.csv`` plus ``OUT/<name>.regions.segments.csv``
+(segment posteriors), or ``OUT/<name>.json``, and with ``--plot`` a timeline picture
+``OUT/<name>.timeline.png`` (or ``.html``). With ``--truth`` (one annotation file per
+recording, ``start end label`` per line) it prints per-class and overall accuracy on a
+fine time grid and draws the annotation under the regions.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from deep_audio.bin import _cli
+from deep_audio.device import resolve_device
+from deep_audio.errors import DeepAudioError
+from deep_audio.inference.long_recordings import (evaluate_segmentation, read_annotation,
+                                                  save_segmentation, segment_recording)
+from deep_audio.models import load_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Segment long recordings into labelled regions.")
+    _cli.add_model(parser)
+    _cli.add_inputs(parser, help="audio files of any length")
+    parser.add_argument("-o", "--output", default="segmentation", metavar="FOLDER",
+                        help="folder for the results")
+    parser.add_argument("--format", choices=["csv", "json"], default="csv")
+    parser.add_argument("--plot", choices=["png", "html", "none"], default="png",
+                        help="timeline picture of posteriors and regions")
+    parser.add_argument("--truth", nargs="+", metavar="ANNOTATION",
+                        help="one annotation file per input: 'start end label' per line")
+    parser.add_argument("--segment-hop-seconds", type=float, metavar="SECONDS",
+                        help="hop between segments (default: the model's)")
+    parser.add_argument("--smoothing-segments", type=int, metavar="N",
+                        help="moving average over N segments (default: the model's setting)")
+    parser.add_argument("--min-region-seconds", type=float, metavar="SECONDS",
+                        help="shorter regions join a neighbour (default: the model's setting)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.truth and len(args.truth) != len(args.input):
+        raise DeepAudioError(f"--truth needs one annotation per input: {len(args.input)} "
+                             f"input(s), {len(args.truth)} annotation(s)")
+    truths = [read_annotation(path) for path in args.truth] if args.truth else None
+    model = load_model(args.model, device=resolve_device(args.device))
+    output = Path(args.output)
+    for index, path in enumerate(args.input):
+        result = segment_recording(path, model, precision=args.precision,
+                                   segment_hop_seconds=args.segment_hop_seconds,
+                                   smoothing_segments=args.smoothing_segments,
+                                   min_region_seconds=args.min_region_seconds)
+        stem = Path(path).stem
+        print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.regions)} regions")
+        print("start_seconds\tend_seconds\tlabel\tconfidence")
+        for region in result.regions:
+            print(f"{region.start_seconds:.2f}\t{region.end_seconds:.2f}\t"
+                  f"{region.class_name}\t{region.confidence:.3f}")
+        name = f"{stem}.json" if args.format == "json" else f"{stem}.regions.csv"
+        written = save_segmentation(result, output / name)
+        truth = truths[index] if truths else None
+        if truth is not None:
+            print(evaluate_segmentation(result, truth).format())
+        if args.plot != "none":
+            written.append(result.plot(output / f"{stem}.timeline.{args.plot}", truth=truth))
+        print("written: " + ", ".join(map(str, written)) + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Classic model files: a skops file that loads without running code.
+
+The file holds one dict, written with :func:`skops.io.dump`::
+
+    {"format": "deep_audio.classic", "format_version": 1,
+     "pipeline": <Pipeline>, "classifier_type": "svm", "class_names": [...],
+     "feature_names": [...136 names...], "windows": {"mid_window_seconds": 1.0, ...},
+     "sample_rate": None, "metadata": {...}}
+
+Loading never unpickles: :func:`load_classic_model` first lists the types the file
+needs beyond skops's defaults, refuses anything outside :data:`TRUSTED_TYPES`, then loads
+with exactly those. A bare model name is written to ``models/<name>.skops`` (like the CNN
+path's ``models/<name>.pt``); ``name`` and ``name.skops`` are the same model.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deep_audio.errors import ModelFileError
+
+FORMAT = "deep_audio.classic"
+FORMAT_VERSION = 1
+SUFFIX = ".skops"
+DEFAULT_MODELS_DIR = "models"
+
+# Types, beyond those skops trusts by default, that the six classifier pipelines need.
+# Each entry is needed by at least one classifier type (checked by the tests): the SVMs'
+# probability calibration, and the decision trees of the three forests/boosting models.
+TRUSTED_TYPES = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.tree._tree.Tree",
+)
+
+
+def resolve_classic_model_path(name: str | os.PathLike,
+                               models_dir: str | os.PathLike = DEFAULT_MODELS_DIR) -> Path:
+    """Where a classic model called ``name`` lives.
+
+    A bare name (no directory part) goes to ``models_dir``; ``.skops`` is added unless
+    already there.
+
+    >>> str(resolve_classic_model_path("svm1")), str(resolve_classic_model_path("out/a.skops"))
+    ('models/svm1.skops', 'out/a.skops')
+    """
+    path = Path(name)
+    if path.suffix != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    if path.parent == Path(".") and not str(name).startswith("."):
+        path = Path(models_dir) / path
+    return path
+
+
+def save_classic_model(path: str | os.PathLike, model: dict[str, Any]) -> Path:
+    """Write ``model`` (the dict described in the module docstring) to ``path`` atomically."""
+    import skops.io
+
+    path = Path(path)
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **model,
+               "versions": library_versions()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        skops.io.dump(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def load_classic_model(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a classic model file; no code in the file is executed.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, damaged or foreign file, or a file that asks for a type outside
+        :data:`TRUSTED_TYPES`.
+    """
+    import skops.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"classic model file '{path}' does not exist")
+    try:
+        needed = skops.io.get_untrusted_types(file=path)
+    except Exception as error:  # zip and JSON errors of a damaged file
+        raise ModelFileError(f"cannot read classic model file '{path}': {error}") from error
+    refused = sorted(set(needed) - set(TRUSTED_TYPES))
+    if refused:
+        raise ModelFileError(f"classic model file '{path}' asks for types that deep_audio "
+                             f"does not trust: {', '.join(refused)}")
+    try:
+        payload = skops.io.load(path, trusted=list(needed))
+    except Exception as error:
+        raise ModelFileError(f"cannot load classic model file '{path}': {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"'{path}' is not a deep_audio classic model file")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"classic model file '{path}' has format version "
+                             f"{payload['format_version']}; this deep_audio reads up to "
+                             f"{FORMAT_VERSION}: upgrade deep_audio")
+    return payload
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+    import skops
+
+    from deep_audio import __version__
+
+    return {"deep_audio": __version__, "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}

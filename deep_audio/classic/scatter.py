@@ -1,0 +1,79 @@
+"""The seed's picture: two named features per class over a classifier's decision surface."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from deep_audio.classic.training import ClassicTrainingResult, train_classifier
+from deep_audio.errors import DeepAudioError
+from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
+
+
+@dataclass
+class FeatureScatter:
+    """The saved image, the plotted points and the 2-feature classifier behind it."""
+
+    path: Path
+    points: np.ndarray          # (n_files, 2)
+    labels: np.ndarray          # (n_files,)
+    class_names: list[str]
+    training: ClassicTrainingResult
+
+
+def plot_feature_space(
+    paths: Sequence[str | os.PathLike], output: str | os.PathLike, *,
+    x_feature: str = "spectral_centroid_mean", y_feature: str = "energy_entropy_mean",
+    mid_window_seconds: float, mid_step_seconds: float, short_window_seconds: float,
+    short_step_seconds: float, classifier_type: str = "svm_rbf",
+    parameter_values: Sequence[float] | None = None, sample_rate: int | None = None,
+    seed: int = 0,
+) -> FeatureScatter:
+    """Extract file features of each class folder, train ``classifier_type`` on two of
+    them (parameter chosen by cross-validation) and save the scatter + decision surface.
+
+    Parameters
+    ----------
+    paths : sequence of str or PathLike
+        One folder per class.
+    output : str or PathLike
+        Image file (``.png``, ``.svg``, ``.pdf``).
+    x_feature, y_feature : str
+        Two of the 136 names, e.g. ``spectral_centroid_mean``.
+    """
+    for name in (x_feature, y_feature):
+        if name not in MID_TERM_NAMES:
+            raise DeepAudioError(f"unknown feature {name!r}; names look like "
+                                 f"'spectral_centroid_mean' or 'mfcc_1_std'")
+    folders = [Path(p) for p in paths]
+    if len(folders) < 2:
+        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in folders]}")
+    columns = [MID_TERM_NAMES.index(x_feature), MID_TERM_NAMES.index(y_feature)]
+    rows, labels = [], []
+    for label, folder in enumerate(folders):
+        result = folder_features(folder, mid_window_seconds=mid_window_seconds,
+                                 mid_step_seconds=mid_step_seconds,
+                                 short_window_seconds=short_window_seconds,
+                                 short_step_seconds=short_step_seconds, sample_rate=sample_rate)
+        if not result.files:
+            raise DeepAudioError(f"class folder '{folder}' holds no usable audio file")
+        rows.append(result.features[:, columns])
+        labels.append(np.full(len(result.files), label))
+    points, labels = np.concatenate(rows), np.concatenate(labels)
+    class_names = [folder.resolve().name for folder in folders]
+    training = train_classifier(points, labels, class_names, classifier_type,
+                                parameter_values=parameter_values, seed=seed)
+
+    from deep_audio.plots import plot_decision_surface
+
+    name, value = training.parameter
+    path = plot_decision_surface(
+        points, labels, class_names, output, predict=training.pipeline.predict,
+        x_label=x_feature, y_label=y_feature,
+        title=f"{classifier_type} ({name}={value:g}), out-of-fold macro-F1 "
+              f"{training.macro_f1:.2f}")
+    return FeatureScatter(path, points, labels, class_names, training)

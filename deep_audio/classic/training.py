@@ -1,0 +1,236 @@
+"""Training classic classifiers on file-level hand-crafted features.
+
+:func:`extract_features_and_train` is pyAudioAnalysis's one call: class folders in, a
+model file out. The hyper-parameter (C, k or the number of trees) is chosen by
+stratified k-fold cross-validation on macro-F1; the report and confusion matrix come
+from the out-of-fold predictions of the chosen setting, so they estimate performance on
+unseen files; the saved model is then refit on all files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import classification_report, confusion_matrix, f1_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+
+from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
+                                            make_pipeline, parameter_name)
+from deep_audio.classic.model_file import (DEFAULT_MODELS_DIR, resolve_classic_model_path,
+                                           save_classic_model)
+from deep_audio.errors import DeepAudioError
+from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ClassicTrainingResult:
+    """What training produced and how well the chosen setting did in cross-validation.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Scaler + classifier, refit on all files with the chosen parameter.
+    classifier_type : str
+    class_names : list of str
+    parameter : tuple of (str, float)
+        The tuned parameter's name and chosen value, e.g. ``("C", 1.0)``.
+    cv_macro_f1 : dict of float to float
+        Mean cross-validated macro-F1 of each candidate value.
+    confusion_matrix : np.ndarray, shape (n_classes, n_classes)
+        Out-of-fold counts; rows are true classes, columns predicted.
+    report : str
+        Per-class precision, recall and F1 of the out-of-fold predictions.
+    model_path : Path, optional
+        Where the model was saved.
+    skipped : list of (str, str)
+        Files left out, with the reason.
+    """
+
+    pipeline: Pipeline
+    classifier_type: str
+    class_names: list[str]
+    parameter: tuple[str, float]
+    cv_macro_f1: dict[float, float]
+    confusion_matrix: np.ndarray
+    report: str
+    model_path: Path | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def macro_f1(self) -> float:
+        """Out-of-fold macro-F1 of the chosen setting."""
+        matrix = self.confusion_matrix
+        true_positives = np.diag(matrix).astype(float)
+        precision_denominator = matrix.sum(axis=0)
+        recall_denominator = matrix.sum(axis=1)
+        f1 = np.divide(2 * true_positives, precision_denominator + recall_denominator,
+                       out=np.zeros(len(matrix)), where=(precision_denominator
+                                                         + recall_denominator) > 0)
+        return float(f1.mean())
+
+
+def train_classifier(
+    features: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+    classifier_type: str, *, folds: int = 5, parameter_values: Sequence[float] | None = None,
+    seed: int = 0,
+) -> ClassicTrainingResult:
+    """Choose the hyper-parameter by stratified cross-validation, report, refit on all.
+
+    Parameters
+    ----------
+    features : np.ndarray, shape (n_files, n_features)
+    labels : np.ndarray of int, shape (n_files,)
+        Class indices into ``class_names``; every class needs at least 2 files (3 for
+        the SVMs, whose probabilities are calibrated on internal folds).
+    class_names : sequence of str
+    classifier_type : str
+        See :func:`deep_audio.classic.classifiers.make_pipeline`.
+    folds : int
+        Cross-validation folds (fewer when the smallest class has fewer files).
+    parameter_values : sequence of float, optional
+        Candidates for the tuned parameter; default: pyAudioAnalysis's grid.
+    seed : int
+        Seed of the fold split and of the randomised models.
+    """
+    check_classifier_type(classifier_type)
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels)
+    class_names = list(class_names)
+    if features.ndim != 2 or len(features) != len(labels):
+        raise DeepAudioError(f"features of shape {features.shape} do not match "
+                             f"{len(labels)} labels")
+    if not np.isfinite(features).all():
+        raise DeepAudioError("features hold NaN or infinite values")
+    counts = np.bincount(labels, minlength=len(class_names))
+    minimum = 3 if classifier_type in SVM_TYPES else 2
+    for name, count in zip(class_names, counts):
+        if count < minimum:
+            raise DeepAudioError(f"class '{name}' has {count} usable file(s); "
+                                 f"{classifier_type} needs at least {minimum} per class")
+    if folds < 2:
+        raise DeepAudioError(f"folds={folds} must be >= 2")
+
+    n_splits = int(min(folds, counts.min()))
+    split = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    # Fewest files of one class in a training fold (each class's files are spread evenly).
+    smallest_train = int(min(c - math.ceil(c / n_splits) for c in counts))
+    pipeline = make_pipeline(classifier_type, calibration_folds=max(2, min(3, smallest_train)),
+                             random_state=seed)
+    name, default_values = PARAMETER_GRIDS[classifier_type]
+    values = list(default_values if parameter_values is None else parameter_values)
+    if classifier_type == "knn":
+        smallest_fit = len(labels) - sum(math.ceil(c / n_splits) for c in counts)
+        values = [k for k in values if k <= max(1, smallest_fit)] or [1]
+    if not values:
+        raise DeepAudioError(f"no candidate values for {name}")
+
+    search = GridSearchCV(pipeline, {parameter_name(classifier_type): values},
+                          scoring="f1_macro", cv=split, refit=True, error_score="raise")
+    search.fit(features, labels)
+    best = search.best_params_[parameter_name(classifier_type)]
+    scores = {float(v): float(s) for v, s in zip(values, search.cv_results_["mean_test_score"])}
+    logger.info("%s: %s by %d-fold macro-F1: %s; chose %s = %g", classifier_type, name,
+                n_splits, ", ".join(f"{v:g}: {s:.3f}" for v, s in scores.items()), name, best)
+
+    predicted = cross_val_predict(clone(search.best_estimator_), features, labels, cv=split)
+    indices = list(range(len(class_names)))
+    report = classification_report(labels, predicted, labels=indices, target_names=class_names,
+                                   digits=3, zero_division=0)
+    matrix = confusion_matrix(labels, predicted, labels=indices)
+    logger.info("out-of-fold macro-F1 %.3f\n%s",
+                f1_score(labels, predicted, average="macro", zero_division=0), report)
+    return ClassicTrainingResult(search.best_estimator_, classifier_type, class_names,
+                                 (name, best), scores, matrix, report)
+
+
+def extract_features_and_train(
+    paths: Sequence[str | os.PathLike], mid_window: float, mid_step: float,
+    short_window: float, short_step: float, classifier_type: str, model_name: str | os.PathLike,
+    *, folds: int = 5, parameter_values: Sequence[float] | None = None, seed: int = 0,
+    sample_rate: int | None = None, models_dir: str | os.PathLike = DEFAULT_MODELS_DIR,
+    confusion_matrix_path: str | os.PathLike | None = None,
+) -> ClassicTrainingResult:
+    """pyAudioAnalysis's call: one class per folder, features, training, a model file.
+
+    ``extract_features_and_train(["data/classical", "data/metal"], 1, 1, 0.1, 0.1, "svm",
+    "classical_vs_metal_svm")`` writes ``models/classical_vs_metal_svm.skops``.
+
+    Parameters
+    ----------
+    paths : sequence of str or PathLike
+        At least two folders, one per class, named after the class (audio is found
+        recursively; unusable files are skipped and reported).
+    mid_window, mid_step, short_window, short_step : float
+        Seconds; see :func:`deep_audio.features.handcrafted.mid_term_features`.
+    classifier_type : str
+        ``svm``, ``svm_rbf``, ``knn``, ``randomforest``, ``gradientboosting`` or
+        ``extratrees``.
+    model_name : str or PathLike
+        A bare name is saved as ``<models_dir>/<name>.skops``; a path is used as given
+        (``.skops`` added if missing).
+    folds, parameter_values, seed
+        See :func:`train_classifier`.
+    sample_rate : int, optional
+        Resample every file to this rate (Hz) first; ``None`` keeps each file's rate.
+    models_dir : str or PathLike
+        Folder of bare model names.
+    confusion_matrix_path : str or PathLike, optional
+        Also save the out-of-fold confusion matrix as an image (``.png``).
+
+    Returns
+    -------
+    ClassicTrainingResult
+        ``print(result.report)`` shows per-class precision, recall and F1.
+    """
+    check_classifier_type(classifier_type)
+    folders = [Path(p) for p in paths]
+    if len(folders) < 2:
+        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in folders]}")
+    class_names = [folder.resolve().name for folder in folders]
+    repeated = sorted({n for n in class_names if class_names.count(n) > 1})
+    if repeated:
+        raise DeepAudioError(f"class folders must have distinct names; repeated: {repeated}")
+
+    rows, labels, skipped = [], [], []
+    windows = {"mid_window_seconds": float(mid_window), "mid_step_seconds": float(mid_step),
+               "short_window_seconds": float(short_window),
+               "short_step_seconds": float(short_step)}
+    for label, folder in enumerate(folders):
+        result = folder_features(folder, sample_rate=sample_rate, **windows)
+        if len(result.files) == 0:
+            raise DeepAudioError(f"class folder '{folder}' holds no usable audio file"
+                                 + (f" ({len(result.skipped)} skipped)" if result.skipped else ""))
+        logger.info("%s: %d files", class_names[label], len(result.files))
+        rows.append(result.features)
+        labels.append(np.full(len(result.files), label))
+        skipped.extend(result.skipped)
+
+    result = train_classifier(np.concatenate(rows), np.concatenate(labels), class_names,
+                              classifier_type, folds=folds, parameter_values=parameter_values,
+                              seed=seed)
+    result.skipped = skipped
+    result.model_path = save_classic_model(
+        resolve_classic_model_path(model_name, models_dir),
+        {"pipeline": result.pipeline, "classifier_type": classifier_type,
+         "class_names": class_names, "feature_names": list(MID_TERM_NAMES),
+         "windows": windows, "sample_rate": sample_rate,
+         "parameter": {"name": result.parameter[0], "value": float(result.parameter[1])},
+         "cv_macro_f1": float(result.macro_f1),
+         "confusion_matrix": result.confusion_matrix.tolist()})
+    logger.info("saved %s", result.model_path)
+    if confusion_matrix_path is not None:
+        from deep_audio.plots import plot_confusion_matrix
+
+        plot_confusion_matrix(result.confusion_matrix, class_names, confusion_matrix_path,
+                              title=f"{classifier_type}, out-of-fold")
+    return result

@@ -1,0 +1,140 @@
+"""Training-time augmentation, applied to whole batches on the training device.
+
+Three places in the training step, in this order (see
+:func:`deep_audio.training.trainer.train_one_epoch`):
+
+1. on the waveform, before the front-end: a random gain and a random circular time
+   shift per segment (:meth:`Augmentation.waveform`);
+2. on the normalised log-mel: SpecAugment time and frequency masks, set to 0, the
+   training-set mean (:meth:`Augmentation.spectrogram`, torchaudio's masking
+   transforms);
+3. on the features and the targets: mixup, which mixes each segment with another one of
+   the batch and turns the targets into class probabilities (:meth:`Augmentation.mixup`).
+
+Each kind is off when its setting is 0, and the module does nothing in eval mode, so
+validation and inference never see augmented input. Randomness comes from torch's
+global generator, which ``train_model`` seeds.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio
+from torch import nn
+
+from deep_audio.config import AugmentationConfig, FrontEndConfig, seconds_to_samples
+
+
+class Augmentation(nn.Module):
+    """Random gain, time shift, SpecAugment masks and mixup for training batches.
+
+    Parameters
+    ----------
+    gain_db : float
+        Each segment is scaled by a gain drawn uniformly in ``[-gain_db, +gain_db]`` dB.
+    time_shift_samples : int
+        Each segment is rolled circularly by a whole number of samples drawn uniformly in
+        ``[-time_shift_samples, +time_shift_samples]``.
+    spec_time_masks, spec_time_mask_frames : int
+        Number of time masks per segment and the widest one, in frames.
+    spec_freq_masks, spec_freq_mask_bands : int
+        Number of frequency masks per segment and the widest one, in mel bands.
+    mixup_alpha : float
+        Mixing weights are drawn from ``Beta(mixup_alpha, mixup_alpha)``, one per batch.
+
+    Shapes: waveforms ``(batch, samples)``; features ``(batch, 1, frames, n_mels)``
+    (the output of :meth:`deep_audio.models.AudioClassifier.features`); targets
+    ``(batch,)`` class indices in, ``(batch, n_classes)`` probabilities out of mixup.
+
+    Examples
+    --------
+    >>> augment = Augmentation(gain_db=6.0).train()
+    >>> augment.waveform(torch.ones(2, 4)).shape
+    torch.Size([2, 4])
+    >>> bool((augment.eval().waveform(torch.ones(2, 4)) == 1).all())
+    True
+    """
+
+    def __init__(self, *, gain_db: float = 0.0, time_shift_samples: int = 0,
+                 spec_time_masks: int = 0, spec_time_mask_frames: int = 0,
+                 spec_freq_masks: int = 0, spec_freq_mask_bands: int = 0,
+                 mixup_alpha: float = 0.0):
+        super().__init__()
+        self.gain_db = gain_db
+        self.time_shift_samples = time_shift_samples
+        self.spec_time_masks = spec_time_masks
+        self.spec_freq_masks = spec_freq_masks
+        self.mixup_alpha = mixup_alpha
+        self.time_masking = torchaudio.transforms.TimeMasking(spec_time_mask_frames,
+                                                              iid_masks=True)
+        self.freq_masking = torchaudio.transforms.FrequencyMasking(spec_freq_mask_bands,
+                                                                   iid_masks=True)
+
+    @classmethod
+    def from_config(cls, config: AugmentationConfig, front_end: FrontEndConfig
+                    ) -> "Augmentation":
+        """Settings in seconds converted to samples and frames at the front-end's rates."""
+        return cls(gain_db=config.gain_db,
+                   time_shift_samples=seconds_to_samples(config.time_shift_seconds,
+                                                         front_end.sample_rate),
+                   spec_time_masks=config.spec_time_masks,
+                   spec_time_mask_frames=seconds_to_samples(config.spec_time_mask_seconds,
+                                                            front_end.sample_rate)
+                   // front_end.hop_length,
+                   spec_freq_masks=config.spec_freq_masks,
+                   spec_freq_mask_bands=config.spec_freq_mask_bands,
+                   mixup_alpha=config.mixup_alpha)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any kind of augmentation is switched on."""
+        return bool(self.gain_db or self.time_shift_samples or self.spec_time_masks
+                    or self.spec_freq_masks or self.mixup_alpha)
+
+    def waveform(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Random gain and circular time shift, ``(batch, samples)`` in and out."""
+        if not self.training:
+            return waveform
+        batch, n_samples = waveform.shape
+        if self.gain_db:
+            decibels = (torch.rand(batch, 1, device=waveform.device) * 2 - 1) * self.gain_db
+            waveform = waveform * 10.0 ** (decibels / 20.0)
+        if self.time_shift_samples:
+            shifts = torch.randint(-self.time_shift_samples, self.time_shift_samples + 1,
+                                   (batch, 1), device=waveform.device)
+            index = (torch.arange(n_samples, device=waveform.device) - shifts) % n_samples
+            waveform = waveform.gather(1, index)
+        return waveform
+
+    def spectrogram(self, features: torch.Tensor) -> torch.Tensor:
+        """SpecAugment masks, ``(batch, 1, frames, n_mels)`` in and out; masked cells are 0."""
+        if not self.training or not (self.spec_time_masks or self.spec_freq_masks):
+            return features
+        masked = features.transpose(-1, -2)  # torchaudio's (..., freq, time)
+        for _ in range(self.spec_time_masks):
+            masked = self.time_masking(masked)
+        for _ in range(self.spec_freq_masks):
+            masked = self.freq_masking(masked)
+        return masked.transpose(-1, -2)
+
+    def mixup(self, features: torch.Tensor, targets: torch.Tensor, n_classes: int
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mix each segment with a random partner of the batch.
+
+        Returns the mixed features (same shape) and targets as class probabilities,
+        ``(batch, n_classes)``; without mixup (or in eval mode) the targets become
+        one-hot rows, so the loss is the usual cross-entropy.
+        """
+        soft = nn.functional.one_hot(targets, n_classes).to(features.dtype)
+        if not self.training or not self.mixup_alpha:
+            return features, soft
+        concentration = torch.tensor(float(self.mixup_alpha), device=features.device)
+        weight = torch.distributions.Beta(concentration, concentration).sample()
+        partner = torch.randperm(features.shape[0], device=features.device)
+        return (weight * features + (1 - weight) * features[partner],
+                weight * soft + (1 - weight) * soft[partner])
+
+    def extra_repr(self) -> str:
+        return (f"gain_db={self.gain_db}, time_shift_samples={self.time_shift_samples}, "
+                f"spec_time_masks={self.spec_time_masks}, "
+                f"spec_freq_masks={self.spec_freq_masks}, mixup_alpha={self.mixup_alpha}")
