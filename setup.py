@@ -9,6 +9,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
+EXPORT_REQUIRES = ["onnx>=1.17", "onnxscript>=0.5", "onnxruntime>=1.20"]
 
 setup(
     name="deep_audio",
@@ -36,14 +37,22 @@ setup(
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
         "skops>=0.10",
+        "threadpoolctl>=3",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        # ONNX export (deep_audio.export) and torch-free inference (deep_audio.onnx_inference).
+        "export": EXPORT_REQUIRES,
+        "test": ["pytest>=7", *EXPORT_REQUIRES],
+    },
     entry_points={
         "console_scripts": [
             "deep-audio-train=deep_audio.bin.basic_training:main",
             "deep-audio-test=deep_audio.bin.basic_test:main",
             "deep-audio-report=deep_audio.bin.classification_report:main",
             "deep-audio-architecture=deep_audio.bin.model_architecture:main",
+            "deep-audio-segment=deep_audio.bin.segment_recording:main",
+            "deep-audio-export=deep_audio.bin.export_model:main",
+            "deep-audio-onnx-classify=deep_audio.bin.onnx_classify:main",
         ]
     },
 )

@@ -117,8 +117,8 @@ def read_audio_blocks(
     """Decode a file of any length block by block: mono float32 at ``sample_rate``.
 
     Memory holds one block (plus the resampler's short filter state), so hours of audio
-    can be read. The concatenated blocks equal :func:`read_audio`'s mono output up to
-    the resampler's rounding (streaming and one-shot soxr differ by ~1e-6 at most).
+    can be read. The concatenated blocks equal :func:`read_audio`'s mono output (soxr's
+    streaming and one-shot resampling give the same samples).
 
     Parameters
     ----------

@@ -182,6 +182,42 @@ class TransferConfig:
 
 
 @dataclass(frozen=True)
+class ClassicConfig:
+    """The classic path: hand-crafted feature windows, classifier, plots; see
+    :mod:`deep_audio.classic` (seed and models folder come from ``training``)."""
+
+    mid_window_seconds: float
+    mid_step_seconds: float
+    short_window_seconds: float
+    short_step_seconds: float
+    classifier: str
+    cv_folds: int
+    spectrogram_window_seconds: float
+    spectrogram_step_seconds: float
+    scatter_x_feature: str
+    scatter_y_feature: str
+
+    def __post_init__(self):
+        for name in ("mid_window_seconds", "mid_step_seconds", "short_window_seconds",
+                     "short_step_seconds", "spectrogram_window_seconds",
+                     "spectrogram_step_seconds"):
+            _require(getattr(self, name) > 0, name, getattr(self, name), "> 0")
+        # How the windows fit together depends on each file's rate; the feature code
+        # checks that (deep_audio.features.handcrafted).
+        _require(self.classifier in CLASSIFIER_TYPES, "classifier", self.classifier,
+                 f"one of {', '.join(CLASSIFIER_TYPES)}")
+        _require(self.cv_folds >= 2, "cv_folds", self.cv_folds, ">= 2")
+
+    @property
+    def windows(self) -> dict[str, float]:
+        """The four window settings by name, as the feature functions take them."""
+        return {"mid_window_seconds": self.mid_window_seconds,
+                "mid_step_seconds": self.mid_step_seconds,
+                "short_window_seconds": self.short_window_seconds,
+                "short_step_seconds": self.short_step_seconds}
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of a run. Sections are frozen dataclasses."""
 
@@ -192,6 +228,7 @@ class Config:
     inference: InferenceConfig
     augmentation: AugmentationConfig
     transfer: TransferConfig
+    classic: ClassicConfig
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (lists, numbers, strings), as stored in model files."""
@@ -217,6 +254,9 @@ class Config:
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+# The classic path's classifier types (deep_audio.classic.classifiers.PARAMETER_GRIDS keys).
+CLASSIFIER_TYPES = ("svm", "svm_rbf", "knn", "randomforest", "gradientboosting",
+                    "extratrees")
 
 
 def default_config_path() -> Path:

@@ -255,7 +255,7 @@ def plot_timeline(
                     label=name)
     curves.set(ylabel="posterior", ylim=(-0.02, 1.02), title=title)
     curves.grid(alpha=0.3)
-    curves.legend(loc="upper right", fontsize="small", ncol=min(len(class_names), 6))
+    curves.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     for row, (_, spans) in enumerate(rows):
         for start, end, name in spans:
             bars.broken_barh([(start, end - start)], (row + 0.1, 0.8),
@@ -266,6 +266,6 @@ def plot_timeline(
     unknown = {name for _, spans in rows for _, _, name in spans} - set(colours)
     if unknown:
         bars.legend(handles=[Patch(color="lightgrey", label=", ".join(sorted(unknown)))],
-                    loc="upper right", fontsize="small")
+                    loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     fig.tight_layout()
     return _save(fig, plt, path)

@@ -30,6 +30,7 @@ from deep_audio.config import Config, leaf_names, load_config, override
 from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError
 from deep_audio.models import AudioClassifier, load_model
+from deep_audio.models.classifier import FEATURE_SECTIONS
 from deep_audio.training.train import TrainingResult, prepare_data, run_training
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ STRATEGIES = {
     1: "freeze all conv blocks but the last; train the last conv block and the linear layers",
     2: "train every layer (fine-tuning) at the lower fine-tune learning rate",
 }
-FEATURE_SECTIONS = ("front_end", "segments", "model")
 
 
 def frozen_layers_for(strategy: int, n_conv_blocks: int) -> int:

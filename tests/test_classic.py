@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import pickle
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,6 +19,9 @@ from deep_audio.bin import classic_test, classic_training, feature_extraction, f
 from deep_audio.classic import (CLASSIFIER_TYPES, TRUSTED_TYPES, extract_features_and_train,
                                 file_classification, load_classic_model, plot_feature_space,
                                 resolve_classic_model_path, train_classifier)
+from deep_audio.classic import training as classic_training_module
+from deep_audio.classic.classifiers import PARAMETER_GRIDS
+from deep_audio.config import load_config
 from deep_audio.errors import DeepAudioError, ModelFileError
 from tests.conftest import tone
 
@@ -189,6 +194,43 @@ def test_training_input_errors(classes, tmp_path):
                                    models_dir=tmp_path)
 
 
+def test_settings_come_from_the_config(monkeypatch, classes, tmp_path):
+    # the classifier names the config accepts are the ones that have a grid
+    assert tuple(PARAMETER_GRIDS) == CLASSIFIER_TYPES
+    splits = []
+    real = classic_training_module.StratifiedKFold
+
+    def recording(**kwargs):
+        splits.append((kwargs["n_splits"], kwargs["random_state"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(classic_training_module, "StratifiedKFold", recording)
+    features = np.random.default_rng(0).standard_normal((12, 5))
+    labels = np.arange(12) % 2
+    train_classifier(features, labels, ["a", "b"], "knn")
+    train_classifier(features, labels, ["a", "b"], "knn", config=load_config(cv_folds=3, seed=7))
+    train_classifier(features, labels, ["a", "b"], "knn", folds=4, seed=2,
+                     config=load_config(cv_folds=3, seed=7))
+    assert splits == [(5, 0), (3, 7), (4, 2)]
+    # models_dir: the config's training.models_dir unless given
+    config = load_config(models_dir=str(tmp_path / "from_config"), cv_folds=2)
+    result = extract_features_and_train(classes["train"][:2], *WINDOWS, "knn", "m",
+                                        config=config)
+    assert result.model_path == tmp_path / "from_config" / "m.skops"
+    assert splits[-1] == (2, 0)
+    path = next(classes["test"][0].iterdir())
+    assert file_classification(path, "m", config=config)[2] == ["low", "high"]
+
+
+def test_classic_imports_do_not_import_torch():
+    code = ("import sys, deep_audio.features.handcrafted, deep_audio.classic; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "from deep_audio.features import LogMel, Normalize, band_statistics; "
+            "assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   cwd=Path(__file__).resolve().parent.parent)
+
+
 def test_no_pickle_or_joblib_in_the_classic_code():
     root = Path(__file__).resolve().parent.parent / "deep_audio"
     sources = list((root / "classic").glob("*.py")) + [root / "features" / "handcrafted.py"]
@@ -224,6 +266,41 @@ def test_cli_extract_train_classify(classes, tmp_path, capsys):
                               "-i", test_file]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("file\tclass\tprobability") and "\thigh\t" in lines[1]
+
+
+def test_cli_settings_from_config_file_set_and_flags(classes, tmp_path, capsys):
+    one_file = str(next(classes["train"][0].iterdir()))     # 1.1 s
+    frames = tmp_path / "frames.npz"
+    assert feature_extraction.main(["-i", one_file, "-o", str(frames), "--short-term"]) == 0
+    with np.load(frames) as data:                           # 50 ms every 25 ms (default)
+        assert data["features"].shape[1] == 43
+    assert feature_extraction.main(["-i", one_file, "-o", str(frames), "--short-term",
+                                    "--set", "short_window_seconds=0.1",
+                                    "--short-step-seconds", "0.05"]) == 0
+    with np.load(frames) as data:
+        assert data["features"].shape[1] == 21
+
+    settings = tmp_path / "mine.yaml"
+    settings.write_text(f"classic:\n  classifier: knn\n  cv_folds: 2\n"
+                        f"training:\n  models_dir: {tmp_path / 'models'}\n")
+    assert classic_training.main(["-i", *map(str, classes["train"]), "-o", "from_yaml",
+                                  "-c", str(settings), "-q"]) == 0
+    assert "knn: n_neighbors" in capsys.readouterr().out
+    model = load_classic_model(tmp_path / "models" / "from_yaml.skops")
+    assert model["classifier_type"] == "knn" and model["windows"]["mid_window_seconds"] == 1.0
+    test_file = str(next(classes["test"][2].iterdir()))
+    assert classic_test.main(["-m", "from_yaml", "-c", str(settings), "-i", test_file]) == 0
+    assert "\tnoise\t" in capsys.readouterr().out
+
+    scatter = tmp_path / "scatter.png"
+    assert feature_plots.main(["scatter", "-i", *map(str, classes["train"][:2]),
+                               "-o", str(scatter), "--set", "classifier=knn",
+                               "--scatter-x-feature", "zcr_mean", "--cv-folds", "2"]) == 0
+    assert scatter.read_bytes()[:4] == b"\x89PNG"
+
+    assert classic_training.main(["-i", *map(str, classes["train"]), "-o", "x",
+                                  "--classifier", "svn"]) == 2
+    assert "classifier='svn' must be one of" in capsys.readouterr().err
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -1,6 +1,6 @@
 import pytest
 
-from deep_audio.config import Config, leaf_names, load_config, override
+from deep_audio.config import Config, leaf_names, load_config, override, stored_config
 from deep_audio.errors import ConfigError
 
 
@@ -48,6 +48,9 @@ def test_round_trip_through_plain_dict():
     ({"precision": "fp8"}, "precision='fp8' must be one of"),
     ({"f_max": 9000.0}, "f_min/f_max"),
     ({"dropout": [0.5]}, "one value per hidden layer"),
+    ({"classifier": "svn"}, "classifier='svn' must be one of svm, svm_rbf, knn"),
+    ({"cv_folds": 1}, "cv_folds=1 must be >= 2"),
+    ({"short_step_seconds": 0}, "short_step_seconds=0.0 must be > 0"),
 ])
 def test_bad_settings_fail_with_the_name_and_value(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -61,3 +64,16 @@ def test_bad_yaml_file_names_the_file(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_classic_defaults_and_model_files_without_the_section():
+    classic = load_config().classic
+    assert (classic.mid_window_seconds, classic.mid_step_seconds, classic.short_window_seconds,
+            classic.short_step_seconds, classic.classifier, classic.cv_folds) == (
+                1.0, 1.0, 0.05, 0.025, "svm_rbf", 5)
+    assert classic.windows["short_step_seconds"] == 0.025
+    # A model file written before the classic section existed still loads.
+    values = load_config(epochs=3).to_dict()
+    del values["classic"]
+    config = stored_config(values, source="old.pt")
+    assert config.training.epochs == 3 and config.classic == classic

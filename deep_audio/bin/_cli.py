@@ -27,7 +27,25 @@ CONFIG_FLAGS = {
     "segment_seconds": float,
     "segment_hop_seconds": float,
     "num_workers": int,
+    # the classic path (deep_audio.classic)
+    "models_dir": str,
+    "classifier": str,
+    "cv_folds": int,
+    "mid_window_seconds": float,
+    "mid_step_seconds": float,
+    "short_window_seconds": float,
+    "short_step_seconds": float,
+    "spectrogram_window_seconds": float,
+    "spectrogram_step_seconds": float,
+    "scatter_x_feature": str,
+    "scatter_y_feature": str,
 }
+# The flags of a command that names none (the CNN path's).
+DEFAULT_FLAGS = ("epochs", "batch_size", "learning_rate", "device", "precision", "seed",
+                 "segment_seconds", "segment_hop_seconds", "num_workers")
+# The four window flags of the hand-crafted features; see add_feature_windows.
+FEATURE_WINDOW_FLAGS = ("mid_window_seconds", "mid_step_seconds", "short_window_seconds",
+                        "short_step_seconds")
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -49,7 +67,7 @@ def add_model(parser: argparse.ArgumentParser, *, required: bool = True) -> None
                         help="a model file written by deep_audio")
 
 
-def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = tuple(CONFIG_FLAGS)
+def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = DEFAULT_FLAGS
                ) -> None:
     """``-c/--config``, ``--set`` and one flag per name in ``flags`` (see CONFIG_FLAGS)."""
     group = parser.add_argument_group("settings (override configs/default.yaml)")
@@ -104,14 +122,15 @@ def _yaml_scalar(text: str):
         return text
 
 
-def add_feature_windows(parser: argparse.ArgumentParser, *, mid_window_seconds: float = 1.0,
-                        mid_step_seconds: float = 1.0, short_window_seconds: float = 0.050,
-                        short_step_seconds: float = 0.025) -> None:
-    """The four window flags of the hand-crafted (classic) features, in seconds."""
-    group = parser.add_argument_group("feature windows (seconds)")
-    for name, default in (("mid_window_seconds", mid_window_seconds),
-                          ("mid_step_seconds", mid_step_seconds),
-                          ("short_window_seconds", short_window_seconds),
-                          ("short_step_seconds", short_step_seconds)):
-        group.add_argument("--" + name.replace("_", "-"), type=float, default=default,
-                           dest=name, metavar="SECONDS")
+def add_feature_windows(parser: argparse.ArgumentParser) -> None:
+    """The four window flags of the hand-crafted (classic) features, in seconds.
+
+    They have no argparse defaults (a flag left out is absent from the namespace): a flag
+    that is given overrides its ``classic`` setting through :func:`overrides_from_args`;
+    read the values from :func:`config_from_args`'s ``config.classic``.
+    """
+    group = parser.add_argument_group("feature windows (seconds; override configs/default.yaml)")
+    for name in FEATURE_WINDOW_FLAGS:
+        group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name], dest=name,
+                           default=argparse.SUPPRESS, metavar="SECONDS",
+                           help=f"default: classic.{name} of the config")

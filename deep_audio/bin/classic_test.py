@@ -3,6 +3,9 @@
     python -m deep_audio.bin.classic_test -m classical_vs_metal_svm -i song1.wav song2.wav
 
 One line per file: path, class, its probability, then the probability of every class.
+A bare model name is looked up in ``training.models_dir`` of configs/default.yaml
+(``--models-dir``, ``-c YAML`` or ``--set`` to change); the feature windows are the
+model file's.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Classify audio files with a classic model (.skops).")
     _cli.add_model(parser)
     _cli.add_inputs(parser, help="audio files")
-    parser.add_argument("--models-dir", default="models", help="folder of bare model names")
+    _cli.add_config(parser, flags=("models_dir",))
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_classic_model(find_classic_model(args.model, args.models_dir))
+    config = _cli.config_from_args(args)
+    model = load_classic_model(find_classic_model(args.model, config.training.models_dir))
     names = model["class_names"]
     print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
     failed = 0

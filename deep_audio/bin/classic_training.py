@@ -4,7 +4,9 @@
         --classifier svm -o classical_vs_metal_svm
 
 writes ``models/classical_vs_metal_svm.skops`` and prints the cross-validated
-per-class precision, recall, F1 and confusion matrix.
+per-class precision, recall, F1 and confusion matrix. Defaults (classifier, folds,
+windows, seed, models folder) come from configs/default.yaml; the flags, ``-c YAML`` and
+``--set KEY=VALUE`` override them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import argparse
 from typing import Sequence
 
 from deep_audio.bin import _cli
-from deep_audio.classic import CLASSIFIER_TYPES, extract_features_and_train
+from deep_audio.classic import ClassicTrainingResult, extract_features_and_train
+from deep_audio.classic.classifiers import SVM_TYPES
 
 __all__ = ["extract_features_and_train", "main"]
 
@@ -24,31 +27,36 @@ def build_parser() -> argparse.ArgumentParser:
     _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name (saved as MODELS_DIR/NAME.skops) or a path")
-    parser.add_argument("--classifier", default="svm_rbf", choices=CLASSIFIER_TYPES)
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     parser.add_argument("--parameters", type=float, nargs="+", default=None, metavar="VALUE",
                         help="candidate C, k or tree counts (default: pyAudioAnalysis's grid)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
                         help="resample to this rate first (default: each file's own rate)")
-    parser.add_argument("--models-dir", default="models", help="folder of bare model names")
     parser.add_argument("--confusion-matrix", metavar="PNG", default=None,
                         help="also save the out-of-fold confusion matrix image")
+    _cli.add_config(parser, flags=("classifier", "cv_folds", "seed", "models_dir"))
     _cli.add_feature_windows(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    config = _cli.config_from_args(args)
+    classic = config.classic
     parameters = args.parameters
-    if parameters is not None and args.classifier != "svm" and args.classifier != "svm_rbf":
+    if parameters is not None and classic.classifier not in SVM_TYPES:
         parameters = [int(v) for v in parameters]
     result = extract_features_and_train(
-        args.input, args.mid_window_seconds, args.mid_step_seconds, args.short_window_seconds,
-        args.short_step_seconds, args.classifier, args.output, folds=args.folds,
-        parameter_values=parameters, seed=args.seed, sample_rate=args.sample_rate,
-        models_dir=args.models_dir, confusion_matrix_path=args.confusion_matrix)
+        args.input, classic.mid_window_seconds, classic.mid_step_seconds,
+        classic.short_window_seconds, classic.short_step_seconds, classic.classifier,
+        args.output, parameter_values=parameters, sample_rate=args.sample_rate,
+        confusion_matrix_path=args.confusion_matrix, config=config)
+    print_result(result)
+    return 0
+
+
+def print_result(result: ClassicTrainingResult) -> None:
+    """The chosen parameter, report, confusion matrix, skipped files and the model path."""
     name, value = result.parameter
-    print(f"{args.classifier}: {name} = {value:g} (cross-validated macro-F1 "
+    print(f"{result.classifier_type}: {name} = {value:g} (cross-validated macro-F1 "
           f"{result.cv_macro_f1[float(value)]:.3f})")
     print(result.report)
     width = max(len(n) for n in result.class_names)
@@ -59,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in result.skipped:
         print(f"skipped {path}: {reason}")
     print(f"saved {result.model_path}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Export a trained model to ONNX and/or TorchScript and check the copies against PyTorch.
 
-    python -m deep_audio.bin.export_model -m models/cnn.pt [-o models/cnn] [--format onnx torchscript]
-        [-i some.wav ...] [--atol 1e-3]
+    python -m deep_audio.bin.export_model -m models/cnn.pt [-o models/cnn]
+        [--format onnx torchscript] [-i some.wav ...] [--atol 0.01]
 
 Writes ``OUT.onnx`` (front-end included, dynamic batch, opset 18, class names and
 settings in its metadata) and ``OUT.torchscript.pt``, then runs each on the same segments

@@ -7,6 +7,8 @@ Default: one row of 136 mid-term statistics per file (``file`` column + named co
 the CSV header; arrays ``features``, ``files``, ``names``, ``skipped`` in the npz).
 ``--short-term``: the 68 short-term features of every frame of ONE file (columns
 ``time_seconds`` + names; npz arrays ``features`` (68, frames), ``names``, ``times``).
+The windows come from the ``classic`` section of configs/default.yaml; the window flags,
+``-c YAML`` and ``--set KEY=VALUE`` override them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from deep_audio.audio import read_audio
 from deep_audio.bin import _cli
+from deep_audio.config import ClassicConfig
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import (directory_feature_extraction, file_features,
                                              folder_features, short_term_features)
@@ -38,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="per-frame short-term features of one file")
     parser.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
                         help="resample to this rate first (default: each file's own rate)")
+    _cli.add_config(parser, flags=())
     _cli.add_feature_windows(parser)
     return parser
 
@@ -46,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix not in (".npz", ".csv"):
         raise DeepAudioError(f"output '{output}' must end in .npz or .csv")
+    classic = _cli.config_from_args(args).classic
     if args.short_term:
-        return _short_term(args, output)
+        return _short_term(args, output, classic)
 
     rows, files, skipped, names = [], [], [], None
-    windows = {name: getattr(args, name) for name in (
-        "mid_window_seconds", "mid_step_seconds", "short_window_seconds", "short_step_seconds")}
+    windows = classic.windows
     for item in args.input:
         if Path(item).is_dir():
             result = folder_features(item, sample_rate=args.sample_rate, **windows)
@@ -83,13 +87,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if skipped else 0
 
 
-def _short_term(args: argparse.Namespace, output: Path) -> int:
+def _short_term(args: argparse.Namespace, output: Path, classic: ClassicConfig) -> int:
     if len(args.input) != 1 or Path(args.input[0]).is_dir():
         raise DeepAudioError("--short-term takes exactly one audio file")
     samples, rate = read_audio(args.input[0], sample_rate=args.sample_rate)
-    features, names = short_term_features(samples, rate, window_seconds=args.short_window_seconds,
-                                          step_seconds=args.short_step_seconds)
-    times = np.arange(features.shape[1]) * round(args.short_step_seconds * rate) / rate
+    features, names = short_term_features(samples, rate,
+                                          window_seconds=classic.short_window_seconds,
+                                          step_seconds=classic.short_step_seconds)
+    times = np.arange(features.shape[1]) * round(classic.short_step_seconds * rate) / rate
     if output.suffix == ".csv":
         _write_csv(output, ["time_seconds"] + names,
                    [[f"{t:.6f}"] + [repr(float(v)) for v in column]

@@ -1,6 +1,7 @@
 """Classify audio files with an exported ONNX model, without torch (onnxruntime only).
 
-    python -m deep_audio.bin.onnx_classify -m models/cnn.onnx -i song.wav [more.flac ...] [--segments]
+    python -m deep_audio.bin.onnx_classify -m models/cnn.onnx -i song.wav [more.flac ...]
+        [--segments]
 
 Prints one line per file (class, probability, every class's posterior) or, with
 ``--segments``, one line per segment. Needs numpy, soundfile, soxr, PyYAML and

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from deep_audio.config import CLASSIFIER_TYPES
 from deep_audio.errors import DeepAudioError
 
 # Candidate values of each type's one hyper-parameter (pyAudioAnalysis's grids).
@@ -28,7 +29,8 @@ PARAMETER_GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
     "gradientboosting": ("n_estimators", (10, 25, 50, 100, 200, 500)),
     "extratrees": ("n_estimators", (10, 25, 50, 100, 200, 500)),
 }
-CLASSIFIER_TYPES = tuple(PARAMETER_GRIDS)
+# CLASSIFIER_TYPES (deep_audio.config, the names the config accepts) are these keys, in
+# this order; tests/test_classic.py checks it.
 SVM_TYPES = ("svm", "svm_rbf")
 
 

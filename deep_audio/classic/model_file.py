@@ -9,8 +9,9 @@ The file holds one dict, written with :func:`skops.io.dump`::
 
 Loading never unpickles: :func:`load_classic_model` first lists the types the file
 needs beyond skops's defaults, refuses anything outside :data:`TRUSTED_TYPES`, then loads
-with exactly those. A bare model name is written to ``models/<name>.skops`` (like the CNN
-path's ``models/<name>.pt``); ``name`` and ``name.skops`` are the same model.
+with exactly those. A bare model name is written to ``<models_dir>/<name>.skops``
+(``training.models_dir`` of the config, ``models`` by default; like the CNN path's
+``.pt`` files); ``name`` and ``name.skops`` are the same model.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from deep_audio.config import load_config
 from deep_audio.errors import ModelFileError
 
 FORMAT = "deep_audio.classic"
 FORMAT_VERSION = 1
 SUFFIX = ".skops"
-DEFAULT_MODELS_DIR = "models"
 
 # Types, beyond those skops trusts by default, that the six classifier pipelines need.
 # Each entry is needed by at least one classifier type (checked by the tests): the SVMs'
@@ -40,11 +41,11 @@ TRUSTED_TYPES = (
 
 
 def resolve_classic_model_path(name: str | os.PathLike,
-                               models_dir: str | os.PathLike = DEFAULT_MODELS_DIR) -> Path:
+                               models_dir: str | os.PathLike | None = None) -> Path:
     """Where a classic model called ``name`` lives.
 
-    A bare name (no directory part) goes to ``models_dir``; ``.skops`` is added unless
-    already there.
+    A bare name (no directory part) goes to ``models_dir`` (default: the config's
+    ``training.models_dir``); ``.skops`` is added unless already there.
 
     >>> str(resolve_classic_model_path("svm1")), str(resolve_classic_model_path("out/a.skops"))
     ('models/svm1.skops', 'out/a.skops')
@@ -53,6 +54,8 @@ def resolve_classic_model_path(name: str | os.PathLike,
     if path.suffix != SUFFIX:
         path = path.with_name(path.name + SUFFIX)
     if path.parent == Path(".") and not str(name).startswith("."):
+        if models_dir is None:
+            models_dir = load_config().training.models_dir
         path = Path(models_dir) / path
     return path
 

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from deep_audio.classic.training import ClassicTrainingResult, train_classifier
+from deep_audio.config import Config, load_config, override
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
 
@@ -27,11 +28,11 @@ class FeatureScatter:
 
 def plot_feature_space(
     paths: Sequence[str | os.PathLike], output: str | os.PathLike, *,
-    x_feature: str = "spectral_centroid_mean", y_feature: str = "energy_entropy_mean",
-    mid_window_seconds: float, mid_step_seconds: float, short_window_seconds: float,
-    short_step_seconds: float, classifier_type: str = "svm_rbf",
-    parameter_values: Sequence[float] | None = None, sample_rate: int | None = None,
-    seed: int = 0,
+    x_feature: str | None = None, y_feature: str | None = None,
+    mid_window_seconds: float | None = None, mid_step_seconds: float | None = None,
+    short_window_seconds: float | None = None, short_step_seconds: float | None = None,
+    classifier_type: str | None = None, parameter_values: Sequence[float] | None = None,
+    sample_rate: int | None = None, seed: int | None = None, config: Config | None = None,
 ) -> FeatureScatter:
     """Extract file features of each class folder, train ``classifier_type`` on two of
     them (parameter chosen by cross-validation) and save the scatter + decision surface.
@@ -42,9 +43,23 @@ def plot_feature_space(
         One folder per class.
     output : str or PathLike
         Image file (``.png``, ``.svg``, ``.pdf``).
-    x_feature, y_feature : str
+    x_feature, y_feature : str, optional
         Two of the 136 names, e.g. ``spectral_centroid_mean``.
+    config : Config, optional
+        Settings; default :func:`deep_audio.config.load_config`. Every keyword left at
+        ``None`` takes its value from it: ``classic.scatter_x_feature``,
+        ``classic.scatter_y_feature``, the four ``classic`` windows, ``classic.classifier``
+        and ``training.seed``.
     """
+    config = override(config or load_config(), scatter_x_feature=x_feature,
+                      scatter_y_feature=y_feature, mid_window_seconds=mid_window_seconds,
+                      mid_step_seconds=mid_step_seconds,
+                      short_window_seconds=short_window_seconds,
+                      short_step_seconds=short_step_seconds, classifier=classifier_type,
+                      seed=seed)
+    classic = config.classic
+    x_feature, y_feature = classic.scatter_x_feature, classic.scatter_y_feature
+    classifier_type = classic.classifier
     for name in (x_feature, y_feature):
         if name not in MID_TERM_NAMES:
             raise DeepAudioError(f"unknown feature {name!r}; names look like "
@@ -55,10 +70,7 @@ def plot_feature_space(
     columns = [MID_TERM_NAMES.index(x_feature), MID_TERM_NAMES.index(y_feature)]
     rows, labels = [], []
     for label, folder in enumerate(folders):
-        result = folder_features(folder, mid_window_seconds=mid_window_seconds,
-                                 mid_step_seconds=mid_step_seconds,
-                                 short_window_seconds=short_window_seconds,
-                                 short_step_seconds=short_step_seconds, sample_rate=sample_rate)
+        result = folder_features(folder, sample_rate=sample_rate, **classic.windows)
         if not result.files:
             raise DeepAudioError(f"class folder '{folder}' holds no usable audio file")
         rows.append(result.features[:, columns])
@@ -66,7 +78,7 @@ def plot_feature_space(
     points, labels = np.concatenate(rows), np.concatenate(labels)
     class_names = [folder.resolve().name for folder in folders]
     training = train_classifier(points, labels, class_names, classifier_type,
-                                parameter_values=parameter_values, seed=seed)
+                                parameter_values=parameter_values, config=config)
 
     from deep_audio.plots import plot_decision_surface
 

@@ -24,8 +24,8 @@ from sklearn.pipeline import Pipeline
 
 from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
                                             make_pipeline, parameter_name)
-from deep_audio.classic.model_file import (DEFAULT_MODELS_DIR, resolve_classic_model_path,
-                                           save_classic_model)
+from deep_audio.classic.model_file import resolve_classic_model_path, save_classic_model
+from deep_audio.config import Config, load_config
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
 
@@ -81,8 +81,9 @@ class ClassicTrainingResult:
 
 def train_classifier(
     features: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-    classifier_type: str, *, folds: int = 5, parameter_values: Sequence[float] | None = None,
-    seed: int = 0,
+    classifier_type: str, *, folds: int | None = None,
+    parameter_values: Sequence[float] | None = None, seed: int | None = None,
+    config: Config | None = None,
 ) -> ClassicTrainingResult:
     """Choose the hyper-parameter by stratified cross-validation, report, refit on all.
 
@@ -95,14 +96,22 @@ def train_classifier(
     class_names : sequence of str
     classifier_type : str
         See :func:`deep_audio.classic.classifiers.make_pipeline`.
-    folds : int
-        Cross-validation folds (fewer when the smallest class has fewer files).
+    folds : int, optional
+        Cross-validation folds (fewer when the smallest class has fewer files); default
+        ``config.classic.cv_folds``.
     parameter_values : sequence of float, optional
         Candidates for the tuned parameter; default: pyAudioAnalysis's grid.
-    seed : int
-        Seed of the fold split and of the randomised models.
+    seed : int, optional
+        Seed of the fold split and of the randomised models; default
+        ``config.training.seed``.
+    config : Config, optional
+        Settings; default :func:`deep_audio.config.load_config`.
     """
     check_classifier_type(classifier_type)
+    if folds is None or seed is None:
+        config = config or load_config()
+        folds = config.classic.cv_folds if folds is None else folds
+        seed = config.training.seed if seed is None else seed
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels)
     class_names = list(class_names)
@@ -156,9 +165,10 @@ def train_classifier(
 def extract_features_and_train(
     paths: Sequence[str | os.PathLike], mid_window: float, mid_step: float,
     short_window: float, short_step: float, classifier_type: str, model_name: str | os.PathLike,
-    *, folds: int = 5, parameter_values: Sequence[float] | None = None, seed: int = 0,
-    sample_rate: int | None = None, models_dir: str | os.PathLike = DEFAULT_MODELS_DIR,
-    confusion_matrix_path: str | os.PathLike | None = None,
+    *, folds: int | None = None, parameter_values: Sequence[float] | None = None,
+    seed: int | None = None, sample_rate: int | None = None,
+    models_dir: str | os.PathLike | None = None,
+    confusion_matrix_path: str | os.PathLike | None = None, config: Config | None = None,
 ) -> ClassicTrainingResult:
     """pyAudioAnalysis's call: one class per folder, features, training, a model file.
 
@@ -182,10 +192,14 @@ def extract_features_and_train(
         See :func:`train_classifier`.
     sample_rate : int, optional
         Resample every file to this rate (Hz) first; ``None`` keeps each file's rate.
-    models_dir : str or PathLike
-        Folder of bare model names.
+    models_dir : str or PathLike, optional
+        Folder of bare model names; default ``config.training.models_dir``.
     confusion_matrix_path : str or PathLike, optional
         Also save the out-of-fold confusion matrix as an image (``.png``).
+    config : Config, optional
+        Settings (``classic.cv_folds``, ``training.seed``, ``training.models_dir``);
+        default :func:`deep_audio.config.load_config`. The window arguments and
+        ``classifier_type`` are the seed's positional ones and always given.
 
     Returns
     -------
@@ -193,6 +207,9 @@ def extract_features_and_train(
         ``print(result.report)`` shows per-class precision, recall and F1.
     """
     check_classifier_type(classifier_type)
+    config = config or load_config()
+    if models_dir is None:
+        models_dir = config.training.models_dir
     folders = [Path(p) for p in paths]
     if len(folders) < 2:
         raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in folders]}")
@@ -217,7 +234,7 @@ def extract_features_and_train(
 
     result = train_classifier(np.concatenate(rows), np.concatenate(labels), class_names,
                               classifier_type, folds=folds, parameter_values=parameter_values,
-                              seed=seed)
+                              seed=seed, config=config)
     result.skipped = skipped
     result.model_path = save_classic_model(
         resolve_classic_model_path(model_name, models_dir),

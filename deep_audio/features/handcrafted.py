@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
+from threadpoolctl import ThreadpoolController
 
 from deep_audio.audio import list_audio_files, read_audio
 from deep_audio.config import seconds_to_samples
@@ -436,23 +437,15 @@ def _one_blas_thread() -> contextlib.AbstractContextManager:
     """Run the small matrix products on one BLAS thread.
 
     A multi-threaded BLAS makes them several times slower when the cores are busy (38 ms
-    vs 120-240 ms for a minute of audio on 2 loaded cores, measured). threadpoolctl comes
-    with scikit-learn; without it nothing is limited.
+    vs 120-240 ms for a minute of audio on 2 loaded cores, measured).
     """
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS_CONTROLLER = ThreadpoolController()
-        except Exception:  # missing, or too old to have ThreadpoolController
-            _BLAS_CONTROLLER = False
-    if _BLAS_CONTROLLER is False:
-        return contextlib.nullcontext()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
-_BLAS_CONTROLLER = None
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """Built on first use: it lists the thread pools of the libraries loaded by then."""
+    return ThreadpoolController()
 
 
 def _entropy(parts: np.ndarray, totals: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -91,12 +91,62 @@ def classify_files(paths: Iterable[str | os.PathLike],
     """
     model = as_model(model)
     batch_size = batch_size or model.config.inference.inference_batch_size
-    device = next(model.parameters()).device
-    amp_dtype = autocast_dtype(precision, device)
+    amp_dtype = autocast_dtype(precision, next(model.parameters()).device)
+    for group in segmented_files(paths, model, batch_size=batch_size,
+                                 skip_unreadable=skip_unreadable):
+        posteriors = segment_posteriors(model, stack_segments(group, model.segment_samples),
+                                        batch_size=batch_size, amp_dtype=amp_dtype)
+        for file, rows in zip(group, split_rows(posteriors, group)):
+            mean = rows.mean(axis=0)
+            winner = int(np.argmax(mean))
+            yield FilePrediction(
+                path=file.path, class_index=winner, class_name=model.class_names[winner],
+                posteriors=mean,
+                segments=[SegmentPrediction(start, end, row) for (start, end), row
+                          in zip(file.segment_seconds(model.segment_samples,
+                                                      model.config.front_end.sample_rate),
+                                 rows)])
+
+
+@dataclass
+class SegmentedFile:
+    """A decoded file and where its segments start.
+
+    Attributes
+    ----------
+    path : Path
+    samples : np.ndarray, float32, shape (samples,)
+        Mono, at the model's sample rate.
+    starts : list of int
+        First sample of each segment (see :func:`deep_audio.data.segment_starts`).
+    """
+
+    path: Path
+    samples: np.ndarray
+    starts: list[int]
+
+    def segment_seconds(self, segment_samples: int, sample_rate: int
+                        ) -> list[tuple[float, float]]:
+        """``(start, end)`` of each segment in seconds; the last ends at the file's end."""
+        return [(start / sample_rate, min(start + segment_samples, len(self.samples))
+                 / sample_rate) for start in self.starts]
+
+
+def segmented_files(paths: Iterable[str | os.PathLike], model: AudioClassifier, *,
+                    batch_size: int, skip_unreadable: bool = False,
+                    skipped: list[tuple[Path, str]] | None = None
+                    ) -> Iterator[list[SegmentedFile]]:
+    """Decode files at the model's rate and find their segments, in groups of files.
+
+    Files are read until at least ``batch_size`` segments are waiting, so memory holds
+    one batch plus the files in flight; groups keep the input order. With
+    ``skip_unreadable`` a file that cannot be decoded is logged, skipped and, with its
+    reason, appended to ``skipped`` when that list is given; otherwise its
+    :class:`AudioError` is raised.
+    """
     sample_rate = model.config.front_end.sample_rate
     hop_samples = seconds_to_samples(model.config.segments.segment_hop_seconds, sample_rate)
-
-    pending: list[tuple[Path, np.ndarray, list[int]]] = []
+    group: list[SegmentedFile] = []
     waiting = 0
     for path in paths:
         path = Path(path)
@@ -107,37 +157,30 @@ def classify_files(paths: Iterable[str | os.PathLike],
             if not skip_unreadable:
                 raise
             logger.warning("skipping: %s", error)
+            if skipped is not None:
+                skipped.append((path, str(error)))
             continue
         starts = segment_starts(len(samples), model.segment_samples, hop_samples)
-        pending.append((path, samples, starts))
+        group.append(SegmentedFile(path, samples, starts))
         waiting += len(starts)
         if waiting >= batch_size:
-            yield from _predict(model, pending, batch_size, device, amp_dtype)
-            pending, waiting = [], 0
-    if pending:
-        yield from _predict(model, pending, batch_size, device, amp_dtype)
+            yield group
+            group, waiting = [], 0
+    if group:
+        yield group
 
 
-def _predict(model: AudioClassifier, pending, batch_size: int, device: torch.device,
-             amp_dtype) -> Iterator[FilePrediction]:
-    segments = np.stack([cut_segment(samples, start, model.segment_samples)
-                         for _, samples, starts in pending for start in starts])
-    posteriors = segment_posteriors(model, segments, batch_size=batch_size,
-                                    amp_dtype=amp_dtype)
-    sample_rate = model.config.front_end.sample_rate
-    offset = 0
-    for path, samples, starts in pending:
-        rows = posteriors[offset:offset + len(starts)]
-        offset += len(starts)
-        mean = rows.mean(axis=0)
-        winner = int(np.argmax(mean))
-        yield FilePrediction(
-            path=path, class_index=winner, class_name=model.class_names[winner],
-            posteriors=mean,
-            segments=[SegmentPrediction(start / sample_rate,
-                                        min(start + model.segment_samples, len(samples))
-                                        / sample_rate, row)
-                      for start, row in zip(starts, rows)])
+def stack_segments(group: Sequence[SegmentedFile], segment_samples: int) -> np.ndarray:
+    """Every segment of the files in ``group``, in order: ``(n_segments, segment_samples)``
+    float32 (the last segment of a file is zero-padded)."""
+    return np.stack([cut_segment(file.samples, start, segment_samples)
+                     for file in group for start in file.starts])
+
+
+def split_rows(rows: np.ndarray, group: Sequence[SegmentedFile]) -> list[np.ndarray]:
+    """Rows of :func:`stack_segments`'s output, split back into one array per file."""
+    bounds = np.cumsum([len(file.starts) for file in group])[:-1]
+    return np.split(rows, bounds)
 
 
 @torch.inference_mode()
@@ -158,14 +201,28 @@ def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_si
     -------
     np.ndarray, float32, shape (n_segments, n_classes)
     """
+    return batched_outputs(model, segments,
+                           lambda batch: torch.softmax(model(batch).float(), dim=1),
+                           batch_size=batch_size, amp_dtype=amp_dtype)
+
+
+@torch.inference_mode()
+def batched_outputs(model: AudioClassifier, segments: np.ndarray,
+                    forward: Callable[[torch.Tensor], torch.Tensor], *, batch_size: int,
+                    amp_dtype: torch.dtype | None = None) -> np.ndarray:
+    """``forward`` of waveform segments in eval mode, in batches on the model's device.
+
+    ``forward`` maps a ``(batch, segment_samples)`` tensor to ``(batch, ...)``; the
+    outputs are concatenated as float32 numpy, ``(n_segments, ...)``.
+    """
     model.eval()
     device = next(model.parameters()).device
     outputs = []
     for first in range(0, len(segments), batch_size):
         batch = torch.from_numpy(segments[first:first + batch_size]).to(device)
         with autocast(device, amp_dtype):
-            logits = model(batch)
-        outputs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+            result = forward(batch)
+        outputs.append(result.float().cpu().numpy())
     return np.concatenate(outputs)
 
 

@@ -11,6 +11,10 @@ from deep_audio.config import Config, seconds_to_samples
 from deep_audio.features import LogMel, Normalize
 from deep_audio.models.cnn import SeedCNN
 
+# The config sections that decide what a model computes from a waveform: a model's
+# embeddings and outputs mean the same only under the same settings of these.
+FEATURE_SECTIONS = ("front_end", "segments", "model")
+
 
 class AudioClassifier(nn.Module):
     """Log-mel front-end, training-set normalisation and the CNN, in one module.
@@ -46,6 +50,11 @@ class AudioClassifier(nn.Module):
     def features(self, waveform: torch.Tensor) -> torch.Tensor:
         """Normalised log-mel, ``(batch, samples)`` -> ``(batch, 1, frames, n_mels)``."""
         return self.normalize(self.front_end(waveform)).transpose(1, 2).unsqueeze(1)
+
+    def embed(self, waveform: torch.Tensor, layer: str) -> torch.Tensor:
+        """An inner layer's output, ``(batch, samples)`` -> ``(batch, size)``; see
+        :meth:`SeedCNN.embed` for the layers and their sizes."""
+        return self.cnn.embed(self.features(waveform), layer)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.cnn(self.features(waveform))

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from deep_audio.config import ModelConfig
+from deep_audio.errors import DeepAudioError
 
 
 class SeedCNN(nn.Module):
@@ -101,6 +102,41 @@ class SeedCNN(nn.Module):
         for layer in self.layers()[:self.frozen_layers]:
             layer.eval()
         return self
+
+    def embedding_sizes(self) -> dict[str, int]:
+        """Layers :meth:`embed` returns, with their sizes, in network order.
+
+        ``conv``: the last conv block's output averaged over time and frequency
+        (``conv_channels[-1]`` values); ``linear1``, ``linear2``, ...: each hidden linear
+        layer after its LeakyReLU (``hidden_units[i]`` values). The output layer is not
+        an embedding.
+
+        >>> SeedCNN(3, input_frames=32, n_mels=32).embedding_sizes()
+        {'conv': 256, 'linear1': 1024, 'linear2': 256}
+        """
+        sizes = {"conv": self.conv_blocks()[-1][0].out_channels}
+        for index, layer in enumerate(self.linear_layers()[:-1], start=1):
+            sizes[f"linear{index}"] = layer[1].out_features
+        return sizes
+
+    def embed(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """The output of an inner layer (see :meth:`embedding_sizes`) as an embedding.
+
+        Shapes: ``(batch, 1, frames, n_mels)`` in, ``(batch, embedding_sizes()[layer])``
+        out. Call it in eval mode, so that Dropout is off and BatchNorm uses its running
+        statistics; the result then depends only on the input.
+        """
+        sizes = self.embedding_sizes()
+        if layer not in sizes:
+            raise DeepAudioError(f"layer={layer!r} is not one of {', '.join(sizes)}")
+        for block in self.conv_blocks():
+            x = block(x)
+        if layer == "conv":
+            return x.mean(dim=(2, 3))
+        x = x.flatten(1)
+        for linear in self.linear_layers()[:int(layer.removeprefix("linear"))]:
+            x = linear(x)
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.conv_blocks():

@@ -53,7 +53,8 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
                ) -> AudioClassifier:
     """Read a model file written by :func:`save_model`; the model is in eval mode.
 
-    The returned model has ``class_names``, ``config`` and ``metadata`` attributes.
+    The returned model has ``class_names``, ``config``, ``metadata`` and ``path`` (the
+    file it was read from) attributes.
 
     Raises
     ------
@@ -69,6 +70,7 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
     except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
         raise ModelFileError(f"model file '{path}' is inconsistent: {error}") from error
     model.metadata = payload.get("metadata", {})
+    model.path = path
     return model.to(device).eval()
 
 

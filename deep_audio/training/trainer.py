@@ -166,7 +166,8 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         learning_rate = optimizer.param_groups[0]["lr"]
         scheduler.step(validation["loss"])
         row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-               "train_macro_f1": train["macro_f1"], "val_loss": validation["loss"], "val_accuracy": validation["accuracy"],
+               "train_macro_f1": train["macro_f1"], "val_loss": validation["loss"],
+               "val_accuracy": validation["accuracy"],
                "val_macro_f1": validation["macro_f1"], "learning_rate": learning_rate,
                "seconds": time.perf_counter() - started}
         result.history.append(row)

@@ -1,0 +1,65 @@
+"""Classify audio files with a deep-feature classifier.
+
+    python -m deep_audio.bin.deep_feature_test -m dog_cat_deep_svm -i bark.wav meow.flac
+
+One line per file: path, class, its probability, then the probability of every class.
+The CNN is the one recorded in the classifier (``--cnn-model`` to point at a moved
+file); a CNN that embeds differently from the one used in training is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from deep_audio.bin import _cli
+from deep_audio.device import resolve_device
+from deep_audio.inference.deep_classifier import (classify_files_deep,
+                                                  deep_file_classification,
+                                                  load_deep_feature_classifier)
+from deep_audio.models import load_model
+
+__all__ = ["deep_file_classification", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Classify audio files with a classifier on deep features (.skops).")
+    _cli.add_model(parser)
+    _cli.add_inputs(parser, help="audio files")
+    parser.add_argument("--cnn-model", metavar="MODEL.pt", default=None,
+                        help="the CNN to embed with (default: the one recorded at training)")
+    _cli.add_config(parser, flags=("models_dir", "device", "precision"))
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _cli.config_from_args(args)
+    device = resolve_device(config.training.device)
+    cnn = None if args.cnn_model is None else load_model(args.cnn_model, device=device)
+    classifier = load_deep_feature_classifier(args.model, cnn_model=cnn, device=device,
+                                              models_dir=config.training.models_dir)
+    names = classifier.class_names
+    print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
+    classified = 0
+    for prediction in classify_files_deep(args.input, classifier,
+                                          precision=config.training.precision,
+                                          skip_unreadable=True):
+        classified += 1
+        winner = prediction.class_index
+        print(f"{prediction.path}\t{prediction.class_name}\t"
+              f"{prediction.posteriors[winner]:.3f}\t"
+              + "\t".join(f"{p:.3f}" for p in prediction.posteriors))
+    if classified < len(args.input):
+        print(f"{len(args.input) - classified} file(s) could not be classified (see above)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

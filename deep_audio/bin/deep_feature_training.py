@@ -1,0 +1,66 @@
+"""Train a classic classifier (SVM & co.) on a CNN's deep features of class folders.
+
+    python -m deep_audio.bin.deep_feature_training -m models/cnn.pt \
+        -i data/dog data/cat -o dog_cat_deep_svm --layer linear1 --classifier svm \
+        [--combine-classic]
+
+writes ``models/dog_cat_deep_svm.skops`` (recording the CNN file, the layer and whether
+the 136 hand-crafted statistics are appended) and prints the cross-validated report.
+Defaults (classifier, folds, seed, models folder, hand-crafted windows) come from
+configs/default.yaml; the flags, ``-c YAML`` and ``--set KEY=VALUE`` override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from deep_audio.bin import _cli
+from deep_audio.bin.classic_training import print_result
+from deep_audio.classic.classifiers import SVM_TYPES
+from deep_audio.device import resolve_device
+from deep_audio.inference.deep_classifier import train_deep_feature_classifier
+from deep_audio.inference.embeddings import DEFAULT_LAYER
+from deep_audio.models import load_model
+
+__all__ = ["main", "train_deep_feature_classifier"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Train svm, svm_rbf, knn, randomforest, gradientboosting or "
+                         "extratrees on a trained CNN's file embeddings.")
+    _cli.add_model(parser)
+    _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
+    parser.add_argument("-o", "--output", required=True, metavar="NAME",
+                        help="model name (saved as MODELS_DIR/NAME.skops) or a path")
+    parser.add_argument("--layer", default=DEFAULT_LAYER,
+                        help="conv (pooled last conv block), linear1, linear2, ...")
+    parser.add_argument("--combine-classic", action="store_true",
+                        help="append the 136 hand-crafted statistics to each embedding")
+    parser.add_argument("--parameters", type=float, nargs="+", default=None, metavar="VALUE",
+                        help="candidate C, k or tree counts (default: pyAudioAnalysis's grid)")
+    _cli.add_config(parser, flags=("classifier", "cv_folds", "seed", "models_dir", "device",
+                                   "precision"))
+    _cli.add_feature_windows(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _cli.config_from_args(args)
+    parameters = args.parameters
+    if parameters is not None and config.classic.classifier not in SVM_TYPES:
+        parameters = [int(v) for v in parameters]
+    cnn = load_model(args.model, device=resolve_device(config.training.device))
+    result = train_deep_feature_classifier(
+        cnn, args.input, args.output, layer=args.layer, combine_classic=args.combine_classic,
+        parameter_values=parameters, precision=config.training.precision, config=config)
+    print_result(result)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,302 @@
+"""Classic classifiers (SVM & co.) on deep features, optionally with hand-crafted ones.
+
+What deep_audio_features' ``combine`` was meant to do: a trained CNN embeds every file
+(:mod:`deep_audio.inference.embeddings`), the embedding is optionally concatenated with
+the 136 hand-crafted statistics of :func:`deep_audio.features.handcrafted.file_features`,
+and a scikit-learn pipeline of :mod:`deep_audio.classic` (scaler + classifier, one
+hyper-parameter chosen by cross-validation on macro-F1) learns the classes.
+
+The model is a classic skops file (see :mod:`deep_audio.classic.model_file`) with one
+more entry::
+
+    "deep_features": {"cnn_model": "/abs/path/cnn.pt", "layer": "linear1",
+                      "combine_classic": False, "signature": {...}}
+
+``signature`` (:func:`~deep_audio.inference.embeddings.feature_signature`) records the
+CNN's feature settings and a hash of its weights; classifying with a CNN that embeds
+differently (other settings, retrained weights) is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+
+from deep_audio.classic import (find_classic_model, load_classic_model,
+                                resolve_classic_model_path, save_classic_model,
+                                train_classifier)
+from deep_audio.classic.classifiers import check_classifier_type
+from deep_audio.classic.training import ClassicTrainingResult
+from deep_audio.config import Config, load_config
+from deep_audio.data import class_folders
+from deep_audio.errors import DeepAudioError, ModelFileError
+from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
+from deep_audio.inference.classify import FilePrediction, as_model
+from deep_audio.inference.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
+                                             embed_files, feature_names, feature_signature,
+                                             model_path_of)
+from deep_audio.models import AudioClassifier, load_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DeepFeatureClassifier:
+    """A loaded deep-feature classifier and the CNN it embeds with.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+    class_names : list of str
+    cnn : AudioClassifier
+        Checked against the classifier's stored feature signature.
+    layer : str
+    combine_classic : bool
+        Whether the 136 hand-crafted statistics follow the embedding.
+    windows : dict of str to float, optional
+        The hand-crafted features' windows in seconds, when ``combine_classic``.
+    path : Path
+        The classifier's model file.
+    """
+
+    pipeline: Pipeline
+    class_names: list[str]
+    cnn: AudioClassifier
+    layer: str
+    combine_classic: bool
+    windows: dict[str, float] | None
+    path: Path
+
+
+def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,
+                        layer: str, windows: dict[str, float] | None = None,
+                        precision: str = "fp32"
+                        ) -> tuple[np.ndarray, list[Path], list[tuple[str, str]]]:
+    """File embeddings, optionally followed by hand-crafted statistics, of ``paths``.
+
+    Parameters
+    ----------
+    paths : sequence of str or PathLike
+    cnn : AudioClassifier
+    layer : str
+    windows : dict of str to float, optional
+        When given, the 136 hand-crafted statistics
+        (:func:`~deep_audio.features.handcrafted.file_features` with these windows, in
+        seconds) follow each embedding. They are computed on the file resampled to the
+        CNN's sample rate, so that spectral features share one scale across files.
+    precision : str
+
+    Returns
+    -------
+    features : np.ndarray, float64, shape (n_used, size) or (n_used, size + 136)
+    used : list of Path
+        The files of the rows.
+    skipped : list of (str, str)
+        Files that could not be used, with the reason.
+    """
+    skipped_paths: list[tuple[Path, str]] = []
+    rows, used = [], []
+    for embedding in embed_files(paths, cnn, layer=layer, precision=precision,
+                                 skip_unreadable=True, skipped=skipped_paths):
+        row = embedding.embedding.astype(np.float64)
+        if windows is not None:
+            try:
+                classic, _ = file_features(embedding.path,
+                                           sample_rate=cnn.config.front_end.sample_rate,
+                                           **windows)
+            except DeepAudioError as error:
+                logger.warning("skipping %s", error)
+                skipped_paths.append((embedding.path, str(error)))
+                continue
+            row = np.concatenate([row, classic])
+        rows.append(row)
+        used.append(embedding.path)
+    width = check_layer(cnn, layer) + (0 if windows is None else len(MID_TERM_NAMES))
+    features = np.array(rows) if rows else np.empty((0, width))
+    return features, used, [(str(path), reason) for path, reason in skipped_paths]
+
+
+def train_deep_feature_classifier(
+    cnn_model: AudioClassifier | str | os.PathLike, folders: Sequence[str | os.PathLike],
+    output: str | os.PathLike, *, layer: str = DEFAULT_LAYER,
+    classifier_type: str | None = None, combine_classic: bool = False,
+    folds: int | None = None, parameter_values: Sequence[float] | None = None,
+    seed: int | None = None, precision: str | None = None,
+    models_dir: str | os.PathLike | None = None, config: Config | None = None,
+) -> ClassicTrainingResult:
+    """Train a classic classifier on a CNN's file embeddings of class folders; save it.
+
+    Parameters
+    ----------
+    cnn_model : AudioClassifier or path
+        A trained model file (or a model loaded from one: its file is recorded so that
+        classification can load it again).
+    folders : sequence of str or PathLike
+        At least two folders, one per class, named after the class.
+    output : str or PathLike
+        A bare name is saved as ``<models_dir>/<name>.skops``; a path is used as given.
+    layer : str
+        ``conv``, ``linear1``, ... (see :func:`~deep_audio.inference.embeddings.embedding_layers`).
+    classifier_type : str, optional
+        ``svm`` (linear), ``svm_rbf``, ``knn``, ``randomforest``, ``gradientboosting``,
+        ``extratrees`` (see :func:`deep_audio.classic.make_pipeline`); default
+        ``config.classic.classifier``.
+    combine_classic : bool
+        Append the 136 hand-crafted statistics to each embedding, with the windows of
+        ``config.classic`` (stored in the model file).
+    folds, parameter_values, seed
+        See :func:`deep_audio.classic.train_classifier`.
+    precision : str, optional
+        Of the CNN's forward passes (see
+        :func:`~deep_audio.inference.embeddings.embed_files`); default ``fp32``.
+    models_dir : str or PathLike, optional
+        Folder of bare model names; default ``config.training.models_dir``.
+    config : Config, optional
+        Settings; default :func:`deep_audio.config.load_config`. The CNN's own feature
+        settings are those stored in its model file.
+
+    Returns
+    -------
+    ClassicTrainingResult
+        Cross-validated report and confusion matrix; ``model_path`` is the saved file.
+
+    Examples
+    --------
+    >>> result = train_deep_feature_classifier(  # doctest: +SKIP
+    ...     "models/cnn.pt", ["data/dog", "data/cat"], "dog_cat_deep_svm", layer="linear2")
+    >>> print(result.report)  # doctest: +SKIP
+    """
+    config = config or load_config()
+    classifier_type = check_classifier_type(classifier_type or config.classic.classifier)
+    if models_dir is None:
+        models_dir = config.training.models_dir
+    windows = dict(config.classic.windows) if combine_classic else None
+    cnn = as_model(cnn_model)
+    size = check_layer(cnn, layer)
+    cnn_path = model_path_of(cnn)
+    if cnn_path is None:
+        raise DeepAudioError("the CNN model must come from a model file (load_model), so "
+                             "that the classifier can find it again")
+    class_names, files = class_folders(folders)
+    features, used, skipped = deep_feature_matrix(
+        [f.path for f in files], cnn, layer=layer, windows=windows,
+        precision=precision or "fp32")
+    label_of = {f.path: f.label for f in files}
+    labels = np.array([label_of[path] for path in used], dtype=int)
+    logger.info("%d files x %d features (%s%s)", *features.shape, layer,
+                " + 136 hand-crafted" if combine_classic else "")
+    result = train_classifier(features, labels, class_names, classifier_type, folds=folds,
+                              parameter_values=parameter_values, seed=seed, config=config)
+    result.skipped = skipped
+    names = feature_names(layer, size) + (list(MID_TERM_NAMES) if combine_classic else [])
+    result.model_path = save_classic_model(
+        resolve_classic_model_path(output, models_dir),
+        {"pipeline": result.pipeline, "classifier_type": classifier_type,
+         "class_names": class_names, "feature_names": names,
+         "windows": windows,
+         "sample_rate": cnn.config.front_end.sample_rate,
+         "parameter": {"name": result.parameter[0], "value": float(result.parameter[1])},
+         "cv_macro_f1": float(result.macro_f1),
+         "confusion_matrix": result.confusion_matrix.tolist(),
+         "deep_features": {"cnn_model": cnn_path, "layer": layer,
+                           "combine_classic": bool(combine_classic),
+                           "signature": feature_signature(cnn, layer)}})
+    logger.info("saved %s", result.model_path)
+    return result
+
+
+def load_deep_feature_classifier(
+    model_name: str | os.PathLike, *,
+    cnn_model: AudioClassifier | str | os.PathLike | None = None,
+    models_dir: str | os.PathLike | None = None, device: torch.device | str = "cpu",
+) -> DeepFeatureClassifier:
+    """Load a deep-feature classifier and its CNN, and check that they still match.
+
+    Parameters
+    ----------
+    model_name : str or PathLike
+        As given to :func:`train_deep_feature_classifier` (a bare name is looked up in
+        ``models_dir``, default: the config's ``training.models_dir``).
+    cnn_model : AudioClassifier or path, optional
+        The CNN to embed with; default: the file recorded at training time.
+    models_dir : str or PathLike, optional
+    device : torch.device or str
+        Where the recorded CNN file is loaded (a given ``cnn_model`` stays where it is).
+
+    Raises
+    ------
+    ModelFileError
+        The file is not a deep-feature classifier, the CNN file is missing, or the CNN
+        embeds differently (other feature settings or weights) from the one used in
+        training.
+    """
+    path = find_classic_model(model_name, models_dir)
+    model = load_classic_model(path)
+    deep = model.get("deep_features")
+    if not deep:
+        raise ModelFileError(f"'{path}' is a classic model on hand-crafted features, not a "
+                             "deep-feature classifier; use deep_audio.bin.classic_test")
+    cnn = (load_model(deep["cnn_model"], device=device) if cnn_model is None
+           else as_model(cnn_model))
+    check_signature(deep["signature"], cnn, what=f"classifier '{path}'")
+    return DeepFeatureClassifier(model["pipeline"], list(model["class_names"]), cnn,
+                                 deep["layer"], bool(deep["combine_classic"]),
+                                 model["windows"], path)
+
+
+def classify_files_deep(paths: Iterable[str | os.PathLike], classifier: DeepFeatureClassifier,
+                        *, precision: str = "fp32", skip_unreadable: bool = False
+                        ) -> Iterator[FilePrediction]:
+    """Classify files with a deep-feature classifier; yields in input order.
+
+    ``posteriors`` are the pipeline's class probabilities; ``segments`` is empty. With
+    ``skip_unreadable`` unusable files are logged and skipped, otherwise the first one
+    raises a :class:`~deep_audio.errors.DeepAudioError` naming it.
+    """
+    paths = list(paths)
+    features, used, skipped = deep_feature_matrix(
+        paths, classifier.cnn, layer=classifier.layer,
+        windows=classifier.windows if classifier.combine_classic else None,
+        precision=precision)
+    if skipped and not skip_unreadable:
+        raise DeepAudioError(skipped[0][1])
+    if not used:
+        return
+    raw = classifier.pipeline.predict_proba(features)
+    probabilities = np.zeros((len(used), len(classifier.class_names)))
+    probabilities[:, np.asarray(classifier.pipeline.classes_, dtype=int)] = raw
+    for path, row in zip(used, probabilities):
+        winner = int(np.argmax(row))
+        yield FilePrediction(path, winner, classifier.class_names[winner], row)
+
+
+def deep_file_classification(path: str | os.PathLike, model_name: str | os.PathLike, *,
+                             cnn_model: AudioClassifier | str | os.PathLike | None = None,
+                             models_dir: str | os.PathLike | None = None
+                             ) -> tuple[int, np.ndarray, list[str]]:
+    """Classify one file, like :func:`deep_audio.classic.file_classification`.
+
+    Returns
+    -------
+    class_index : int
+    probabilities : np.ndarray, shape (n_classes,)
+    class_names : list of str
+
+    Examples
+    --------
+    >>> wclass, p, classes = deep_file_classification(  # doctest: +SKIP
+    ...     "bark.wav", "dog_cat_deep_svm")
+    >>> print(classes[wclass], p[wclass])  # doctest: +SKIP
+    """
+    classifier = load_deep_feature_classifier(model_name, cnn_model=cnn_model,
+                                              models_dir=models_dir)
+    (prediction,) = classify_files_deep([path], classifier)
+    return prediction.class_index, prediction.posteriors, classifier.class_names
+

@@ -1,0 +1,110 @@
+"""Augmentation: each kind changes the input as specified, and nothing happens in eval."""
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from deep_audio.models import AudioClassifier
+from deep_audio.training import train_one_epoch
+from deep_audio.training.augment import Augmentation
+
+from tests.conftest import small_config
+
+
+def test_everything_is_off_by_default_and_in_eval():
+    config = small_config()
+    assert not Augmentation.from_config(config.augmentation, config.front_end).enabled
+    augment = Augmentation(gain_db=6, time_shift_samples=100, spec_time_masks=2,
+                           spec_time_mask_frames=5, spec_freq_masks=2, spec_freq_mask_bands=4,
+                           mixup_alpha=0.4).eval()
+    waveform, features = torch.randn(4, 800), torch.randn(4, 1, 20, 16)
+    assert torch.equal(augment.waveform(waveform), waveform)
+    assert torch.equal(augment.spectrogram(features), features)
+    mixed, soft = augment.mixup(features, torch.tensor([0, 1, 2, 1]), 3)
+    assert torch.equal(mixed, features)
+    assert soft.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 1, 0]]
+
+
+def test_settings_in_seconds_become_samples_and_frames():
+    config = small_config(time_shift_seconds=0.25, spec_time_masks=1,
+                          spec_time_mask_seconds=0.1, gain_db=3.0)
+    augment = Augmentation.from_config(config.augmentation, config.front_end)
+    assert augment.enabled and augment.time_shift_samples == 2000  # 8 kHz
+    assert augment.time_masking.mask_param == 10  # 10 ms hop
+
+
+def test_gain_scales_each_segment_within_the_range():
+    torch.manual_seed(0)
+    waveform = torch.randn(64, 100)
+    out = Augmentation(gain_db=6.0).train().waveform(waveform)
+    ratio = out / waveform
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-4)  # one gain a row
+    decibels = 20 * torch.log10(ratio[:, 0])
+    assert decibels.abs().max() <= 6.0 + 1e-4 and decibels.std() > 1.0
+
+
+def test_time_shift_rolls_each_segment():
+    torch.manual_seed(0)
+    waveform = torch.arange(50.0).repeat(16, 1)
+    out = Augmentation(time_shift_samples=10).train().waveform(waveform)
+    shifts = []
+    for row in out:
+        shift = int((-row[0].item()) % 50)
+        assert torch.equal(row, torch.roll(torch.arange(50.0), shift))
+        shifts.append(shift if shift <= 25 else shift - 50)
+    assert max(abs(s) for s in shifts) <= 10 and len(set(shifts)) > 3
+
+
+def test_spec_augment_masks_whole_frames_and_bands():
+    torch.manual_seed(0)
+    features = torch.randn(8, 1, 50, 32) + 10  # never 0 unless masked
+    out = Augmentation(spec_time_masks=2, spec_time_mask_frames=6, spec_freq_masks=1,
+                       spec_freq_mask_bands=5).train().spectrogram(features)
+    assert out.shape == features.shape
+    zero = out == 0
+    assert torch.equal(out[~zero], features[~zero])
+    for row in zero[:, 0]:
+        frames = row.all(dim=1)  # frames masked across every band
+        bands = row.all(dim=0)
+        assert frames.sum() <= 12 and bands.sum() <= 5
+        assert torch.equal(row, frames[:, None] | bands[None, :])  # nothing else masked
+    assert zero.any()
+
+
+def test_mixup_mixes_features_and_targets_alike():
+    torch.manual_seed(0)
+    features = torch.randn(6, 1, 4, 3)
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    mixed, soft = Augmentation(mixup_alpha=0.4).train().mixup(features, targets, 3)
+    assert torch.allclose(soft.sum(dim=1), torch.ones(6))
+    weight = soft.max(dim=1).values.min()  # lambda or 1 - lambda
+    assert 0 < weight < 1
+    for i in range(6):  # each row is weight * itself + (1 - weight) * some partner
+        assert any(torch.allclose(mixed[i], w * features[i] + (1 - w) * features[j], atol=1e-5)
+                   for j in range(6) for w in (weight, 1 - weight))
+
+
+def test_training_step_applies_augmentation_on_features(monkeypatch):
+    torch.manual_seed(0)
+    config = small_config()
+    model = AudioClassifier(config, ["a", "b", "c"])
+    augment = Augmentation(gain_db=6, time_shift_samples=400, spec_time_masks=1,
+                           spec_time_mask_frames=5, spec_freq_masks=1, spec_freq_mask_bands=4,
+                           mixup_alpha=0.4)
+    calls = []
+    for name in ("waveform", "spectrogram", "mixup"):
+        original = getattr(augment, name)
+        monkeypatch.setattr(augment, name, lambda *a, _f=original, _n=name: (
+            calls.append(_n), _f(*a))[1])
+    data = TensorDataset(torch.randn(16, model.segment_samples) * 0.1,
+                         torch.randint(0, 3, (16,)))
+    before = model.cnn.linear_layer2[0].weight.detach().clone()
+    result = train_one_epoch(model, DataLoader(data, batch_size=8),
+                             torch.optim.AdamW(model.parameters()), torch.nn.CrossEntropyLoss(),
+                             device=torch.device("cpu"), amp_dtype=None,
+                             scaler=torch.amp.GradScaler("cpu", enabled=False),
+                             progress=False, augment=augment)
+    assert calls == ["waveform", "spectrogram", "mixup"] * 2
+    assert np.isfinite(result["loss"]) and 0 <= result["macro_f1"] <= 1
+    assert not torch.equal(before, model.cnn.linear_layer2[0].weight)
+    assert augment.training

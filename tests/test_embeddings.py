@@ -1,0 +1,217 @@
+"""Deep features: embeddings per layer, folder matrices, classifiers on deep features, CLIs."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from deep_audio.bin import deep_feature_test, deep_feature_training, extract_features
+from deep_audio.classic import classify_file, load_classic_model
+from deep_audio.data import cut_segment
+from deep_audio.errors import DeepAudioError, ModelFileError
+from deep_audio.inference import classify_files
+from deep_audio.inference.deep_classifier import (classify_files_deep, deep_file_classification,
+                                                  load_deep_feature_classifier,
+                                                  train_deep_feature_classifier)
+from deep_audio.inference.embeddings import (embed_file, embed_files, embed_segments,
+                                             embedding_layers, extract_deep_features)
+from deep_audio.models import AudioClassifier, load_model, save_model
+from tests.conftest import small_config
+
+CLASSES = ["low", "high", "noise"]
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    return load_model(trained.model_path)
+
+
+@pytest.fixture(scope="module")
+def test_files(dataset):
+    return [path for folder in dataset["test"] for path in sorted(folder.iterdir())]
+
+
+def test_layers_have_the_documented_sizes(model, dataset):
+    # small_config: conv_channels [4, 8], hidden_units [32]
+    assert embedding_layers(model) == {"conv": 8, "linear1": 32}
+    path = sorted(dataset["test"][0].iterdir())[0]
+    (prediction,) = classify_files([path], model)
+    for layer, size in embedding_layers(model).items():
+        result = embed_file(path, model, layer=layer)
+        assert result.embedding.shape == (size,) and result.embedding.dtype == np.float32
+        assert result.segments.shape == (len(prediction.segments), size)
+        assert result.segment_seconds == [(s.start_seconds, s.end_seconds)
+                                          for s in prediction.segments]
+
+
+def test_seed_network_sizes():
+    classifier = AudioClassifier(small_config(conv_channels=[32, 64, 128, 256],
+                                              hidden_units=[1024, 256], dropout=[0.75, 0.5],
+                                              n_mels=64, segment_seconds=1.0), CLASSES)
+    assert embedding_layers(classifier) == {"conv": 256, "linear1": 1024, "linear2": 256}
+    segments = np.zeros((3, classifier.segment_samples), np.float32)
+    assert embed_segments(classifier, segments, layer="linear2").shape == (3, 256)
+
+
+def test_embeddings_are_deterministic_in_eval_mode(model, test_files):
+    model.train()  # dropout on: embedding must switch it off
+    first = [e.embedding for e in embed_files(test_files[:4], model, layer="linear1")]
+    assert not model.training
+    model.train()
+    second = [e.embedding for e in embed_files(test_files[:4], model, layer="linear1")]
+    assert not model.training and not model.cnn.training
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_file_embedding_is_the_mean_of_its_segments(model, test_files):
+    result = embed_file(test_files[0], model, layer="conv")
+    np.testing.assert_allclose(result.embedding, result.segments.mean(axis=0), rtol=1e-6)
+    assert len(result.segments) > 1
+    # the segments are the model's segments of the decoded file
+    from deep_audio.audio import read_audio
+
+    samples, _ = read_audio(test_files[0], sample_rate=model.config.front_end.sample_rate)
+    rate = model.config.front_end.sample_rate
+    segments = np.stack([cut_segment(samples, round(start * rate), model.segment_samples)
+                         for start, _ in result.segment_seconds])
+    np.testing.assert_allclose(embed_segments(model, segments, layer="conv"), result.segments,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_embed_matches_the_forward_pass(model):
+    """linear1 feeds the output layer: running that layer on it gives the logits."""
+    waveform = torch.randn(2, model.segment_samples)
+    with torch.inference_mode():
+        hidden = model.embed(waveform, "linear1")
+        logits = model.cnn.linear_layers()[-1](hidden)
+        torch.testing.assert_close(logits, model(waveform))
+
+
+def test_unknown_layer_lists_the_valid_ones(model, test_files):
+    with pytest.raises(DeepAudioError, match=r"'linear2' is not one of conv \(8 values\), "
+                                             r"linear1 \(32 values\)"):
+        embed_file(test_files[0], model, layer="linear2")
+
+
+def test_folder_matrix_has_labels_and_names(model, dataset, tmp_path):
+    folders = [tmp_path / name for name in CLASSES]
+    for source, target in zip(dataset["test"], folders):
+        shutil.copytree(source, target)
+    (folders[0] / "broken.wav").write_bytes(b"RIFF not really audio")
+    deep = extract_deep_features(model, folders, layer="linear1")
+    assert deep.features.shape == (18, 32) and deep.names[:2] == ["linear1_0", "linear1_1"]
+    assert deep.class_names == CLASSES and deep.labels == ["low"] * 6 + ["high"] * 6 + ["noise"] * 6
+    assert deep.label_indices.tolist() == [0] * 6 + [1] * 6 + [2] * 6
+    assert [p for p, _ in deep.skipped] == [str(folders[0] / "broken.wav")]
+    assert deep.model_path == str(model.path.resolve())
+    first = embed_file(deep.files[0], model, layer="linear1").embedding
+    np.testing.assert_allclose(deep.features[0], first, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def deep_svm(trained, dataset, tmp_path_factory):
+    models_dir = tmp_path_factory.mktemp("deep_models")
+    result = train_deep_feature_classifier(trained.model_path, dataset["train"], "deep_svm",
+                                           layer="linear1", classifier_type="svm",
+                                           models_dir=models_dir)
+    return result
+
+
+def accuracy(predictions, files) -> float:
+    truth = {path: path.parent.name for path in files}
+    return float(np.mean([p.class_name == truth[p.path] for p in predictions]))
+
+
+def test_svm_on_deep_features_classifies_held_out_files(deep_svm, test_files, trained):
+    assert deep_svm.model_path.suffix == ".skops" and deep_svm.class_names == CLASSES
+    stored = load_classic_model(deep_svm.model_path)
+    assert stored["deep_features"]["layer"] == "linear1"
+    assert stored["deep_features"]["combine_classic"] is False
+    assert stored["feature_names"][0] == "linear1_0" and len(stored["feature_names"]) == 32
+    classifier = load_deep_feature_classifier(deep_svm.model_path)
+    predictions = list(classify_files_deep(test_files, classifier))
+    assert len(predictions) == 18
+    assert accuracy(predictions, test_files) >= 0.8  # chance: 1/3
+    assert all(p.posteriors.sum() == pytest.approx(1.0) for p in predictions)
+    index, probabilities, names = deep_file_classification(test_files[0], deep_svm.model_path)
+    assert names == CLASSES and probabilities.shape == (3,) and index == int(np.argmax(probabilities))
+
+
+def test_deep_plus_classic_features(trained, dataset, test_files, tmp_path):
+    result = train_deep_feature_classifier(trained.model_path, dataset["train"],
+                                           tmp_path / "combined", layer="conv",
+                                           classifier_type="svm_rbf", combine_classic=True)
+    stored = load_classic_model(result.model_path)
+    assert stored["pipeline"].n_features_in_ == 8 + 136
+    assert stored["feature_names"][8] == "zcr_mean" and stored["windows"]["mid_window_seconds"] > 0
+    classifier = load_deep_feature_classifier(result.model_path)
+    assert classifier.combine_classic
+    assert accuracy(list(classify_files_deep(test_files, classifier)), test_files) >= 0.8
+
+
+def test_a_cnn_that_embeds_differently_is_refused(deep_svm, model, test_files, tmp_path):
+    changed = load_model(model.path)
+    with torch.no_grad():
+        changed.cnn.linear_layer1[1].weight.mul_(1.01)
+    save_model(tmp_path / "retrained.pt", changed)
+    with pytest.raises(ModelFileError, match="other weights"):
+        load_deep_feature_classifier(deep_svm.model_path, cnn_model=tmp_path / "retrained.pt")
+    other = AudioClassifier(small_config(n_mels=16), CLASSES)
+    save_model(tmp_path / "other.pt", other)
+    with pytest.raises(ModelFileError, match=r"front_end.n_mels is 16, was 32"):
+        load_deep_feature_classifier(deep_svm.model_path, cnn_model=tmp_path / "other.pt")
+    # the classic path refuses a deep-feature model instead of computing the wrong features
+    with pytest.raises(ModelFileError, match="deep features"):
+        classify_file(test_files[0], load_classic_model(deep_svm.model_path))
+
+
+def test_extract_features_cli_writes_npz_and_csv(trained, dataset, tmp_path, capsys):
+    npz, table = tmp_path / "features.npz", tmp_path / "features.csv"
+    code = extract_features.main(["-m", str(trained.model_path), "-i",
+                                  *map(str, dataset["test"]), "-o", str(npz), "--csv",
+                                  str(table), "--layer", "conv", "--device", "cpu"])
+    assert code == 0
+    assert "18 files x 8 conv features" in capsys.readouterr().out
+    with np.load(npz, allow_pickle=False) as data:
+        assert data["features"].shape == (18, 8) and data["names"][0] == "conv_0"
+        assert sorted(set(data["labels"])) == sorted(CLASSES) and str(data["layer"]) == "conv"
+        assert str(data["model"]) == str(trained.model_path.resolve())
+        assert len(data["files"]) == 18 and data["skipped"].shape == (0, 2)
+    with open(table, newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert rows[0][:3] == ["file", "label", "conv_0"] and len(rows) == 19 and len(rows[1]) == 10
+
+
+def test_training_and_test_clis(trained, dataset, tmp_path, capsys):
+    model_path = tmp_path / "cli_deep.skops"
+    assert deep_feature_training.main([
+        "-q", "-m", str(trained.model_path), "-i", *map(str, dataset["train"]), "-o",
+        str(model_path), "--classifier", "svm", "--layer", "linear1"]) == 0
+    out = capsys.readouterr().out
+    assert "svm: C = " in out and f"saved {model_path}" in out
+    files = sorted(dataset["test"][1].iterdir())[:2]
+    assert deep_feature_test.main(["-m", str(model_path), "-i", *map(str, files)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("file\tclass\tprobability")
+    assert [line.split("\t")[1] for line in lines[1:]] == ["high", "high"]
+
+
+def test_cli_errors_are_one_line(trained, dataset, tmp_path, capsys):
+    model = str(trained.model_path)
+    assert extract_features.main(["-m", model, "-i", str(dataset["test"][0]), "-o",
+                                  str(tmp_path / "x.npz"), "--layer", "linear9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: layer='linear9' is not one of conv") and err.count("\n") == 1
+    assert extract_features.main(["-m", model, "-i", str(tmp_path / "missing"), "-o",
+                                  str(tmp_path / "x.npz")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert extract_features.main(["-m", model, "-i", str(dataset["test"][0]), "-o",
+                                  str(tmp_path / "x.txt")]) == 2
+    assert "must end in .npz or .csv" in capsys.readouterr().err
+    assert deep_feature_test.main(["-m", str(tmp_path / "none.skops"), "-i", "a.wav"]) == 2
+    assert "does not exist" in capsys.readouterr().err
