@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import pytest
 
 from deep_audio.bin import basic_test, basic_training, classification_report, model_architecture
 

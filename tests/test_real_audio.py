@@ -7,7 +7,6 @@ and checks that held-out recordings are classified far above chance.
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile
 

@@ -134,3 +134,16 @@ def add_feature_windows(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name], dest=name,
                            default=argparse.SUPPRESS, metavar="SECONDS",
                            help=f"default: classic.{name} of the config")
+
+
+def probability_columns(probabilities) -> str:
+    """Tab-separated probabilities with three decimals, as every classifying command prints."""
+    return "\t".join(f"{p:.3f}" for p in probabilities)
+
+
+def exit_status(done: int, total: int, *, what: str = "read") -> int:
+    """0 when all ``total`` inputs were handled, else 1 after saying how many were not."""
+    if done < total:
+        print(f"{total - done} file(s) could not be {what} (see above)", file=sys.stderr)
+        return 1
+    return 0

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Sequence
 
 from deep_audio.bin import _cli
@@ -46,16 +45,12 @@ def run(args: argparse.Namespace) -> int:
                 winner = segment.class_index
                 print(f"{segment.start_seconds:.3f}\t{segment.end_seconds:.3f}\t{names[winner]}"
                       f"\t{segment.posteriors[winner]:.3f}\t"
-                      + "\t".join(f"{p:.3f}" for p in segment.posteriors))
+                      + _cli.probability_columns(segment.posteriors))
         else:
             print(f"{prediction.path}\t{prediction.class_name}\t"
                   f"{prediction.posteriors[prediction.class_index]:.3f}\t"
-                  + "\t".join(f"{p:.3f}" for p in prediction.posteriors))
-    if classified < len(args.input):
-        print(f"{len(args.input) - classified} file(s) could not be read (see above)",
-              file=sys.stderr)
-        return 1
-    return 0
+                  + _cli.probability_columns(prediction.posteriors))
+    return _cli.exit_status(classified, len(args.input))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

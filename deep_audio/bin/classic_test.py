@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import Sequence
 
 from deep_audio.bin import _cli
@@ -46,11 +45,8 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"{path}\t{names[index]}\t{probabilities[index]:.3f}\t"
-              + "\t".join(f"{p:.3f}" for p in probabilities))
-    if failed:
-        print(f"{failed} file(s) could not be classified (see above)", file=sys.stderr)
-        return 1
-    return 0
+              + _cli.probability_columns(probabilities))
+    return _cli.exit_status(len(args.input) - failed, len(args.input), what="classified")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,6 @@ file); a CNN that embeds differently from the one used in training is refused.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Sequence
 
 from deep_audio.bin import _cli
@@ -49,12 +48,8 @@ def run(args: argparse.Namespace) -> int:
         winner = prediction.class_index
         print(f"{prediction.path}\t{prediction.class_name}\t"
               f"{prediction.posteriors[winner]:.3f}\t"
-              + "\t".join(f"{p:.3f}" for p in prediction.posteriors))
-    if classified < len(args.input):
-        print(f"{len(args.input) - classified} file(s) could not be classified (see above)",
-              file=sys.stderr)
-        return 1
-    return 0
+              + _cli.probability_columns(prediction.posteriors))
+    return _cli.exit_status(classified, len(args.input), what="classified")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

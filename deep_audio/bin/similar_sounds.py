@@ -14,7 +14,6 @@ refused.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Sequence
 
 from deep_audio.bin import _cli
@@ -69,11 +68,7 @@ def run(args: argparse.Namespace) -> int:
         found += 1
         for rank, (file, distance) in enumerate(neighbours, start=1):
             print(f"{query}\t{rank}\t{file}\t{distance:.4f}")
-    if found < len(args.input):
-        print(f"{len(args.input) - found} file(s) could not be read (see above)",
-              file=sys.stderr)
-        return 1
-    return 0
+    return _cli.exit_status(found, len(args.input))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
