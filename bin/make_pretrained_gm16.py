@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--output", default="models/pretrained_gm16.pt")
     parser.add_argument("--config", default="configs/pretrained_gm16.yaml")
     parser.add_argument("--skip-render", action="store_true", help="reuse rendered clips")
+    parser.add_argument("--skip-training", action="store_true",
+                        help="reuse the trained --output model: only score and compact it")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -87,18 +89,19 @@ def main() -> None:
 
     if not args.skip_render:
         render(args.soundfont, args.data)
-    result = train_model([args.data / "train" / f for f in FAMILIES], args.output,
-                         config=load_config(args.config))
-    model = load_model(result.model_path)
+    if not args.skip_training:
+        train_model([args.data / "train" / f for f in FAMILIES], args.output,
+                    config=load_config(args.config))
+    model = load_model(args.output)
     report = evaluate_folders(model, [args.data / "test" / f for f in FAMILIES])
     print(report.format())
     metadata = {**model.metadata, "source_task": "General-MIDI families, FluidR3_GM notes",
                 "held_out_accuracy": report.scores["accuracy"],
                 "held_out_macro_f1": report.scores["macro_f1"],
                 "held_out_split": "MIDI notes divisible by 5"}
-    save_model(result.model_path, model, metadata=metadata, parameter_dtype="float16")
-    size_mb = Path(result.model_path).stat().st_size / 2 ** 20
-    print(f"saved {result.model_path} ({size_mb:.1f} MiB): held-out accuracy "
+    save_model(args.output, model, metadata=metadata, parameter_dtype="float16")
+    size_mb = Path(args.output).stat().st_size / 2 ** 20
+    print(f"saved {args.output} ({size_mb:.1f} MiB): held-out accuracy "
           f"{report.scores['accuracy']:.3f}, macro-F1 {report.scores['macro_f1']:.3f}")
 
 
