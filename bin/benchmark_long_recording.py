@@ -49,10 +49,12 @@ def main() -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     truth = [(60.0 * m, 60.0 * (m + 1), KINDS[m % 3]) for m in range(args.minutes)]
     found = [(r.start_seconds, r.end_seconds, r.class_name) for r in result.regions]
+    right = sum(a[2] == b[2] for a, b in zip(found, truth))
     worst = (max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(found, truth))
              if len(found) == len(truth) else float("nan"))
     print(f"{result.duration_seconds:.0f} s of audio, {len(result.starts_seconds)} segments, "
-          f"{len(found)} regions (truth {len(truth)}), worst boundary error {worst:.2f} s, "
+          f"{len(found)} regions (truth {len(truth)}), {right} with the true label, "
+          f"worst boundary error {worst:.2f} s, "
           f"{seconds:.1f} s wall, peak RSS {peak_mib:.0f} MiB")
 
 

@@ -6,7 +6,8 @@ Target task: the bundled demo data (real speech in four languages, nothing like 
 source model's instrument notes). For each number of training clips per class and each
 seed, the same clips (drawn from data/demo/train) train a network from scratch (same
 architecture and input settings as the source) and by each transfer strategy; every
-model is scored on all of data/demo/test. Prints one row per clip count: mean held-out
+model is scored on all of data/demo/test. A last method uses the source as a frozen
+feature extractor: a linear SVM on its ``linear1`` file embeddings. Prints one row per clip count: mean held-out
 accuracy over the seeds (and the spread).
 """
 
@@ -23,11 +24,14 @@ import numpy as np
 from deep_audio.audio import list_audio_files
 from deep_audio.config import load_config
 from deep_audio.inference import evaluate_folders
+from deep_audio.inference.deep_classifier import (classify_files_deep,
+                                                  load_deep_feature_classifier,
+                                                  train_deep_feature_classifier)
 from deep_audio.models import load_model
 from deep_audio.training import train_model
 from deep_audio.transfer import FEATURE_SECTIONS, STRATEGIES, transfer_learning
 
-METHODS = ["scratch"] + [f"strategy {s}" for s in STRATEGIES]
+METHODS = ["scratch"] + [f"strategy {s}" for s in STRATEGIES] + ["embedding svm"]
 
 
 def sample_folders(train_root: Path, clips: int, seed: int, out: Path) -> list[Path]:
@@ -43,6 +47,19 @@ def sample_folders(train_root: Path, clips: int, seed: int, out: Path) -> list[P
             (folder / files[index].name).symlink_to(files[index].resolve())
         folders.append(folder)
     return folders
+
+
+def embedding_svm_accuracy(source: str, folders: list[Path], test_folders: list[Path],
+                           output: Path, seed: int) -> float:
+    """Linear SVM on the source's ``linear1`` file embeddings, scored on the test folders."""
+    result = train_deep_feature_classifier(source, folders, output, layer="linear1",
+                                           classifier_type="svm", seed=seed)
+    classifier = load_deep_feature_classifier(result.model_path)
+    files = [(path, label) for label, folder in enumerate(test_folders)
+             for path in list_audio_files(folder)]
+    predictions = classify_files_deep([path for path, _ in files], classifier)
+    return float(np.mean([p.class_name == test_folders[label].name
+                          for p, (_, label) in zip(predictions, files)]))
 
 
 def main() -> None:
@@ -76,6 +93,13 @@ def main() -> None:
                 run = dict(progress=False, seed=seed, models_dir=str(work), **settings)
                 for method in METHODS:
                     name = f"{method.replace(' ', '')}_c{clips}_s{seed}"
+                    if method == "embedding svm":  # the source as a frozen feature extractor
+                        accuracy = embedding_svm_accuracy(args.source, folders, test_folders,
+                                                          work / name, seed)
+                        results.setdefault((clips, method), []).append(accuracy)
+                        print(f"  {clips:2d} clips/class, seed {seed}, {method}: "
+                              f"held-out accuracy {accuracy:.3f}", flush=True)
+                        continue
                     if method == "scratch":
                         result = train_model(folders, name, config=scratch_config, **run)
                     else:

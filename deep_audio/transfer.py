@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from torch import nn
 
 from deep_audio.config import Config, leaf_names, load_config, override
 from deep_audio.device import resolve_device
@@ -69,6 +70,12 @@ def transfer_model(source: AudioClassifier, class_names: Sequence[str], *,
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith(output_layer) for k in missing), (missing,
                                                                                  unexpected)
+    # The source's hidden activations are large (its head has no normalisation), so a
+    # randomly initialised output layer starts with huge logits and a loss near 35 that
+    # wrecks the first epochs; starting from zero weights starts from uniform posteriors.
+    output = model.cnn.linear_layers()[-1][0]
+    nn.init.zeros_(output.weight)
+    nn.init.zeros_(output.bias)
     model.cnn.freeze(layers_frozen)
     return model
 
