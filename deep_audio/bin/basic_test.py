@@ -22,18 +22,18 @@ def build_parser() -> argparse.ArgumentParser:
     _cli.add_inputs(parser, help="audio files")
     parser.add_argument("--segments", action="store_true",
                         help="one row per segment with start/end seconds")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    _cli.add_config(parser, flags=("device", "precision"))
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model(args.model, device=resolve_device(args.device))
+    settings = _cli.config_from_args(args).training
+    model = load_model(args.model, device=resolve_device(settings.device))
     names = model.class_names
     if not args.segments:
         print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
     classified = 0
-    for prediction in classify_files(args.input, model, precision=args.precision,
+    for prediction in classify_files(args.input, model, precision=settings.precision,
                                      skip_unreadable=True):
         classified += 1
         if args.segments:

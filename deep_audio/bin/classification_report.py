@@ -34,14 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", metavar="PNG",
                         help="training curves and this confusion matrix in one picture "
                              "(.png, .svg or .html)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    _cli.add_config(parser, flags=("device", "precision"))
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model(args.model, device=resolve_device(args.device))
-    report = evaluate_folders(model, args.input, precision=args.precision)
+    settings = _cli.config_from_args(args).training
+    model = load_model(args.model, device=resolve_device(settings.device))
+    report = evaluate_folders(model, args.input, precision=settings.precision)
     print(report.format())
     plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
     plot_confusion_matrix(report.confusion, report.class_names, plot,

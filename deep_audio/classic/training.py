@@ -28,6 +28,7 @@ from deep_audio.classic.model_file import resolve_classic_model_path, save_class
 from deep_audio.config import Config, load_config
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
+from deep_audio.metrics import scores
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +70,7 @@ class ClassicTrainingResult:
     @property
     def macro_f1(self) -> float:
         """Out-of-fold macro-F1 of the chosen setting."""
-        matrix = self.confusion_matrix
-        true_positives = np.diag(matrix).astype(float)
-        precision_denominator = matrix.sum(axis=0)
-        recall_denominator = matrix.sum(axis=1)
-        f1 = np.divide(2 * true_positives, precision_denominator + recall_denominator,
-                       out=np.zeros(len(matrix)), where=(precision_denominator
-                                                         + recall_denominator) > 0)
-        return float(f1.mean())
+        return scores(self.confusion_matrix)["macro_f1"]
 
 
 def train_classifier(
