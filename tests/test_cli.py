@@ -62,3 +62,13 @@ def test_modules_run_with_python_dash_m(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "error: cannot list" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unwritable_output_is_a_one_line_error(trained, dataset, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = classification_report.main(["-m", str(trained.model_path), "-i",
+                                       *map(str, dataset["test"]),
+                                       "--plot", str(blocker / "sub" / "c.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err

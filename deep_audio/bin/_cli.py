@@ -108,6 +108,10 @@ def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable
     except DeepAudioError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. an output folder that cannot be written
+        where = f" '{error.filename}'" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
