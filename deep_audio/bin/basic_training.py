@@ -24,13 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     _cli.add_inputs(parser, help="class folders (the folder name is the class name)")
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name or path; a bare name is written to models/NAME.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from OUTPUT.checkpoint.pt")
     _cli.add_config(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     result = train_model(args.input, args.output, config=_cli.config_from_args(args),
-                         progress=not args.quiet)
+                         progress=not args.quiet, resume=args.resume)
     metrics = result.metrics
     print(f"model: {result.model_path}")
     print(f"classes: {', '.join(result.class_names)}")

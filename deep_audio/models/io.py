@@ -91,6 +91,14 @@ def load_payload(path: Path) -> dict[str, Any]:
     return payload
 
 
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A training checkpoint written with :func:`atomic_save`, loaded with ``weights_only``."""
+    try:
+        return torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as error:  # a damaged or foreign file
+        raise ModelFileError(f"cannot read checkpoint '{path}': {error}") from error
+
+
 def resolve_model_path(name: str | os.PathLike, models_dir: str | os.PathLike) -> Path:
     """Where a model called ``name`` lives: a bare name goes to ``models_dir``.
 

@@ -89,7 +89,7 @@ def prepare_data(folders: Sequence[str | os.PathLike], config: Config) -> Prepar
 
 
 def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike, *,
-                config: Config | None = None, progress: bool = True,
+                config: Config | None = None, progress: bool = True, resume: bool = False,
                 **overrides: Any) -> TrainingResult:
     """Train the CNN on class folders and write the best model to ``output``.
 
@@ -105,6 +105,9 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
         Settings; default :func:`deep_audio.config.load_config`.
     progress : bool
         Show tqdm progress bars.
+    resume : bool
+        Continue an interrupted run from ``<output>.checkpoint.pt`` (written after every
+        epoch, removed when training ends).
     **overrides
         Any setting by name, e.g. ``epochs=20, device="cpu", segment_seconds=1.0``.
 
@@ -126,12 +129,14 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
     model.normalize.set_statistics(*band_statistics(
         model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
         device))
-    return run_training(model, data, output, config=config, device=device, progress=progress)
+    return run_training(model, data, output, config=config, device=device, progress=progress,
+                        resume=resume)
 
 
 def run_training(model: AudioClassifier, data: PreparedData, output: str | os.PathLike, *,
                  config: Config, device: torch.device, progress: bool = True,
-                 metadata: dict[str, Any] | None = None) -> TrainingResult:
+                 metadata: dict[str, Any] | None = None, resume: bool = False
+                 ) -> TrainingResult:
     """Fit ``model`` on prepared data, saving the best epoch to ``output`` as it improves.
 
     Only parameters with ``requires_grad`` are trained. ``metadata`` is stored in the
@@ -158,7 +163,8 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
     result = fit(model, train_loader, validation_loader, config=training, device=device,
                  n_classes=len(data.class_names), loss_weights=weights,
                  on_improvement=save_best, history_path=history_path, progress=progress,
-                 augment=_augmentation(config))
+                 augment=_augmentation(config),
+                 checkpoint_path=model_path.with_suffix(".checkpoint.pt"), resume=resume)
     report_path = plot_training_report(
         read_history(history_path), result.best_metrics["val_confusion"], data.class_names,
         model_path.with_suffix(".report.png"), best_epoch=result.best_epoch,

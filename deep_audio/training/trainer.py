@@ -20,6 +20,7 @@ from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
 from deep_audio.errors import DeepAudioError
 from deep_audio.metrics import confusion_matrix, scores
+from deep_audio.models.io import atomic_save, load_checkpoint
 from deep_audio.training.augment import Augmentation
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,8 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         loss_weights: torch.Tensor | None = None,
         on_improvement: Callable[[nn.Module, int, dict[str, Any]], None] | None = None,
         history_path: Path | None = None, progress: bool = True,
-        augment: Augmentation | None = None) -> FitResult:
+        augment: Augmentation | None = None, checkpoint_path: Path | None = None,
+        resume: bool = False) -> FitResult:
     """Train with AdamW, ReduceLROnPlateau on validation loss, early stopping on macro-F1.
 
     ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
@@ -129,6 +131,11 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     when training ends, ``model`` holds the best epoch's weights. Each epoch appends a
     row to ``history_path`` (CSV). ``augment`` is applied in training steps only (see
     :func:`train_one_epoch`).
+
+    After every epoch the whole training state (model, optimizer, scheduler, scaler, RNG
+    states, best epoch so far, history) is written atomically to ``checkpoint_path``;
+    with ``resume`` an existing checkpoint is loaded and training goes on after its
+    epoch, as if it had never stopped. The checkpoint is removed when training ends.
     """
     model.to(device)
     if augment is not None:
@@ -150,11 +157,30 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
                 len(train_loader.dataset), len(validation_loader.dataset))
 
     best_state, best_key, result = None, None, FitResult(best_epoch=0, best_metrics={})
+    first_epoch = 1
+    if resume and checkpoint_path is not None and checkpoint_path.is_file():
+        state = load_checkpoint(checkpoint_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        if train_loader.generator is not None:
+            train_loader.generator.set_state(state["loader_rng"])
+        best_state, best_key = state["best_state"], tuple(state["best_key"])
+        result.best_epoch, result.best_metrics = state["best_epoch"], state["best_metrics"]
+        result.history = state["history"]
+        first_epoch = state["epoch"] + 1
+        logger.info("resuming after epoch %d from %s", state["epoch"], checkpoint_path)
+    elif resume:
+        logger.warning("no checkpoint at %s: training from the start", checkpoint_path)
     if history_path is not None:
         history_path.parent.mkdir(parents=True, exist_ok=True)
         history_path.unlink(missing_ok=True)
-    epochs = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not progress,
-                  dynamic_ncols=True)
+        for row in result.history:
+            _append_csv(history_path, row)
+    epochs = tqdm(range(first_epoch, config.epochs + 1), desc="epochs",
+                  disable=not progress, dynamic_ncols=True)
     for epoch in epochs:
         started = time.perf_counter()
         train = train_one_epoch(model, train_loader, optimizer, loss_fn, device=device,
@@ -180,6 +206,16 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
             best_state = copy.deepcopy(model.state_dict())
             if on_improvement is not None:
                 on_improvement(model, epoch, result.best_metrics)
+        if checkpoint_path is not None:
+            atomic_save({
+                "epoch": epoch, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(),
+                "loader_rng": (train_loader.generator.get_state()
+                               if train_loader.generator is not None else None),
+                "best_state": best_state, "best_key": list(best_key),
+                "best_epoch": result.best_epoch, "best_metrics": result.best_metrics,
+                "history": result.history}, checkpoint_path)
         epochs.set_postfix(loss=f"{train['loss']:.3f}", val_f1=f"{validation['macro_f1']:.3f}",
                            best=result.best_epoch)
         logger.debug("epoch %d: %s", epoch, row)
@@ -190,6 +226,8 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
             result.stopped_early = True
             break
     model.load_state_dict(best_state)
+    if checkpoint_path is not None:
+        checkpoint_path.unlink(missing_ok=True)
     return result
 
 

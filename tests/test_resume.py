@@ -1,0 +1,74 @@
+"""Checkpoints after every epoch, and resuming an interrupted run."""
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from deep_audio.models import load_model
+from deep_audio.training import train_model, trainer
+from tests.conftest import small_config
+
+
+def _rows(path):
+    with open(path) as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeypatch):
+    config = small_config(models_dir=str(tmp_path), epochs=4, min_epochs=4)
+    straight = train_model(dataset["train"], "straight", config=config, progress=False)
+
+    real_evaluate, calls = trainer.evaluate, []
+
+    def crash_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "evaluate", crash_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(dataset["train"], "resumed", config=config, progress=False)
+    checkpoint = tmp_path / "resumed.checkpoint.pt"
+    assert checkpoint.is_file() and torch.load(checkpoint, weights_only=True)["epoch"] == 2
+    assert len(_rows(tmp_path / "resumed.history.csv")) == 2
+    load_model(tmp_path / "resumed.pt")  # the best model so far is intact
+
+    monkeypatch.setattr(trainer, "evaluate", real_evaluate)
+    resumed = train_model(dataset["train"], "resumed", config=config, progress=False,
+                          resume=True)
+    assert not checkpoint.exists()
+    assert [int(r["epoch"]) for r in _rows(resumed.history_path)] == [1, 2, 3, 4]
+    assert resumed.best_epoch == straight.best_epoch
+    a, b = load_model(straight.model_path), load_model(resumed.model_path)
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key]), key
+
+
+def test_a_killed_training_process_resumes_and_never_corrupts_the_model(dataset, tmp_path):
+    command = [sys.executable, "-m", "deep_audio.bin.basic_training", "-q",
+               "-i", *map(str, dataset["train"]), "-o", str(tmp_path / "killed"),
+               "--set", "sample_rate=8000", "--set", "n_fft=256", "--set", "n_mels=32",
+               "--set", "conv_channels=[4, 8]", "--set", "hidden_units=[32]",
+               "--set", "dropout=[0.1]", "--segment-seconds", "0.5",
+               "--set", "min_epochs=6", "--epochs", "6", "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "killed.checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists(), "no checkpoint was written before the kill"
+    load_model(tmp_path / "killed.pt")
+
+    finished = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert not checkpoint.exists()
+    assert [int(r["epoch"]) for r in _rows(tmp_path / "killed.history.csv")] == list(range(1, 7))
+    load_model(tmp_path / "killed.pt")
