@@ -26,6 +26,7 @@ from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_cl
                                             make_pipeline, parameter_name)
 from deep_audio.classic.model_file import resolve_classic_model_path, save_classic_model
 from deep_audio.config import Config, load_config
+from deep_audio.data.folders import class_names_of
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
 from deep_audio.metrics import scores
@@ -205,12 +206,7 @@ def extract_features_and_train(
     if models_dir is None:
         models_dir = config.training.models_dir
     folders = [Path(p) for p in paths]
-    if len(folders) < 2:
-        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in folders]}")
-    class_names = [folder.resolve().name for folder in folders]
-    repeated = sorted({n for n in class_names if class_names.count(n) > 1})
-    if repeated:
-        raise DeepAudioError(f"class folders must have distinct names; repeated: {repeated}")
+    class_names = class_names_of(folders)
 
     rows, labels, skipped = [], [], []
     windows = {"mid_window_seconds": float(mid_window), "mid_step_seconds": float(mid_step),

@@ -1,8 +1,20 @@
-"""From class folders to batches of fixed-length waveform segments."""
+"""From class folders to batches of fixed-length waveform segments.
 
-from deep_audio.data.folders import (DecodedFiles, LabelledFile, class_folders, decode_files,
-                                     stratified_file_split)
-from deep_audio.data.segments import SegmentDataset, cut_segment, segment_starts
+The folder and split functions do not need torch; ``SegmentDataset`` (a torch
+``Dataset``) is imported on first use, so the classic path stays torch-free.
+"""
 
-__all__ = ["DecodedFiles", "LabelledFile", "SegmentDataset", "class_folders", "cut_segment",
-           "decode_files", "segment_starts", "stratified_file_split"]
+from deep_audio.data.folders import (DecodedFiles, LabelledFile, class_folders, class_names_of,
+                                     decode_files, stratified_file_split)
+from deep_audio.segmenting import cut_segment, segment_starts
+
+__all__ = ["DecodedFiles", "LabelledFile", "SegmentDataset", "class_folders", "class_names_of",
+           "cut_segment", "decode_files", "segment_starts", "stratified_file_split"]
+
+
+def __getattr__(name: str):
+    if name == "SegmentDataset":
+        from deep_audio.data.segments import SegmentDataset
+
+        return SegmentDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

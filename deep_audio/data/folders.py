@@ -50,12 +50,7 @@ def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list
         Fewer than two folders, two folders with one name, or a folder with no audio.
     """
     paths = [Path(folder) for folder in folders]
-    if len(paths) < 2:
-        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in paths]}")
-    names = [path.resolve().name for path in paths]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise DeepAudioError(f"class folders must have distinct names; repeated: {duplicates}")
+    names = class_names_of(paths)
     files = []
     for label, path in enumerate(paths):
         found = list_audio_files(path)
@@ -63,6 +58,24 @@ def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list
             raise AudioError(f"class folder '{path}' holds no audio files")
         files.extend(LabelledFile(file, label) for file in found)
     return names, files
+
+
+def class_names_of(folders: Sequence[str | os.PathLike]) -> list[str]:
+    """The class names of class folders: their names, which must be distinct.
+
+    Raises
+    ------
+    DeepAudioError
+        Fewer than two folders, or two folders with one name.
+    """
+    paths = [Path(folder) for folder in folders]
+    if len(paths) < 2:
+        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in paths]}")
+    names = [path.resolve().name for path in paths]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DeepAudioError(f"class folders must have distinct names; repeated: {repeated}")
+    return names
 
 
 def decode_files(files: Sequence[LabelledFile], *, sample_rate: int, min_seconds: float,
