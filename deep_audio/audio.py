@@ -68,10 +68,7 @@ def read_audio(
         raise AudioError(f"cannot use '{path}': it holds no samples")
     if not np.isfinite(frames).all():
         raise AudioError(f"cannot use '{path}': it holds NaN or infinite samples")
-    duration = frames.shape[0] / file_rate
-    if duration < min_seconds:
-        raise AudioError(f"cannot use '{path}': {duration * 1000:.1f} ms long, "
-                         f"shorter than the minimum of {min_seconds * 1000:.1f} ms")
+    check_duration(path, frames.shape[0] / file_rate, min_seconds)
 
     if mono:
         frames = frames.mean(axis=1, keepdims=True)
@@ -80,6 +77,19 @@ def read_audio(
         file_rate = sample_rate
     samples = np.ascontiguousarray(frames.T, dtype=np.float32)
     return (samples[0] if mono else samples), int(file_rate)
+
+
+def check_duration(path: str | os.PathLike, seconds: float, min_seconds: float) -> None:
+    """Refuse a file of ``seconds`` seconds when that is under ``min_seconds``.
+
+    Raises
+    ------
+    AudioError
+        Naming the file, its length and the minimum.
+    """
+    if seconds < min_seconds:
+        raise AudioError(f"cannot use '{path}': {seconds * 1000:.1f} ms long, "
+                         f"shorter than the minimum of {min_seconds * 1000:.1f} ms")
 
 
 def list_audio_files(folder: str | os.PathLike) -> list[Path]:

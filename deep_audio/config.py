@@ -109,6 +109,9 @@ class TrainingConfig:
     device: str
     precision: str
     num_workers: int
+    cpu_threads: int
+    compile_model: bool
+    cache_dir: str | None
     models_dir: str
 
     def __post_init__(self):
@@ -119,6 +122,8 @@ class TrainingConfig:
                  self.validation_fraction, "in (0, 1)")
         _require(self.precision in PRECISIONS, "precision", self.precision,
                  f"one of {', '.join(PRECISIONS)}")
+        _require(self.num_workers >= -1, "num_workers", self.num_workers, ">= 0, or -1 (auto)")
+        _require(self.cpu_threads >= 0, "cpu_threads", self.cpu_threads, ">= 0 (0 = auto)")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,12 @@ def write_class_folders(root: Path, *, files_per_class: int, seed: int = 0,
     return folders
 
 
+@pytest.fixture(autouse=True)
+def _private_audio_cache(tmp_path_factory, monkeypatch):
+    """The default cache_dir (auto) goes to a folder of this test session, not ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg_cache"))
+
+
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory) -> dict[str, list[Path]]:
     root = tmp_path_factory.mktemp("dataset")

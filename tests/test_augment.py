@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from deep_audio.models import AudioClassifier
 from deep_audio.training import train_one_epoch
+from deep_audio.training.trainer import TrainingStep
 from deep_audio.training.augment import Augmentation
 
 from tests.conftest import small_config
@@ -99,11 +100,12 @@ def test_training_step_applies_augmentation_on_features(monkeypatch):
     data = TensorDataset(torch.randn(16, model.segment_samples) * 0.1,
                          torch.randint(0, 3, (16,)))
     before = model.cnn.linear_layer2[0].weight.detach().clone()
-    result = train_one_epoch(model, DataLoader(data, batch_size=8),
+    augment.eval()
+    result = train_one_epoch(TrainingStep(model, augment), DataLoader(data, batch_size=8),
                              torch.optim.AdamW(model.parameters()), torch.nn.CrossEntropyLoss(),
                              device=torch.device("cpu"), amp_dtype=None,
                              scaler=torch.amp.GradScaler("cpu", enabled=False),
-                             progress=False, augment=augment)
+                             n_classes=3, progress=False)
     assert calls == ["waveform", "spectrogram", "mixup"] * 2
     assert np.isfinite(result["loss"]) and 0 <= result["macro_f1"] <= 1
     assert not torch.equal(before, model.cnn.linear_layer2[0].weight)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -27,6 +28,7 @@ CONFIG_FLAGS = {
     "segment_seconds": float,
     "segment_hop_seconds": float,
     "num_workers": int,
+    "cache_dir": str,
     # the classic path (deep_audio.classic)
     "models_dir": str,
     "classifier": str,
@@ -42,7 +44,7 @@ CONFIG_FLAGS = {
 }
 # The flags of a command that names none (the CNN path's).
 DEFAULT_FLAGS = ("epochs", "batch_size", "learning_rate", "device", "precision", "seed",
-                 "segment_seconds", "segment_hop_seconds", "num_workers")
+                 "segment_seconds", "segment_hop_seconds", "num_workers", "cache_dir")
 # The four window flags of the hand-crafted features; see add_feature_windows.
 FEATURE_WINDOW_FLAGS = ("mid_window_seconds", "mid_step_seconds", "short_window_seconds",
                         "short_step_seconds")
@@ -102,6 +104,8 @@ def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable
     """Parse ``argv``, set up logging, call ``main(args)``; package errors exit with 2."""
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    if not is_main_process():
+        level = max(level, logging.WARNING)  # one log of a distributed run, from rank 0
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
     try:
         return main(args) or 0
@@ -115,6 +119,11 @@ def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def is_main_process() -> bool:
+    """False in the processes of a torchrun launch other than rank 0."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _yaml_scalar(text: str):

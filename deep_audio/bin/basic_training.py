@@ -2,6 +2,10 @@
 
     python -m deep_audio.bin.basic_training -i data/classical data/metal -o classical_vs_metal_cnn
 
+On several processes, GPUs or machines (DistributedDataParallel; see the README)::
+
+    torchrun --nproc_per_node=2 -m deep_audio.bin.basic_training -i data/a data/b -o ab_cnn
+
 From Python, the seed's call::
 
     from deep_audio.bin import basic_training as bt
@@ -33,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     result = train_model(args.input, args.output, config=_cli.config_from_args(args),
                          progress=not args.quiet, resume=args.resume)
+    if not _cli.is_main_process():
+        return 0
     metrics = result.metrics
     print(f"model: {result.model_path}")
     print(f"classes: {', '.join(result.class_names)}")

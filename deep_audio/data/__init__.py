@@ -4,12 +4,14 @@ The folder and split functions do not need torch; ``SegmentDataset`` (a torch
 ``Dataset``) is imported on first use, so the classic path stays torch-free.
 """
 
+from deep_audio.data.cache import AudioCache, CachedAudio, resolve_cache_dir
 from deep_audio.data.folders import (DecodedFiles, LabelledFile, class_folders, class_names_of,
                                      decode_files, stratified_file_split)
 from deep_audio.segmenting import cut_segment, segment_starts
 
-__all__ = ["DecodedFiles", "LabelledFile", "SegmentDataset", "class_folders", "class_names_of",
-           "cut_segment", "decode_files", "segment_starts", "stratified_file_split"]
+__all__ = ["AudioCache", "CachedAudio", "DecodedFiles", "LabelledFile", "SegmentDataset",
+           "class_folders", "class_names_of", "cut_segment", "decode_files",
+           "resolve_cache_dir", "segment_starts", "stratified_file_split"]
 
 
 def __getattr__(name: str):

@@ -11,7 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.audio import list_audio_files, read_audio
+from deep_audio.audio import check_duration, list_audio_files, read_audio
+from deep_audio.data.cache import AudioCache, CachedAudio
 from deep_audio.errors import AudioError, DeepAudioError
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,14 @@ class LabelledFile:
 
 @dataclass
 class DecodedFiles:
-    """Files that decoded, their samples, and the files that were skipped with why."""
+    """Files that decoded, their samples, and the files that were skipped with why.
+
+    ``waveforms[i]`` is a float32 array, or with a cache a
+    :class:`~deep_audio.data.cache.CachedAudio` (sliced from disk on demand).
+    """
 
     files: list[LabelledFile]
-    waveforms: list[np.ndarray]
+    waveforms: list[np.ndarray | CachedAudio]
     skipped: list[tuple[Path, str]]
 
 
@@ -79,16 +84,24 @@ def class_names_of(folders: Sequence[str | os.PathLike]) -> list[str]:
 
 
 def decode_files(files: Sequence[LabelledFile], *, sample_rate: int, min_seconds: float,
-                 workers: int | None = None) -> DecodedFiles:
+                 workers: int | None = None, cache: AudioCache | None = None
+                 ) -> DecodedFiles:
     """Decode every file at ``sample_rate``; unusable files are skipped, not fatal.
 
-    Decoding runs in a thread pool (libsndfile and soxr release the GIL).
+    Decoding runs in a thread pool (libsndfile and soxr release the GIL). With ``cache``,
+    each file is decoded at most once across runs and processes, and the result holds
+    on-disk entries instead of arrays, so memory does not grow with the dataset.
     """
     workers = workers or min(8, os.cpu_count() or 1)
 
     def decode(item: LabelledFile):
         try:
-            return read_audio(item.path, sample_rate=sample_rate, min_seconds=min_seconds)[0]
+            if cache is None:
+                return read_audio(item.path, sample_rate=sample_rate,
+                                  min_seconds=min_seconds)[0]
+            samples = cache.entry(item.path)
+            check_duration(item.path, len(samples) / sample_rate, min_seconds)
+            return samples
         except AudioError as error:
             return error
 

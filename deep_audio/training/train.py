@@ -10,16 +10,21 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from deep_audio.config import Config, load_config, override, seconds_to_samples
-from deep_audio.data import SegmentDataset, class_folders, decode_files, stratified_file_split
+from deep_audio.config import (Config, TrainingConfig, load_config, override,
+                               seconds_to_samples)
+from deep_audio.data import (AudioCache, SegmentDataset, class_folders, decode_files,
+                             resolve_cache_dir, stratified_file_split)
 from deep_audio.errors import DeepAudioError
 from deep_audio.features import band_statistics
 from deep_audio.models import AudioClassifier, resolve_model_path, save_model
 from deep_audio.device import resolve_device
 from deep_audio.plots import plot_training_report
 from deep_audio.training.augment import Augmentation
+from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_per_process,
+                                             init_process_group, shutdown)
+from deep_audio.training.distributed import from_environment as distributed_from_environment
 from deep_audio.training.trainer import class_weights, fit, read_history
 
 logger = logging.getLogger(__name__)
@@ -49,18 +54,28 @@ class PreparedData:
     skipped_files: list[tuple[Path, str]]
 
 
-def prepare_data(folders: Sequence[str | os.PathLike], config: Config) -> PreparedData:
+def prepare_data(folders: Sequence[str | os.PathLike], config: Config, *,
+                 distributed: Distributed = Distributed()) -> PreparedData:
     """Find, decode, split (stratified, by file) and segment the class folders.
 
     Unusable files are skipped and listed in ``skipped_files``; a class left with no
-    usable file is an error.
+    usable file is an error. With ``config.training.cache_dir`` the decoded audio is
+    cached on disk and the datasets read it from there (see
+    :class:`~deep_audio.data.AudioCache`).
     """
     training = config.training
     class_names, files = class_folders(folders)
-    logger.info("decoding %d files of %d classes: %s", len(files), len(class_names),
-                ", ".join(class_names))
+    cache_dir = resolve_cache_dir(training.cache_dir)
+    cache = None if cache_dir is None else AudioCache(cache_dir, config.front_end.sample_rate)
+    logger.info("decoding %d files of %d classes: %s%s", len(files), len(class_names),
+                ", ".join(class_names), f" (cache: {cache_dir})" if cache else "")
+    if cache is not None and distributed.enabled:
+        # Each process decodes its share into the shared cache; then all read it whole.
+        decode_files(files[distributed.rank::distributed.world_size],
+                     sample_rate=cache.sample_rate, min_seconds=0.0, cache=cache)
+        barrier()
     decoded = decode_files(files, sample_rate=config.front_end.sample_rate,
-                           min_seconds=config.segments.min_file_seconds)
+                           min_seconds=config.segments.min_file_seconds, cache=cache)
     labels = [item.label for item in decoded.files]
     _check_classes(class_names, labels)
     train_index, validation_index = stratified_file_split(
@@ -122,39 +137,53 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
     >>> train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")  # doctest: +SKIP
     """
     config = override(config or load_config(), **overrides)
-    torch.manual_seed(config.training.seed)
-    device = resolve_device(config.training.device)
-    data = prepare_data(folders, config)
-    model = AudioClassifier(config, data.class_names).to(device)
-    model.normalize.set_statistics(*band_statistics(
-        model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
-        device))
-    return run_training(model, data, output, config=config, device=device, progress=progress,
-                        resume=resume)
+    distributed = distributed_from_environment()
+    device = init_process_group(distributed, resolve_device(config.training.device))
+    try:
+        set_cpu_threads(config.training, distributed)
+        torch.manual_seed(config.training.seed)
+        data = prepare_data(folders, config, distributed=distributed)
+        model = AudioClassifier(config, data.class_names).to(device)
+        model.normalize.set_statistics(*band_statistics(
+            model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
+            device))
+        # Same initial weights everywhere (DDP also broadcasts them), other dropout masks.
+        torch.manual_seed(config.training.seed + distributed.rank)
+        return run_training(model, data, output, config=config, device=device,
+                            progress=progress, resume=resume, distributed=distributed)
+    finally:
+        shutdown()
+
+
+def set_cpu_threads(training: TrainingConfig, distributed: Distributed) -> None:
+    """Apply ``cpu_threads``; 0 keeps PyTorch's default, or in a distributed run gives
+    each process its share of the cores."""
+    if training.cpu_threads > 0:
+        torch.set_num_threads(training.cpu_threads)
+    elif distributed.enabled:
+        torch.set_num_threads(cpu_threads_per_process(distributed))
 
 
 def run_training(model: AudioClassifier, data: PreparedData, output: str | os.PathLike, *,
                  config: Config, device: torch.device, progress: bool = True,
-                 metadata: dict[str, Any] | None = None, resume: bool = False
-                 ) -> TrainingResult:
+                 metadata: dict[str, Any] | None = None, resume: bool = False,
+                 distributed: Distributed = Distributed()) -> TrainingResult:
     """Fit ``model`` on prepared data, saving the best epoch to ``output`` as it improves.
 
     Only parameters with ``requires_grad`` are trained. ``metadata`` is stored in the
-    model file beside the data summary and the best epoch's metrics.
+    model file beside the data summary and the best epoch's metrics. In a distributed
+    run only rank 0 writes files; every process returns the same result.
     """
     training = config.training
     model_path = resolve_model_path(output, training.models_dir)
     history_path = model_path.with_suffix(".history.csv")
-    loader_options = {"batch_size": training.batch_size, "num_workers": training.num_workers,
-                      "pin_memory": device.type == "cuda"}
-    train_loader = DataLoader(data.train_set, shuffle=True, **loader_options,
-                              generator=torch.Generator().manual_seed(training.seed))
-    validation_loader = DataLoader(data.validation_set, shuffle=False, **loader_options)
+    train_loader, validation_loader = make_loaders(data, training, device, distributed)
     started = time.time()
 
     def save_best(best_model, epoch: int, metrics: dict[str, Any]) -> None:
         save_model(model_path, best_model, metadata={
             **data.summary, **(metadata or {}), "best_epoch": epoch, "metrics": metrics,
+            "processes": distributed.world_size,
             "training_seconds": time.time() - started})
         logger.debug("epoch %d: saved %s", epoch, model_path)
 
@@ -164,7 +193,12 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
                  n_classes=len(data.class_names), loss_weights=weights,
                  on_improvement=save_best, history_path=history_path, progress=progress,
                  augment=_augmentation(config),
-                 checkpoint_path=model_path.with_suffix(".checkpoint.pt"), resume=resume)
+                 checkpoint_path=model_path.with_suffix(".checkpoint.pt"), resume=resume,
+                 distributed=distributed)
+    if not distributed.is_main:
+        return TrainingResult(model_path=model_path, history_path=history_path,
+                              class_names=data.class_names, best_epoch=result.best_epoch,
+                              metrics=result.best_metrics, skipped_files=data.skipped_files)
     report_path = plot_training_report(
         read_history(history_path), result.best_metrics["val_confusion"], data.class_names,
         model_path.with_suffix(".report.png"), best_epoch=result.best_epoch,
@@ -181,6 +215,41 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
                           class_names=data.class_names, best_epoch=result.best_epoch,
                           metrics=result.best_metrics, skipped_files=data.skipped_files,
                           report_path=report_path)
+
+
+def make_loaders(data: PreparedData, training: TrainingConfig, device: torch.device,
+                 distributed: Distributed = Distributed()) -> tuple[DataLoader, DataLoader]:
+    """Shuffled training and ordered validation loaders of the prepared segments.
+
+    Distributed, each process gets a ``DistributedSampler`` share of the training set
+    (reshuffled per epoch by ``fit``) and every ``world_size``-th validation segment, so
+    the shares add up to the whole validation set exactly once.
+    """
+    workers = resolve_num_workers(training.num_workers, device, distributed)
+    options = {"batch_size": training.batch_size, "num_workers": workers,
+               "pin_memory": device.type == "cuda", "persistent_workers": workers > 0}
+    validation_set = data.validation_set
+    if distributed.enabled:
+        sampler = DistributedSampler(data.train_set, num_replicas=distributed.world_size,
+                                     rank=distributed.rank, shuffle=True, seed=training.seed)
+        train_loader = DataLoader(data.train_set, sampler=sampler, **options)
+        validation_set = Subset(validation_set, range(distributed.rank, len(validation_set),
+                                                      distributed.world_size))
+    else:
+        train_loader = DataLoader(data.train_set, shuffle=True, **options,
+                                  generator=torch.Generator().manual_seed(training.seed))
+    return train_loader, DataLoader(validation_set, shuffle=False, **options)
+
+
+def resolve_num_workers(num_workers: int, device: torch.device,
+                        distributed: Distributed = Distributed()) -> int:
+    """``num_workers`` as given, or for -1 (auto): 0 on a CPU, where reading segments is
+    cheap and the model needs every core; on a GPU up to 4 per process."""
+    if num_workers >= 0:
+        return num_workers
+    if device.type == "cpu":
+        return 0
+    return min(4, cpu_threads_per_process(distributed))
 
 
 def _augmentation(config: Config) -> Augmentation | None:

@@ -19,9 +19,10 @@ from tqdm.auto import tqdm
 from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
 from deep_audio.errors import DeepAudioError
-from deep_audio.metrics import confusion_matrix, scores
+from deep_audio.metrics import scores
 from deep_audio.models.io import atomic_save, load_checkpoint
 from deep_audio.training.augment import Augmentation
+from deep_audio.training.distributed import Distributed, all_reduce_sum, broadcast_buffers
 
 logger = logging.getLogger(__name__)
 
@@ -36,52 +37,72 @@ class FitResult:
     stopped_early: bool = False
 
 
-def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+class TrainingStep(nn.Module):
+    """The forward pass of one training batch: ``(waveform, target) -> (logits, target)``.
+
+    With ``augment`` (which needs an :class:`~deep_audio.models.AudioClassifier`), the
+    waveform is augmented, ``model.features`` computed, the features augmented and mixed
+    (and the targets with them, then class probabilities) before ``model.cnn``. One
+    module for all of it, so DistributedDataParallel and ``torch.compile`` see the whole
+    step.
+
+    Shapes: waveform ``(batch, samples)``, target ``(batch,)``; logits
+    ``(batch, n_classes)``; the returned target is ``(batch,)`` or, mixed,
+    ``(batch, n_classes)``.
+    """
+
+    def __init__(self, model: nn.Module, augment: Augmentation | None = None):
+        super().__init__()
+        self.model = model
+        self.augment = augment
+
+    def forward(self, waveform: torch.Tensor, target: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.augment is None:
+            return self.model(waveform), target
+        features = self.augment.spectrogram(self.model.features(self.augment.waveform(waveform)))
+        features, target = self.augment.mixup(features, target, len(self.model.class_names))
+        return self.model.cnn(features), target
+
+
+def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                     loss_fn: nn.Module, *, device: torch.device,
                     amp_dtype: torch.dtype | None, scaler: torch.amp.GradScaler,
-                    progress: bool = True, description: str = "train",
-                    augment: Augmentation | None = None) -> dict[str, float]:
+                    n_classes: int, progress: bool = True, description: str = "train"
+                    ) -> dict[str, float]:
     """One pass over ``loader`` in train mode; returns mean loss, accuracy and macro-F1.
 
-    With ``augment`` (which needs an :class:`~deep_audio.models.AudioClassifier`), each
-    step runs ``model.features`` on the augmented waveform, augments the features and
-    mixes them (and the targets, then class probabilities) before ``model.cnn``. The
-    accuracy and macro-F1 are those of the (augmented) training batches, against the
-    segments' own labels.
+    ``step`` is a :class:`TrainingStep` (possibly wrapped in DistributedDataParallel or
+    compiled). The accuracy and macro-F1 are those of the (augmented) training batches,
+    against the segments' own labels; in a distributed run they cover every process.
     """
-    model.train()
-    if augment is not None:
-        augment.train()
-    total_loss, seen, targets, predictions = 0.0, 0, [], []
+    step.train()
+    total_loss = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, items
+    matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
     batches = tqdm(loader, desc=description, leave=False, disable=not progress,
                    dynamic_ncols=True)
-    for waveform, target in batches:
+    for index, (waveform, target) in enumerate(batches):
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
-        loss_target = target
         with autocast(device, amp_dtype):
-            if augment is None:
-                logits = model(waveform)
-            else:
-                features = augment.spectrogram(model.features(augment.waveform(waveform)))
-                features, loss_target = augment.mixup(features, target,
-                                                      len(model.class_names))
-                logits = model.cnn(features)
+            logits, loss_target = step(waveform, target)
         loss = loss_fn(logits.float(), loss_target)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
 
-        total_loss += loss.item() * len(target)
-        seen += len(target)
-        targets.append(target.cpu())
-        predictions.append(logits.argmax(dim=1).cpu())
-        batches.set_postfix(loss=f"{total_loss / seen:.4f}")
-    matrix = confusion_matrix(torch.cat(targets).numpy(), torch.cat(predictions).numpy(),
-                              logits.shape[1])
-    result = scores(matrix)
-    return {"loss": total_loss / seen, "accuracy": result["accuracy"],
+        # Accumulated on the device: no host synchronisation per step on a GPU.
+        total_loss += torch.stack([loss.detach().double() * len(target),
+                                   torch.tensor(len(target), device=device)])
+        _count(matrix, target, logits.detach().argmax(dim=1))
+        if progress and index % 10 == 0:
+            batches.set_postfix(loss=f"{loss.item():.4f}")
+    all_reduce_sum(total_loss)
+    all_reduce_sum(matrix)
+    result = scores(matrix.cpu().numpy())
+    loss_sum, seen = total_loss.tolist()
+    return {"loss": loss_sum / seen, "accuracy": result["accuracy"],
             "macro_f1": result["macro_f1"]}
 
 
@@ -89,24 +110,38 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
 def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
              device: torch.device, amp_dtype: torch.dtype | None, n_classes: int
              ) -> dict[str, Any]:
-    """Loss, accuracy, macro-F1 and confusion matrix over every item of ``loader``."""
+    """Loss, accuracy, macro-F1 and confusion matrix over every item of ``loader``.
+
+    In a distributed run each process passes its share of the items and the figures
+    cover them all.
+    """
     model.eval()
-    total_loss, targets, predictions = 0.0, [], []
+    total_loss = torch.zeros(2, dtype=torch.float64, device=device)
+    matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
     for waveform, target in loader:
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             logits = model(waveform)
-        total_loss += loss_fn(logits.float(), target).item() * len(target)
-        targets.append(target.cpu())
-        predictions.append(logits.argmax(dim=1).cpu())
-    targets_all = torch.cat(targets).numpy()
-    if len(targets_all) != len(loader.dataset):
-        logger.warning("evaluated %d of %d items", len(targets_all), len(loader.dataset))
-    matrix = confusion_matrix(targets_all, torch.cat(predictions).numpy(), n_classes)
-    result = scores(matrix)
-    return {"loss": total_loss / len(targets_all), "accuracy": result["accuracy"],
-            "macro_f1": result["macro_f1"], "confusion": matrix}
+        total_loss += torch.stack([loss_fn(logits.float(), target).double() * len(target),
+                                   torch.tensor(len(target), device=device)])
+        _count(matrix, target, logits.argmax(dim=1))
+    if int(total_loss[1]) != len(loader.dataset):
+        logger.warning("evaluated %d of %d items", int(total_loss[1]), len(loader.dataset))
+    all_reduce_sum(total_loss)
+    all_reduce_sum(matrix)
+    confusion = matrix.cpu().numpy()
+    result = scores(confusion)
+    loss_sum, seen = total_loss.tolist()
+    return {"loss": loss_sum / max(seen, 1), "accuracy": result["accuracy"],
+            "macro_f1": result["macro_f1"], "confusion": confusion}
+
+
+def _count(matrix: torch.Tensor, target: torch.Tensor, prediction: torch.Tensor) -> None:
+    """Add a batch to a confusion matrix (rows: true class, columns: predicted)."""
+    n_classes = matrix.shape[0]
+    matrix += torch.bincount(target * n_classes + prediction,
+                             minlength=n_classes * n_classes).view(n_classes, n_classes)
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
@@ -123,26 +158,31 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         on_improvement: Callable[[nn.Module, int, dict[str, Any]], None] | None = None,
         history_path: Path | None = None, progress: bool = True,
         augment: Augmentation | None = None, checkpoint_path: Path | None = None,
-        resume: bool = False) -> FitResult:
+        resume: bool = False, distributed: Distributed = Distributed()) -> FitResult:
     """Train with AdamW, ReduceLROnPlateau on validation loss, early stopping on macro-F1.
 
     ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
     improves (ties go to the lower validation loss), so the caller can save the model;
     when training ends, ``model`` holds the best epoch's weights. Each epoch appends a
     row to ``history_path`` (CSV). ``augment`` is applied in training steps only (see
-    :func:`train_one_epoch`).
+    :class:`TrainingStep`).
 
     After every epoch the whole training state (model, optimizer, scheduler, scaler, RNG
     states, best epoch so far, history) is written atomically to ``checkpoint_path``;
     with ``resume`` an existing checkpoint is loaded and training goes on after its
     epoch, as if it had never stopped. The checkpoint is removed when training ends.
+
+    In a distributed run (``distributed.enabled``, the process group already joined) the
+    model is wrapped in DistributedDataParallel, ``train_loader`` must use a
+    ``DistributedSampler`` and ``validation_loader`` this process's share of the
+    validation set; only rank 0 calls ``on_improvement`` and writes files.
     """
     model.to(device)
     if augment is not None:
         augment.to(device)
     amp_dtype = autocast_dtype(config.precision, device)
-    # bin/benchmark_training.py on a 2-core AVX-512 CPU: channels_last gives 1.06-1.15x in
-    # fp32 and 1.1-1.2x on top of bf16 autocast; it is the layout cuDNN prefers under AMP.
+    # bin/benchmark.py on a 2-core AVX-512 CPU: channels_last gives 1.06-1.15x in fp32
+    # and 1.1-1.2x on top of bf16 autocast; it is the layout cuDNN prefers under AMP.
     model.to(memory_format=torch.channels_last)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
@@ -152,9 +192,12 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience)
     loss_fn = nn.CrossEntropyLoss(
         weight=None if loss_weights is None else loss_weights.to(device))
-    logger.info("training on %s, %s precision, %d training / %d validation segments",
+    writes = distributed.is_main
+    n_validation = int(all_reduce_sum(torch.tensor(len(validation_loader.dataset))))
+    logger.info("training on %s, %s precision, %d training / %d validation segments%s",
                 device, "fp32" if amp_dtype is None else str(amp_dtype).split(".")[-1],
-                len(train_loader.dataset), len(validation_loader.dataset))
+                len(train_loader.dataset), n_validation,
+                f", {distributed.world_size} processes" if distributed.enabled else "")
 
     best_state, best_key, result = None, None, FitResult(best_epoch=0, best_metrics={})
     first_epoch = 1
@@ -164,9 +207,7 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["torch_rng"])
-        if train_loader.generator is not None:
-            train_loader.generator.set_state(state["loader_rng"])
+        _set_rng_states(state, train_loader, device)
         best_state, best_key = state["best_state"], tuple(state["best_key"])
         result.best_epoch, result.best_metrics = state["best_epoch"], state["best_metrics"]
         result.history = state["history"]
@@ -174,18 +215,28 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         logger.info("resuming after epoch %d from %s", state["epoch"], checkpoint_path)
     elif resume:
         logger.warning("no checkpoint at %s: training from the start", checkpoint_path)
-    if history_path is not None:
+    if history_path is not None and writes:
         history_path.parent.mkdir(parents=True, exist_ok=True)
         history_path.unlink(missing_ok=True)
         for row in result.history:
             _append_csv(history_path, row)
+
+    step = TrainingStep(model, augment)
+    if distributed.enabled:
+        step = nn.parallel.DistributedDataParallel(
+            step, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile_model:
+        step = torch.compile(step)
     epochs = tqdm(range(first_epoch, config.epochs + 1), desc="epochs",
-                  disable=not progress, dynamic_ncols=True)
+                  disable=not (progress and writes), dynamic_ncols=True)
     for epoch in epochs:
         started = time.perf_counter()
-        train = train_one_epoch(model, train_loader, optimizer, loss_fn, device=device,
-                                amp_dtype=amp_dtype, scaler=scaler, progress=progress,
-                                description=f"epoch {epoch}", augment=augment)
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)  # a new shuffle per epoch, same on all ranks
+        train = train_one_epoch(step, train_loader, optimizer, loss_fn, device=device,
+                                amp_dtype=amp_dtype, scaler=scaler, n_classes=n_classes,
+                                progress=progress and writes, description=f"epoch {epoch}")
+        broadcast_buffers(model)
         validation = evaluate(model, validation_loader, loss_fn, device=device,
                               amp_dtype=amp_dtype, n_classes=n_classes)
         learning_rate = optimizer.param_groups[0]["lr"]
@@ -196,7 +247,7 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
                "val_macro_f1": validation["macro_f1"], "learning_rate": learning_rate,
                "seconds": time.perf_counter() - started}
         result.history.append(row)
-        if history_path is not None:
+        if history_path is not None and writes:
             _append_csv(history_path, row)
 
         key = (validation["macro_f1"], -validation["loss"])
@@ -204,15 +255,13 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
             best_key, result.best_epoch = key, epoch
             result.best_metrics = {**row, "val_confusion": validation["confusion"].tolist()}
             best_state = copy.deepcopy(model.state_dict())
-            if on_improvement is not None:
+            if on_improvement is not None and writes:
                 on_improvement(model, epoch, result.best_metrics)
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and writes:
             atomic_save({
                 "epoch": epoch, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(),
-                "loader_rng": (train_loader.generator.get_state()
-                               if train_loader.generator is not None else None),
+                "scaler": scaler.state_dict(), **_rng_states(train_loader, device),
                 "best_state": best_state, "best_key": list(best_key),
                 "best_epoch": result.best_epoch, "best_metrics": result.best_metrics,
                 "history": result.history}, checkpoint_path)
@@ -226,9 +275,26 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
             result.stopped_early = True
             break
     model.load_state_dict(best_state)
-    if checkpoint_path is not None:
+    if checkpoint_path is not None and writes:
         checkpoint_path.unlink(missing_ok=True)
     return result
+
+
+def _rng_states(train_loader: DataLoader, device: torch.device) -> dict[str, Any]:
+    """Every random state a resumed run needs to draw what this run would have drawn."""
+    return {"torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "loader_rng": (train_loader.generator.get_state()
+                           if train_loader.generator is not None else None)}
+
+
+def _set_rng_states(state: dict[str, Any], train_loader: DataLoader,
+                    device: torch.device) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    if train_loader.generator is not None and state["loader_rng"] is not None:
+        train_loader.generator.set_state(state["loader_rng"])
 
 
 def _append_csv(path: Path, row: dict[str, float]) -> None:

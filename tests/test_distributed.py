@@ -1,0 +1,98 @@
+"""Distributed training: torchrun, two CPU processes, gloo, DistributedDataParallel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import yaml
+
+from torch.utils.data import DataLoader
+
+from deep_audio.config import load_config
+from deep_audio.models import load_model
+from deep_audio.training import evaluate
+from deep_audio.training.train import prepare_data
+
+from tests.conftest import SMALL_CONFIG
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
+                                reason="torch.distributed is not available")
+
+
+def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def small_yaml(path, **extra):
+    path.write_text(yaml.safe_dump(load_config(**{**SMALL_CONFIG, **extra}).to_dict()))
+    return str(path)
+
+
+def test_torchrun_trains_one_model_written_by_rank_0(dataset, tmp_path):
+    result = torchrun("-m", "deep_audio.bin.basic_training", "-i", *map(str, dataset["train"]),
+                      "-o", str(tmp_path / "ddp"), "-c",
+                      small_yaml(tmp_path / "small.yaml", epochs=3, min_epochs=3))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("model: ") == 1  # rank 1 prints nothing
+    assert result.stderr.count("training on cpu") == 1  # and logs nothing
+    model = load_model(tmp_path / "ddp.pt")
+    assert model.metadata["processes"] == 2
+    assert not (tmp_path / "ddp.checkpoint.pt").exists()
+    with open(tmp_path / "ddp.history.csv") as stream:
+        assert len(stream.readlines()) == 1 + 3
+
+
+SCRIPT = """
+import hashlib, json, sys
+import torch
+from deep_audio.config import load_config
+from deep_audio.models import AudioClassifier
+from deep_audio.training.distributed import from_environment, init_process_group, shutdown
+from deep_audio.training.train import prepare_data, run_training
+
+config_path, out, *folders = sys.argv[1:]
+config = load_config(config_path)
+context = from_environment()
+device = init_process_group(context, torch.device("cpu"))
+torch.manual_seed(0)
+data = prepare_data(folders, config, distributed=context)
+model = AudioClassifier(config, data.class_names)
+torch.manual_seed(context.rank)  # different dropout per process, as train_model does
+result = run_training(model, data, out + "/model", config=config, device=device,
+                      progress=False, distributed=context)
+digest = hashlib.sha256(b"".join(v.detach().numpy().tobytes()
+                                 for v in model.state_dict().values())).hexdigest()
+with open(f"{out}/rank{context.rank}.json", "w") as stream:
+    json.dump({"digest": digest, "best_epoch": result.best_epoch,
+               "val_accuracy": result.metrics["val_accuracy"],
+               "val_loss": result.metrics["val_loss"]}, stream)
+shutdown()
+"""
+
+
+def test_replicas_stay_identical_and_validation_covers_every_segment(dataset, tmp_path):
+    script = tmp_path / "train_ddp.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    config = small_yaml(tmp_path / "small.yaml", epochs=4, min_epochs=4,
+                        models_dir=str(tmp_path))
+    result = torchrun(str(script), config, str(tmp_path), *map(str, dataset["train"]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]  # same weights, same decisions, same figures
+    # The split run's validation figures are those of the whole validation set, scored
+    # by the saved model in one process.
+    config = load_config(config)
+    data = prepare_data(dataset["train"], config)
+    whole = evaluate(load_model(tmp_path / "model.pt"), DataLoader(data.validation_set,
+                                                                   batch_size=8),
+                     torch.nn.CrossEntropyLoss(), device=torch.device("cpu"),
+                     amp_dtype=None, n_classes=3)
+    assert whole["accuracy"] == ranks[0]["val_accuracy"]
+    assert whole["loss"] == pytest.approx(ranks[0]["val_loss"], rel=1e-4)
