@@ -138,11 +138,17 @@ def test_segments_from_the_cache_equal_segments_from_memory(files, tmp_path):
         assert torch.equal(a[i][0], b[i][0]) and a[i][1] == b[i][1]
 
 
-def test_training_with_and_without_the_cache_gives_the_same_model(dataset, tmp_path):
-    results = [train_model(dataset["train"], name, progress=False, config=small_config(
-        models_dir=str(tmp_path), epochs=2, min_epochs=1, cache_dir=cache_dir))
-        for name, cache_dir in [("memory", None), ("cached", str(tmp_path / "c"))]]
-    assert len(list((tmp_path / "c").rglob("*.npy"))) == 36
+def test_training_with_and_without_the_cache_gives_the_same_model(dataset, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    options = {"models_dir": str(tmp_path), "epochs": 2, "min_epochs": 1}
+    memory = train_model(dataset["train"], "memory", progress=False,
+                         config=small_config(cache_dir="none", **options))
+    assert not (tmp_path / "xdg" / "deep_audio").exists()  # nothing cached
+    cached = train_model(dataset["train"], "cached", progress=False,
+                         config=small_config(cache_dir="auto", **options))
+    assert len(list((tmp_path / "xdg" / "deep_audio").rglob("*.npy"))) == 36
+    results = [memory, cached]
     a, b = (load_model(result.model_path) for result in results)
     for key, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[key]), key

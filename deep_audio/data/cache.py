@@ -38,7 +38,7 @@ def default_cache_dir() -> Path:
 
 def resolve_cache_dir(setting: str | None) -> Path | None:
     """The ``cache_dir`` setting as a folder: ``"auto"`` is :func:`default_cache_dir`,
-    ``None`` (or ``"none"``) means no cache."""
+    ``"none"`` (or ``None``) means no cache."""
     if setting is None or str(setting).lower() in ("none", "null", "off", ""):
         return None
     return default_cache_dir() if setting == "auto" else Path(setting).expanduser()
@@ -123,7 +123,7 @@ class AudioCache:
         except OSError as error:
             raise ConfigError(f"cannot write to the audio cache '{self.directory}': "
                               f"{error.strerror or error}; set cache_dir to a writable "
-                              "folder, or to null for no cache") from error
+                              "folder, or to none for no cache") from error
 
 
 class CachedAudio:

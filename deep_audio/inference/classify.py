@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +26,7 @@ from deep_audio.errors import AudioError
 from deep_audio.models import AudioClassifier, load_model
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -148,11 +151,14 @@ def segmented_files(paths: Iterable[str | os.PathLike], model: AudioClassifier, 
     hop_samples = seconds_to_samples(model.config.segments.segment_hop_seconds, sample_rate)
     group: list[SegmentedFile] = []
     waiting = 0
-    for path in paths:
-        path = Path(path)
+
+    def read(path: Path) -> np.ndarray:
+        return read_audio(path, sample_rate=sample_rate,
+                          min_seconds=model.config.segments.min_file_seconds)[0]
+
+    for path, decoding in read_ahead((Path(p) for p in paths), read):
         try:
-            samples, _ = read_audio(path, sample_rate=sample_rate,
-                                    min_seconds=model.config.segments.min_file_seconds)
+            samples = decoding.result()
         except AudioError as error:
             if not skip_unreadable:
                 raise
@@ -168,6 +174,23 @@ def segmented_files(paths: Iterable[str | os.PathLike], model: AudioClassifier, 
             group, waiting = [], 0
     if group:
         yield group
+
+
+def read_ahead(paths: Iterable[Path], read: Callable[[Path], T], *, workers: int = 2,
+               ahead: int = 8) -> Iterator[tuple[Path, Future[T]]]:
+    """``(path, future of read(path))`` in input order, up to ``ahead`` files read early.
+
+    Decoding in threads (libsndfile and soxr release the GIL) overlaps it with the
+    forward passes of the files before.
+    """
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[tuple[Path, Future[T]]] = deque()
+        for path in paths:
+            pending.append((path, pool.submit(read, path)))
+            if len(pending) > ahead:
+                yield pending.popleft()
+        while pending:
+            yield pending.popleft()
 
 
 def stack_segments(group: Sequence[SegmentedFile], segment_samples: int) -> np.ndarray:
