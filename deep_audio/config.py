@@ -261,7 +261,7 @@ class Config:
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 # The classic path's classifier types (deep_audio.classic.classifiers.PARAMETER_GRIDS keys).
 CLASSIFIER_TYPES = ("svm", "svm_rbf", "knn", "randomforest", "gradientboosting",
-                    "extratrees")
+                    "extratrees", "logistic")
 
 
 def default_config_path() -> Path:

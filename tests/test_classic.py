@@ -27,7 +27,7 @@ from tests.conftest import tone
 
 WINDOWS = (1.0, 1.0, 0.05, 0.025)          # mid window, mid step, short window, short step
 SMALL_GRIDS = {"svm": None, "svm_rbf": None, "knn": None, "randomforest": [10, 30],
-               "gradientboosting": [10, 30], "extratrees": [10, 30]}
+               "gradientboosting": [10, 30], "extratrees": [10, 30], "logistic": None}
 
 
 def write_classes(root: Path, files_per_class: int, seed: int) -> list[Path]:

@@ -154,6 +154,49 @@ def test_deep_plus_classic_features(trained, dataset, test_files, tmp_path):
     assert accuracy(list(classify_files_deep(test_files, classifier)), test_files) >= 0.8
 
 
+def test_per_segment_logistic_regression_averages_segment_probabilities(
+        trained, dataset, test_files, tmp_path):
+    result = train_deep_feature_classifier(trained.model_path, dataset["train"],
+                                           tmp_path / "probe", layer="conv",
+                                           classifier_type="logistic", per_segment=True)
+    stored = load_classic_model(result.model_path)
+    assert stored["deep_features"]["per_segment"] is True
+    # Out-of-fold figures over segments: 36 files of 1.2 s give 4 segments each.
+    assert result.confusion_matrix.sum() == 36 * 4
+    classifier = load_deep_feature_classifier(result.model_path)
+    predictions = list(classify_files_deep(test_files, classifier))
+    assert accuracy(predictions, test_files) >= 0.8
+    first = predictions[0]
+    segments = embed_file(first.path, trained.model_path, layer="conv").segments
+    np.testing.assert_allclose(first.posteriors,
+                               classifier.pipeline.predict_proba(segments).mean(axis=0),
+                               rtol=1e-4)  # one file alone vs batched with others: float32
+    with pytest.raises(DeepAudioError, match="one or the other"):
+        train_deep_feature_classifier(trained.model_path, dataset["train"], tmp_path / "x",
+                                      per_segment=True, combine_classic=True)
+
+
+def test_grouped_folds_keep_each_files_segments_together(monkeypatch):
+    from deep_audio.classic import training
+
+    seen = []
+    real_split = training.StratifiedGroupKFold.split
+
+    def recording_split(self, features, labels, groups):
+        for train, test in real_split(self, features, labels, groups):
+            seen.append((set(groups[train]), set(groups[test])))
+            yield train, test
+
+    monkeypatch.setattr(training.StratifiedGroupKFold, "split", recording_split)
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(12), 5)  # 12 files of 5 segments
+    labels = groups % 2
+    features = rng.standard_normal((60, 3)) + labels[:, None]
+    training.train_classifier(features, labels, ["a", "b"], "logistic", folds=3,
+                              groups=groups)
+    assert seen and all(not (train & test) for train, test in seen)
+
+
 def test_a_cnn_that_embeds_differently_is_refused(deep_svm, model, test_files, tmp_path):
     changed = load_model(model.path)
     with torch.no_grad():

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from deep_audio.bin import _cli
 from deep_audio.classic import ClassicTrainingResult, extract_features_and_train
-from deep_audio.classic.classifiers import SVM_TYPES
+from deep_audio.classic.classifiers import parameter_name
 
 __all__ = ["extract_features_and_train", "main"]
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     config = _cli.config_from_args(args)
     classic = config.classic
     parameters = args.parameters
-    if parameters is not None and classic.classifier not in SVM_TYPES:
+    if parameters is not None and not parameter_name(classic.classifier).endswith("__C"):
         parameters = [int(v) for v in parameters]
     result = extract_features_and_train(
         args.input, classic.mid_window_seconds, classic.mid_step_seconds,

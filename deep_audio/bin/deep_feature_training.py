@@ -2,7 +2,11 @@
 
     python -m deep_audio.bin.deep_feature_training -m models/cnn.pt \
         -i data/dog data/cat -o dog_cat_deep_svm --layer linear1 --classifier svm \
-        [--combine-classic]
+        [--combine-classic | --per-segment]
+
+With few files per class, a frozen network's pooled conv features and a logistic
+regression on every segment transfer best (``--layer conv --classifier logistic
+--per-segment``; see the README's transfer table).
 
 writes ``models/dog_cat_deep_svm.skops`` (recording the CNN file, the layer and whether
 the 136 hand-crafted statistics are appended) and prints the cross-validated report.
@@ -17,7 +21,7 @@ from typing import Sequence
 
 from deep_audio.bin import _cli
 from deep_audio.bin.classic_training import print_result
-from deep_audio.classic.classifiers import SVM_TYPES
+from deep_audio.classic.classifiers import parameter_name
 from deep_audio.device import resolve_device
 from deep_audio.inference.deep_classifier import train_deep_feature_classifier
 from deep_audio.inference.embeddings import DEFAULT_LAYER
@@ -27,8 +31,9 @@ __all__ = ["main", "train_deep_feature_classifier"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Train svm, svm_rbf, knn, randomforest, gradientboosting or "
-                         "extratrees on a trained CNN's file embeddings.")
+    parser = _cli.parser("Train svm, svm_rbf, knn, randomforest, gradientboosting, "
+                         "extratrees or logistic on a trained CNN's file (or segment) "
+                         "embeddings.")
     _cli.add_model(parser)
     _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
@@ -37,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="conv (pooled last conv block), linear1, linear2, ...")
     parser.add_argument("--combine-classic", action="store_true",
                         help="append the 136 hand-crafted statistics to each embedding")
+    parser.add_argument("--per-segment", action="store_true",
+                        help="learn from every segment's embedding (a file's probabilities "
+                             "are the mean of its segments'): best with few files per class")
     parser.add_argument("--parameters", type=float, nargs="+", default=None, metavar="VALUE",
                         help="candidate C, k or tree counts (default: pyAudioAnalysis's grid)")
     _cli.add_config(parser, flags=("classifier", "cv_folds", "seed", "models_dir", "device",
@@ -48,12 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     config = _cli.config_from_args(args)
     parameters = args.parameters
-    if parameters is not None and config.classic.classifier not in SVM_TYPES:
+    classifier = config.classic.classifier
+    if parameters is not None and not parameter_name(classifier).endswith("__C"):
         parameters = [int(v) for v in parameters]
     cnn = load_model(args.model, device=resolve_device(config.training.device))
     result = train_deep_feature_classifier(
         cnn, args.input, args.output, layer=args.layer, combine_classic=args.combine_classic,
-        parameter_values=parameters, precision=config.training.precision, config=config)
+        parameter_values=parameters, precision=config.training.precision, config=config,
+        per_segment=args.per_segment)
     print_result(result)
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
                               RandomForestClassifier)
+from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -28,6 +29,7 @@ PARAMETER_GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
     "randomforest": ("n_estimators", (10, 25, 50, 100, 200, 500)),
     "gradientboosting": ("n_estimators", (10, 25, 50, 100, 200, 500)),
     "extratrees": ("n_estimators", (10, 25, 50, 100, 200, 500)),
+    "logistic": ("C", (0.001, 0.01, 0.1, 1.0, 10.0)),
 }
 # CLASSIFIER_TYPES (deep_audio.config, the names the config accepts) are these keys, in
 # this order; tests/test_classic.py checks it.
@@ -57,7 +59,8 @@ def make_pipeline(classifier_type: str, *, calibration_folds: int = 3,
     ----------
     classifier_type : str
         One of ``svm`` (linear kernel), ``svm_rbf``, ``knn``, ``randomforest``,
-        ``gradientboosting``, ``extratrees``.
+        ``gradientboosting``, ``extratrees``, ``logistic`` (multinomial logistic
+        regression).
     calibration_folds : int
         Internal folds of the SVMs' probability calibration, >= 2.
     random_state : int, optional
@@ -79,6 +82,10 @@ def make_pipeline(classifier_type: str, *, calibration_folds: int = 3,
         model = RandomForestClassifier(random_state=random_state)
     elif classifier_type == "gradientboosting":
         model = GradientBoostingClassifier(random_state=random_state)
+    elif classifier_type == "logistic":
+        # Multinomial logistic regression: calibrated probabilities without internal
+        # folds; the usual probe of a frozen network's features.
+        model = LogisticRegression(max_iter=5000)
     else:
         model = ExtraTreesClassifier(random_state=random_state)
     return Pipeline([("scaler", StandardScaler()), ("classifier", model)])

@@ -19,7 +19,8 @@ from typing import Sequence
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import (GridSearchCV, StratifiedGroupKFold, StratifiedKFold,
+                                     cross_val_predict)
 from sklearn.pipeline import Pipeline
 
 from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
@@ -78,14 +79,15 @@ def train_classifier(
     features: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
     classifier_type: str, *, folds: int | None = None,
     parameter_values: Sequence[float] | None = None, seed: int | None = None,
-    config: Config | None = None,
+    config: Config | None = None, groups: np.ndarray | None = None,
 ) -> ClassicTrainingResult:
     """Choose the hyper-parameter by stratified cross-validation, report, refit on all.
 
     Parameters
     ----------
-    features : np.ndarray, shape (n_files, n_features)
-    labels : np.ndarray of int, shape (n_files,)
+    features : np.ndarray, shape (n_rows, n_features)
+        One row per file, or per segment with ``groups``.
+    labels : np.ndarray of int, shape (n_rows,)
         Class indices into ``class_names``; every class needs at least 2 files (3 for
         the SVMs, whose probabilities are calibrated on internal folds).
     class_names : sequence of str
@@ -101,6 +103,9 @@ def train_classifier(
         ``config.training.seed``.
     config : Config, optional
         Settings; default :func:`deep_audio.config.load_config`.
+    groups : np.ndarray of int, shape (n_rows,), optional
+        The file of each row when rows are segments: folds keep a file's rows together
+        (StratifiedGroupKFold), so no file is scored by a model that saw part of it.
     """
     check_classifier_type(classifier_type)
     if folds is None or seed is None:
@@ -115,7 +120,14 @@ def train_classifier(
                              f"{len(labels)} labels")
     if not np.isfinite(features).all():
         raise DeepAudioError("features hold NaN or infinite values")
-    counts = np.bincount(labels, minlength=len(class_names))
+    if groups is None:
+        counts = np.bincount(labels, minlength=len(class_names))
+    else:
+        groups = np.asarray(groups)
+        if len(groups) != len(labels):
+            raise DeepAudioError(f"{len(groups)} groups do not match {len(labels)} labels")
+        files = {group: label for group, label in zip(groups.tolist(), labels.tolist())}
+        counts = np.bincount(list(files.values()), minlength=len(class_names))
     minimum = 3 if classifier_type in SVM_TYPES else 2
     for name, count in zip(class_names, counts):
         if count < minimum:
@@ -125,7 +137,9 @@ def train_classifier(
         raise DeepAudioError(f"folds={folds} must be >= 2")
 
     n_splits = int(min(folds, counts.min()))
-    split = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    split = (StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+             if groups is None else
+             StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed))
     # Fewest files of one class in a training fold (each class's files are spread evenly).
     smallest_train = int(min(c - math.ceil(c / n_splits) for c in counts))
     pipeline = make_pipeline(classifier_type, calibration_folds=max(2, min(3, smallest_train)),
@@ -140,13 +154,14 @@ def train_classifier(
 
     search = GridSearchCV(pipeline, {parameter_name(classifier_type): values},
                           scoring="f1_macro", cv=split, refit=True, error_score="raise")
-    search.fit(features, labels)
+    search.fit(features, labels, groups=groups)
     best = search.best_params_[parameter_name(classifier_type)]
     scores = {float(v): float(s) for v, s in zip(values, search.cv_results_["mean_test_score"])}
     logger.info("%s: %s by %d-fold macro-F1: %s; chose %s = %g", classifier_type, name,
                 n_splits, ", ".join(f"{v:g}: {s:.3f}" for v, s in scores.items()), name, best)
 
-    predicted = cross_val_predict(clone(search.best_estimator_), features, labels, cv=split)
+    predicted = cross_val_predict(clone(search.best_estimator_), features, labels, cv=split,
+                                  groups=groups)
     indices = list(range(len(class_names)))
     report = classification_report(labels, predicted, labels=indices, target_names=class_names,
                                    digits=3, zero_division=0)

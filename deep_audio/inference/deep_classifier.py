@@ -73,6 +73,23 @@ class DeepFeatureClassifier:
     combine_classic: bool
     windows: dict[str, float] | None
     path: Path
+    per_segment: bool = False
+
+
+def segment_feature_rows(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,
+                         layer: str, precision: str = "fp32"
+                         ) -> tuple[list[np.ndarray], list[Path], list[tuple[str, str]]]:
+    """Segment embeddings of ``paths``: one ``(n_segments, size)`` float64 array per file.
+
+    Returns the arrays, the files they belong to and the files skipped with the reason.
+    """
+    skipped: list[tuple[Path, str]] = []
+    rows, used = [], []
+    for embedding in embed_files(paths, cnn, layer=layer, precision=precision,
+                                 skip_unreadable=True, skipped=skipped):
+        rows.append(embedding.segments.astype(np.float64))
+        used.append(embedding.path)
+    return rows, used, [(str(path), reason) for path, reason in skipped]
 
 
 def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,
@@ -130,6 +147,7 @@ def train_deep_feature_classifier(
     folds: int | None = None, parameter_values: Sequence[float] | None = None,
     seed: int | None = None, precision: str | None = None,
     models_dir: str | os.PathLike | None = None, config: Config | None = None,
+    per_segment: bool = False,
 ) -> ClassicTrainingResult:
     """Train a classic classifier on a CNN's file embeddings of class folders; save it.
 
@@ -161,6 +179,13 @@ def train_deep_feature_classifier(
     config : Config, optional
         Settings; default :func:`deep_audio.config.load_config`. The CNN's own feature
         settings are those stored in its model file.
+    per_segment : bool
+        Learn from every segment's embedding (labelled with its file's class; folds keep
+        a file's segments together) instead of one mean embedding per file; a file's
+        probabilities are then the mean of its segments'. With few files per class this
+        gives the classifier many more examples: it is the transfer method that beats
+        training from scratch in ``bin/benchmark_transfer.py`` (``layer="conv"``,
+        ``classifier_type="logistic"``). Not with ``combine_classic``.
 
     Returns
     -------
@@ -184,16 +209,31 @@ def train_deep_feature_classifier(
     if cnn_path is None:
         raise DeepAudioError("the CNN model must come from a model file (load_model), so "
                              "that the classifier can find it again")
+    if per_segment and combine_classic:
+        raise DeepAudioError("per_segment learns from segment embeddings; the hand-crafted "
+                             "features are per file: use one or the other")
     class_names, files = class_folders(folders)
-    features, used, skipped = deep_feature_matrix(
-        [f.path for f in files], cnn, layer=layer, windows=windows,
-        precision=precision or "fp32")
     label_of = {f.path: f.label for f in files}
-    labels = np.array([label_of[path] for path in used], dtype=int)
-    logger.info("%d files x %d features (%s%s)", *features.shape, layer,
-                " + 136 hand-crafted" if combine_classic else "")
+    groups = None
+    if per_segment:
+        rows, used, skipped = segment_feature_rows([f.path for f in files], cnn, layer=layer,
+                                                   precision=precision or "fp32")
+        features = np.concatenate(rows) if rows else np.empty((0, size))
+        labels = np.concatenate([[label_of[path]] * len(r) for path, r in zip(used, rows)]
+                                ).astype(int) if rows else np.empty(0, dtype=int)
+        groups = np.concatenate([[i] * len(r) for i, r in enumerate(rows)]) if rows else None
+        logger.info("%d segments of %d files x %d features (%s)", len(features), len(used),
+                    size, layer)
+    else:
+        features, used, skipped = deep_feature_matrix(
+            [f.path for f in files], cnn, layer=layer, windows=windows,
+            precision=precision or "fp32")
+        labels = np.array([label_of[path] for path in used], dtype=int)
+        logger.info("%d files x %d features (%s%s)", *features.shape, layer,
+                    " + 136 hand-crafted" if combine_classic else "")
     result = train_classifier(features, labels, class_names, classifier_type, folds=folds,
-                              parameter_values=parameter_values, seed=seed, config=config)
+                              parameter_values=parameter_values, seed=seed, config=config,
+                              groups=groups)
     result.skipped = skipped
     names = feature_names(layer, size) + (list(MID_TERM_NAMES) if combine_classic else [])
     result.model_path = save_classic_model(
@@ -207,6 +247,7 @@ def train_deep_feature_classifier(
          "confusion_matrix": result.confusion_matrix.tolist(),
          "deep_features": {"cnn_model": cnn_path, "layer": layer,
                            "combine_classic": bool(combine_classic),
+                           "per_segment": bool(per_segment),
                            "signature": feature_signature(cnn, layer)}})
     logger.info("saved %s", result.model_path)
     return result
@@ -248,7 +289,8 @@ def load_deep_feature_classifier(
     check_signature(deep["signature"], cnn, what=f"classifier '{path}'")
     return DeepFeatureClassifier(model["pipeline"], list(model["class_names"]), cnn,
                                  deep["layer"], bool(deep["combine_classic"]),
-                                 model["windows"], path)
+                                 model["windows"], path,
+                                 per_segment=bool(deep.get("per_segment", False)))
 
 
 def classify_files_deep(paths: Iterable[str | os.PathLike], classifier: DeepFeatureClassifier,
@@ -256,25 +298,39 @@ def classify_files_deep(paths: Iterable[str | os.PathLike], classifier: DeepFeat
                         ) -> Iterator[FilePrediction]:
     """Classify files with a deep-feature classifier; yields in input order.
 
-    ``posteriors`` are the pipeline's class probabilities; ``segments`` is empty. With
+    ``posteriors`` are the pipeline's class probabilities (for a ``per_segment``
+    classifier, the mean of the file's segments'); ``segments`` is empty. With
     ``skip_unreadable`` unusable files are logged and skipped, otherwise the first one
     raises a :class:`~deep_audio.errors.DeepAudioError` naming it.
     """
     paths = list(paths)
-    features, used, skipped = deep_feature_matrix(
-        paths, classifier.cnn, layer=classifier.layer,
-        windows=classifier.windows if classifier.combine_classic else None,
-        precision=precision)
+    if classifier.per_segment:
+        rows, used, skipped = segment_feature_rows(paths, classifier.cnn,
+                                                   layer=classifier.layer, precision=precision)
+    else:
+        features, used, skipped = deep_feature_matrix(
+            paths, classifier.cnn, layer=classifier.layer,
+            windows=classifier.windows if classifier.combine_classic else None,
+            precision=precision)
     if skipped and not skip_unreadable:
         raise DeepAudioError(skipped[0][1])
     if not used:
         return
-    raw = classifier.pipeline.predict_proba(features)
-    probabilities = np.zeros((len(used), len(classifier.class_names)))
-    probabilities[:, np.asarray(classifier.pipeline.classes_, dtype=int)] = raw
+    if classifier.per_segment:
+        probabilities = np.stack([_probabilities(classifier, r).mean(axis=0) for r in rows])
+    else:
+        probabilities = _probabilities(classifier, features)
     for path, row in zip(used, probabilities):
         winner = int(np.argmax(row))
         yield FilePrediction(path, winner, classifier.class_names[winner], row)
+
+
+def _probabilities(classifier: DeepFeatureClassifier, features: np.ndarray) -> np.ndarray:
+    """``(n_rows, n_classes)`` probabilities, zero for a class the pipeline never saw."""
+    raw = classifier.pipeline.predict_proba(features)
+    probabilities = np.zeros((len(features), len(classifier.class_names)))
+    probabilities[:, np.asarray(classifier.pipeline.classes_, dtype=int)] = raw
+    return probabilities
 
 
 def deep_file_classification(path: str | os.PathLike, model_name: str | os.PathLike, *,
