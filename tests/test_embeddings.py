@@ -36,8 +36,9 @@ def test_files(dataset):
 
 
 def test_layers_have_the_documented_sizes(model, dataset):
-    # small_config: conv_channels [4, 8], hidden_units [32]
-    assert embedding_layers(model) == {"conv": 8, "linear1": 32}
+    # small_config: conv_channels [4, 8] (two poolings of 32 mel bands), hidden_units [32]
+    assert embedding_layers(model) == {"conv": 8, "conv_bands": 8 * 32 // 4,
+                                       "linear1": 32}
     path = sorted(dataset["test"][0].iterdir())[0]
     (prediction,) = classify_files([path], model)
     for layer, size in embedding_layers(model).items():
@@ -52,7 +53,8 @@ def test_seed_network_sizes():
     classifier = AudioClassifier(small_config(conv_channels=[32, 64, 128, 256],
                                               hidden_units=[1024, 256], dropout=[0.75, 0.5],
                                               n_mels=64, segment_seconds=1.0), CLASSES)
-    assert embedding_layers(classifier) == {"conv": 256, "linear1": 1024, "linear2": 256}
+    assert embedding_layers(classifier) == {"conv": 256, "conv_bands": 256 * 64 // 16,
+                                            "linear1": 1024, "linear2": 256}
     segments = np.zeros((3, classifier.segment_samples), np.float32)
     assert embed_segments(classifier, segments, layer="linear2").shape == (3, 256)
 
@@ -92,9 +94,16 @@ def test_embed_matches_the_forward_pass(model):
         torch.testing.assert_close(logits, model(waveform))
 
 
+def test_conv_bands_averaged_over_bands_is_conv(model, test_files):
+    bands = embed_file(test_files[0], model, layer="conv_bands").segments
+    pooled = embed_file(test_files[0], model, layer="conv").segments
+    np.testing.assert_allclose(bands.reshape(len(bands), 8, -1).mean(axis=2), pooled,
+                               rtol=1e-5, atol=1e-6)  # channel-major: (channel, band)
+
+
 def test_unknown_layer_lists_the_valid_ones(model, test_files):
     with pytest.raises(DeepAudioError, match=r"'linear2' is not one of conv \(8 values\), "
-                                             r"linear1 \(32 values\)"):
+                                             r"conv_bands \(64 values\), linear1 \(32 values\)"):
         embed_file(test_files[0], model, layer="linear2")
 
 

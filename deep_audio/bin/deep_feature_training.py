@@ -5,7 +5,7 @@
         [--combine-classic | --per-segment]
 
 With few files per class, a frozen network's pooled conv features and a logistic
-regression on every segment transfer best (``--layer conv --classifier logistic
+regression on every segment transfer best (``--layer conv_bands --classifier logistic
 --per-segment``; see the README's transfer table).
 
 writes ``models/dog_cat_deep_svm.skops`` (recording the CNN file, the layer and whether
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name (saved as MODELS_DIR/NAME.skops) or a path")
     parser.add_argument("--layer", default=DEFAULT_LAYER,
-                        help="conv (pooled last conv block), linear1, linear2, ...")
+                        help="conv (last conv block pooled), conv_bands (pooled over time only), linear1, linear2, ...")
     parser.add_argument("--combine-classic", action="store_true",
                         help="append the 136 hand-crafted statistics to each embedding")
     parser.add_argument("--per-segment", action="store_true",

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write the matrix as CSV with a header")
     parser.add_argument("--layer", default=DEFAULT_LAYER,
-                        help="conv (pooled last conv block), linear1, linear2, ...")
+                        help="conv (last conv block pooled), conv_bands (pooled over time only), linear1, linear2, ...")
     _cli.add_config(parser, flags=("device", "precision"))
     return parser
 

@@ -184,7 +184,7 @@ def train_deep_feature_classifier(
         a file's segments together) instead of one mean embedding per file; a file's
         probabilities are then the mean of its segments'. With few files per class this
         gives the classifier many more examples: it is the transfer method that beats
-        training from scratch in ``bin/benchmark_transfer.py`` (``layer="conv"``,
+        training from scratch in ``bin/benchmark_transfer.py`` (``layer="conv_bands"``,
         ``classifier_type="logistic"``). Not with ``combine_classic``.
 
     Returns

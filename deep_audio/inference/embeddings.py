@@ -66,7 +66,7 @@ class FileEmbedding:
 
 def embedding_layers(model: AudioClassifier) -> dict[str, int]:
     """Layer names a model embeds with and their sizes, e.g. ``{"conv": 256,
-    "linear1": 1024, "linear2": 256}`` for the seed network."""
+    "conv_bands": 2048, "linear1": 1024, "linear2": 256}`` for the seed network."""
     return model.cnn.embedding_sizes()
 
 

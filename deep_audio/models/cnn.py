@@ -52,6 +52,7 @@ class SeedCNN(nn.Module):
                 f"input of {input_frames} frames x {n_mels} mel bands is too small for "
                 f"{len(conv_channels)} pooling blocks (each halves both axes)")
         self.n_conv_blocks = len(conv_channels)
+        self.output_bands = bands  # frequency bands left after the last pooling
         self.flat_features = in_channels * frames * bands
         in_features = self.flat_features
         for index, (units, p) in enumerate(zip(hidden_units, dropout), start=1):
@@ -107,14 +108,17 @@ class SeedCNN(nn.Module):
         """Layers :meth:`embed` returns, with their sizes, in network order.
 
         ``conv``: the last conv block's output averaged over time and frequency
-        (``conv_channels[-1]`` values); ``linear1``, ``linear2``, ...: each hidden linear
+        (``conv_channels[-1]`` values); ``conv_bands``: averaged over time only, one
+        value per channel and remaining frequency band (``conv_channels[-1] * n_mels //
+        2**blocks``, channel-major); ``linear1``, ``linear2``, ...: each hidden linear
         layer after its LeakyReLU (``hidden_units[i]`` values). The output layer is not
         an embedding.
 
         >>> SeedCNN(3, input_frames=32, n_mels=32).embedding_sizes()
-        {'conv': 256, 'linear1': 1024, 'linear2': 256}
+        {'conv': 256, 'conv_bands': 512, 'linear1': 1024, 'linear2': 256}
         """
-        sizes = {"conv": self.conv_blocks()[-1][0].out_channels}
+        channels = self.conv_blocks()[-1][0].out_channels
+        sizes = {"conv": channels, "conv_bands": channels * self.output_bands}
         for index, layer in enumerate(self.linear_layers()[:-1], start=1):
             sizes[f"linear{index}"] = layer[1].out_features
         return sizes
@@ -133,6 +137,8 @@ class SeedCNN(nn.Module):
             x = block(x)
         if layer == "conv":
             return x.mean(dim=(2, 3))
+        if layer == "conv_bands":  # x: (batch, channels, frames, bands)
+            return x.mean(dim=2).flatten(1)
         x = x.flatten(1)
         for linear in self.linear_layers()[:int(layer.removeprefix("linear"))]:
             x = linear(x)
