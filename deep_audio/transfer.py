@@ -14,6 +14,12 @@ strategy     parameters that train (the rest keep their weights and BatchNorm st
 ``layers_frozen=N`` freezes exactly the first N layers instead (conv blocks count first,
 then the linear layers; the output layer always trains). Strategies 0 and 1 and any
 ``layers_frozen > 0`` train at ``transfer_learning_rate``.
+
+While it trains, every trainable linear layer of the head sees standardised inputs (see
+:class:`StandardizedLinear`): the source's hidden activations are large (mean magnitude
+about 55 after ``linear2`` of ``pretrained_gm16``), and one optimiser step on raw inputs
+of that size moves the outputs far. The standardisation is an exact reparametrisation,
+folded back into plain ``nn.Linear`` weights in every saved model.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
 
 from deep_audio.config import Config, leaf_names, load_config, override
 from deep_audio.device import resolve_device
@@ -80,6 +88,150 @@ def transfer_model(source: AudioClassifier, class_names: Sequence[str], *,
     return model
 
 
+class StandardizedLinear(nn.Module):
+    """A linear layer trained on standardised inputs: ``weight @ ((x - mean) / std) + bias``.
+
+    Made from an ``nn.Linear``, it computes the same function; only the parameters that
+    the optimiser sees change, to those of standardised inputs. ``mean`` and ``std``
+    (shape ``(in_features,)``) are fixed. ``state_dict`` gives and ``load_state_dict``
+    takes the folded, plain ``nn.Linear`` weight and bias (same keys), so a model saved
+    while training is a plain model.
+    """
+
+    def __init__(self, linear: nn.Linear, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        # Not in the state_dict: the folded weights stand alone.
+        self.register_buffer("mean", mean.detach().to(linear.weight), persistent=False)
+        self.register_buffer("std", std.detach().to(linear.weight), persistent=False)
+        weight, bias = self._unfold(linear.weight.detach(), linear.bias.detach())
+        self.weight = nn.Parameter(weight, requires_grad=linear.weight.requires_grad)
+        self.bias = nn.Parameter(bias, requires_grad=linear.bias.requires_grad)
+
+    def _unfold(self, weight: torch.Tensor, bias: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Plain ``nn.Linear`` weight and bias -> those of standardised inputs."""
+        # float64: the bias absorbs a sum over thousands of inputs of large mean
+        mean, std = self.mean.double(), self.std.double()
+        weight64 = weight.to(mean)
+        return ((weight64 * std).to(weight.dtype),
+                (bias.to(mean) + weight64 @ mean).to(bias.dtype))
+
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The plain ``nn.Linear`` weight and bias that compute the same function."""
+        weight64 = self.weight.detach().double() / self.std.double()
+        bias64 = self.bias.detach().double() - weight64 @ self.mean.double()
+        return weight64.to(self.weight.dtype), bias64.to(self.bias.dtype)
+
+    def to_linear(self) -> nn.Linear:
+        """A plain ``nn.Linear`` with the folded weights (and ``requires_grad``)."""
+        linear = nn.Linear(self.in_features, self.out_features, device=self.weight.device,
+                           dtype=self.weight.dtype)
+        weight, bias = self.folded()
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
+        linear.weight.requires_grad_(self.weight.requires_grad)
+        linear.bias.requires_grad_(self.bias.requires_grad)
+        return linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear((x - self.mean) / self.std, self.weight, self.bias)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        destination[prefix + "weight"], destination[prefix + "bias"] = self.folded()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # load_state_dict passes its own copy of the dict: rewriting entries is safe
+        if prefix + "weight" in state_dict and prefix + "bias" in state_dict:
+            weight, bias = self._unfold(state_dict[prefix + "weight"].to(self.weight),
+                                        state_dict[prefix + "bias"].to(self.bias))
+            state_dict[prefix + "weight"], state_dict[prefix + "bias"] = weight, bias
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def _head_linears(model: AudioClassifier) -> list[tuple[nn.Sequential, int]]:
+    """(layer, index in it) of each linear module of the head, in network order."""
+    return [(layer, index) for layer in model.cnn.linear_layers()
+            for index, module in enumerate(layer)
+            if isinstance(module, (nn.Linear, StandardizedLinear))]
+
+
+@torch.no_grad()
+def head_input_statistics(model: AudioClassifier, dataset: Dataset, *, batch_size: int,
+                          device: torch.device, min_std: float = 1e-3
+                          ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Mean and standard deviation of the inputs of each head linear layer, per feature.
+
+    Measured over ``dataset``'s segments (waveform, label) with the network in eval mode,
+    so that the statistics describe what the layers see at inference. ``std`` is at
+    least ``min_std`` times the layer's root-mean-square input, so that a constant
+    feature cannot blow up (its standardised value under Dropout would be
+    ``-mean / std``).
+    """
+    linears = [layer[index] for layer, index in _head_linears(model)]
+    sums = [torch.zeros(m.in_features, dtype=torch.float64, device=device) for m in linears]
+    squares = [torch.zeros_like(s) for s in sums]
+    count = 0
+
+    def hook(position: int):
+        def accumulate(_module, inputs):
+            x = inputs[0].double()
+            sums[position].add_(x.sum(dim=0))
+            squares[position].add_((x * x).sum(dim=0))
+        return accumulate
+
+    handles = [m.register_forward_pre_hook(hook(i)) for i, m in enumerate(linears)]
+    was_training = model.training
+    model.eval()
+    try:
+        # its own generator: measuring must not draw from the global RNG
+        for waveform, _ in DataLoader(dataset, batch_size=batch_size,
+                                      generator=torch.Generator()):
+            model(waveform.to(device))
+            count += len(waveform)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    statistics = []
+    for total, square in zip(sums, squares):
+        mean = total / count
+        variance = (square / count - mean * mean).clamp_min(0)
+        floor = min_std * (square / count).mean().sqrt().clamp_min(1e-12)
+        statistics.append((mean.float(), variance.sqrt().clamp_min(floor).float()))
+    return statistics
+
+
+def standardize_head(model: AudioClassifier, dataset: Dataset, *, batch_size: int,
+                     device: torch.device) -> int:
+    """Replace each trainable linear layer of the head by a :class:`StandardizedLinear`.
+
+    The statistics come from ``dataset`` (the target's training segments) through the
+    network as it is; the model computes exactly the same function afterwards, and its
+    ``state_dict`` keeps the plain keys and folded values. Returns how many layers were
+    replaced. :func:`fold_head` undoes it.
+    """
+    statistics = head_input_statistics(model, dataset, batch_size=batch_size, device=device)
+    replaced = 0
+    for (layer, index), (mean, std) in zip(_head_linears(model), statistics):
+        linear = layer[index]
+        if isinstance(linear, nn.Linear) and linear.weight.requires_grad:
+            layer[index] = StandardizedLinear(linear, mean, std)
+            replaced += 1
+    return replaced
+
+
+def fold_head(model: AudioClassifier) -> None:
+    """Replace every :class:`StandardizedLinear` of the head by its plain ``nn.Linear``."""
+    for layer, index in _head_linears(model):
+        if isinstance(layer[index], StandardizedLinear):
+            layer[index] = layer[index].to_linear()
+
+
 def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathLike],
                       strategy: int = 0, *, output: str | os.PathLike | None = None,
                       layers_frozen: int | None = None, config: Config | None = None,
@@ -130,6 +282,8 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
         section: getattr(source.config, section) for section in FEATURE_SECTIONS}))
     new_model = transfer_model(source, data.class_names, layers_frozen=n_frozen,
                                config=config).to(device)
+    standardize_head(new_model, data.train_set, batch_size=config.training.batch_size,
+                     device=device)
     trainable = sum(p.numel() for p in new_model.parameters() if p.requires_grad)
     logger.info("transfer from %s: %d of %d layers frozen, %d trainable parameters, lr %g",
                 source_path, n_frozen, len(new_model.cnn.layers()), trainable, learning_rate)
@@ -139,8 +293,10 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
                   "strategy": None if layers_frozen is not None else strategy,
                   "layers_frozen": n_frozen, "trainable_parameters": trainable,
                   "learning_rate": learning_rate}
-    return run_training(new_model, data, output, config=new_model.config, device=device,
-                        progress=progress, metadata={"transfer": provenance})
+    result = run_training(new_model, data, output, config=new_model.config, device=device,
+                          progress=progress, metadata={"transfer": provenance})
+    fold_head(new_model)
+    return result
 
 
 def _section_of(key: str, config: Config) -> str | None:
