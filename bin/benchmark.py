@@ -120,7 +120,20 @@ def worker_memory(folders: list[str], cache_dir: str) -> dict:
                     scaler=torch.amp.GradScaler("cpu", enabled=False),
                     n_classes=len(data.class_names), progress=False)
     return {"segments": len(data.train_set) + len(data.validation_set),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: the latter keeps the
+    parent's peak across fork + exec, so it would report the benchmark's own."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 WORKERS = {"reference": worker_reference, "ours": worker_ours, "memory": worker_memory}
