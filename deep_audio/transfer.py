@@ -40,7 +40,10 @@ from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError
 from deep_audio.models import AudioClassifier, load_model
 from deep_audio.models.classifier import FEATURE_SECTIONS
-from deep_audio.training.train import TrainingResult, prepare_data, run_training
+from deep_audio.training.distributed import from_environment as distributed_from_environment
+from deep_audio.training.distributed import init_process_group, shutdown
+from deep_audio.training.train import (TrainingResult, prepare_data, run_training,
+                                       set_cpu_threads)
 
 logger = logging.getLogger(__name__)
 
@@ -276,27 +279,37 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
     config = dataclasses.replace(config, training=dataclasses.replace(
         config.training, learning_rate=learning_rate))
 
-    torch.manual_seed(config.training.seed)
-    device = resolve_device(config.training.device)
-    data = prepare_data(folders, dataclasses.replace(config, **{
-        section: getattr(source.config, section) for section in FEATURE_SECTIONS}))
-    new_model = transfer_model(source, data.class_names, layers_frozen=n_frozen,
-                               config=config).to(device)
-    standardize_head(new_model, data.train_set, batch_size=config.training.batch_size,
-                     device=device)
-    trainable = sum(p.numel() for p in new_model.parameters() if p.requires_grad)
-    logger.info("transfer from %s: %d of %d layers frozen, %d trainable parameters, lr %g",
-                source_path, n_frozen, len(new_model.cnn.layers()), trainable, learning_rate)
-    output = output or f"{source_path.stem}_transfer"
-    provenance = {"source_model": str(source_path),
-                  "source_classes": list(source.class_names),
-                  "strategy": None if layers_frozen is not None else strategy,
-                  "layers_frozen": n_frozen, "trainable_parameters": trainable,
-                  "learning_rate": learning_rate}
-    result = run_training(new_model, data, output, config=new_model.config, device=device,
-                          progress=progress, metadata={"transfer": provenance})
-    fold_head(new_model)
-    return result
+    distributed = distributed_from_environment()  # under torchrun: DDP, as train_model
+    device = init_process_group(distributed, resolve_device(config.training.device))
+    try:
+        set_cpu_threads(config.training, distributed)
+        torch.manual_seed(config.training.seed)
+        data = prepare_data(folders, dataclasses.replace(config, **{
+            section: getattr(source.config, section) for section in FEATURE_SECTIONS}),
+            distributed=distributed)
+        new_model = transfer_model(source, data.class_names, layers_frozen=n_frozen,
+                                   config=config).to(device)
+        standardize_head(new_model, data.train_set, batch_size=config.training.batch_size,
+                         device=device)
+        trainable = sum(p.numel() for p in new_model.parameters() if p.requires_grad)
+        logger.info("transfer from %s: %d of %d layers frozen, %d trainable parameters, "
+                    "lr %g", source_path, n_frozen, len(new_model.cnn.layers()), trainable,
+                    learning_rate)
+        output = output or f"{source_path.stem}_transfer"
+        provenance = {"source_model": str(source_path),
+                      "source_classes": list(source.class_names),
+                      "strategy": None if layers_frozen is not None else strategy,
+                      "layers_frozen": n_frozen, "trainable_parameters": trainable,
+                      "learning_rate": learning_rate}
+        if distributed.enabled:  # other dropout masks per process
+            torch.manual_seed(config.training.seed + distributed.rank)
+        result = run_training(new_model, data, output, config=new_model.config,
+                              device=device, progress=progress,
+                              metadata={"transfer": provenance}, distributed=distributed)
+        fold_head(new_model)
+        return result
+    finally:
+        shutdown()
 
 
 def _section_of(key: str, config: Config) -> str | None:

@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
                                layers_frozen=args.layers_frozen,
                                config=load_config(args.config), progress=not args.quiet,
                                **_cli.overrides_from_args(args))
+    if not _cli.is_main_process():
+        return 0
     metrics = result.metrics
     print(f"model: {result.model_path} (from {args.model})")
     print(f"classes: {', '.join(result.class_names)}")
