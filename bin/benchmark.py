@@ -150,12 +150,10 @@ def in_fresh_process(name: str, **kwargs) -> dict:
 # --- parts -----------------------------------------------------------------------------
 
 def audio_files(folders: list[str]) -> tuple[list[str], float]:
-    import soundfile
-
     from deep_audio.audio import list_audio_files
 
     files = [str(p) for folder in folders for p in list_audio_files(folder)]
-    return files, sum(soundfile.info(path).duration for path in files)
+    return files, audio_files_seconds(files)
 
 
 def part_prepare(folders: list[str]) -> None:

@@ -219,9 +219,9 @@ def train_deep_feature_classifier(
         rows, used, skipped = segment_feature_rows([f.path for f in files], cnn, layer=layer,
                                                    precision=precision or "fp32")
         features = np.concatenate(rows) if rows else np.empty((0, size))
-        labels = np.concatenate([[label_of[path]] * len(r) for path, r in zip(used, rows)]
-                                ).astype(int) if rows else np.empty(0, dtype=int)
-        groups = np.concatenate([[i] * len(r) for i, r in enumerate(rows)]) if rows else None
+        lengths = [len(r) for r in rows]
+        labels = np.repeat(np.array([label_of[path] for path in used], dtype=int), lengths)
+        groups = np.repeat(np.arange(len(rows)), lengths)  # the file of each segment
         logger.info("%d segments of %d files x %d features (%s)", len(features), len(used),
                     size, layer)
     else:

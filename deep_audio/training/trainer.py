@@ -77,7 +77,7 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.
     against the segments' own labels; in a distributed run they cover every process.
     """
     step.train()
-    total_loss = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, items
+    loss_sum, seen = torch.zeros((), dtype=torch.float64, device=device), 0
     matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
     batches = tqdm(loader, desc=description, leave=False, disable=not progress,
                    dynamic_ncols=True)
@@ -93,15 +93,14 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.
         scaler.update()
 
         # Accumulated on the device: no host synchronisation per step on a GPU.
-        total_loss += torch.stack([loss.detach().double() * len(target),
-                                   torch.tensor(len(target), device=device)])
+        loss_sum += loss.detach().double() * len(target)
+        seen += len(target)
         _count(matrix, target, logits.detach().argmax(dim=1))
         if progress and index % 10 == 0:
             batches.set_postfix(loss=f"{loss.item():.4f}")
-    all_reduce_sum(total_loss)
+    loss_sum, seen = _summed(loss_sum, seen)
     all_reduce_sum(matrix)
     result = scores(matrix.cpu().numpy())
-    loss_sum, seen = total_loss.tolist()
     return {"loss": loss_sum / seen, "accuracy": result["accuracy"],
             "macro_f1": result["macro_f1"]}
 
@@ -116,25 +115,31 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
     cover them all.
     """
     model.eval()
-    total_loss = torch.zeros(2, dtype=torch.float64, device=device)
+    loss_sum, seen = torch.zeros((), dtype=torch.float64, device=device), 0
     matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
     for waveform, target in loader:
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             logits = model(waveform)
-        total_loss += torch.stack([loss_fn(logits.float(), target).double() * len(target),
-                                   torch.tensor(len(target), device=device)])
+        loss_sum += loss_fn(logits.float(), target).double() * len(target)
+        seen += len(target)
         _count(matrix, target, logits.argmax(dim=1))
-    if int(total_loss[1]) != len(loader.dataset):
-        logger.warning("evaluated %d of %d items", int(total_loss[1]), len(loader.dataset))
-    all_reduce_sum(total_loss)
+    if seen != len(loader.dataset):
+        logger.warning("evaluated %d of %d items", seen, len(loader.dataset))
+    loss_sum, seen = _summed(loss_sum, seen)
     all_reduce_sum(matrix)
     confusion = matrix.cpu().numpy()
     result = scores(confusion)
-    loss_sum, seen = total_loss.tolist()
     return {"loss": loss_sum / max(seen, 1), "accuracy": result["accuracy"],
             "macro_f1": result["macro_f1"], "confusion": confusion}
+
+
+def _summed(loss_sum: torch.Tensor, seen: int) -> tuple[float, int]:
+    """A loss sum and an item count, added up over every process of a distributed run."""
+    totals = all_reduce_sum(torch.stack([loss_sum, torch.tensor(seen, dtype=torch.float64,
+                                                                device=loss_sum.device)]))
+    return totals[0].item(), int(totals[1].item())
 
 
 def _count(matrix: torch.Tensor, target: torch.Tensor, prediction: torch.Tensor) -> None:
