@@ -147,8 +147,8 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
         model.normalize.set_statistics(*band_statistics(
             model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
             device))
-        # Same initial weights everywhere (DDP also broadcasts them), other dropout masks.
-        torch.manual_seed(config.training.seed + distributed.rank)
+        if distributed.enabled:  # same initial weights (DDP broadcasts them), other dropout
+            torch.manual_seed(config.training.seed + distributed.rank)
         return run_training(model, data, output, config=config, device=device,
                             progress=progress, resume=resume, distributed=distributed)
     finally:
