@@ -9,7 +9,8 @@ device.
 
 Layout: ``<directory>/<rate>hz/<key[:2]>/<key>.npy`` (float32 samples) or
 ``<key>.error`` (why the file could not be decoded), where ``key`` hashes the file's
-absolute path, size, modification time and inode, so a changed file gets a new entry and
+absolute path (its bytes, so any file name works), size, modification time and inode, so
+a changed file gets a new entry and
 the stale one is never read. Entries are written to a temporary file and renamed into
 place, so concurrent processes sharing a cache never read a partial entry; two
 processes decoding one file write identical bytes and the last rename wins.
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deep_audio.audio import read_audio
+from deep_audio.audio import check_file, printable, read_audio
 from deep_audio.errors import AudioError, ConfigError
 
 FORMAT_VERSION = 1  # bump when the decoder's output changes (e.g. another resampler)
@@ -64,15 +65,19 @@ class AudioCache:
         return f"AudioCache({str(self.directory)!r}, sample_rate={self.sample_rate})"
 
     def key(self, path: str | os.PathLike) -> str:
-        """Hash of the file's identity: absolute path, size, mtime (ns) and inode."""
+        """Hash of the file's identity: absolute path, size, mtime (ns) and inode.
+
+        The path enters as its bytes (``os.fsencode``), so a name that is not valid
+        UTF-8 has a key too; for every other name these are the bytes of its UTF-8 text.
+        """
         path = Path(path).absolute()
         try:
             status = path.stat()
         except OSError as error:
-            raise AudioError(f"cannot read '{path}': {error.strerror}") from None
-        identity = (f"v{FORMAT_VERSION}|{path}|{status.st_size}|{status.st_mtime_ns}|"
-                    f"{status.st_ino}")
-        return hashlib.sha256(identity.encode()).hexdigest()
+            raise AudioError(f"cannot read '{printable(path)}': {error.strerror}") from None
+        identity = (f"v{FORMAT_VERSION}|".encode() + os.fsencode(path)
+                    + f"|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}".encode())
+        return hashlib.sha256(identity).hexdigest()
 
     def entry(self, path: str | os.PathLike) -> "CachedAudio":
         """The cached samples of ``path``, decoding and storing them on a miss.
@@ -81,8 +86,10 @@ class AudioCache:
         ------
         AudioError
             The file cannot be decoded (the reason is cached too, so a damaged file is
-            not decoded again until it changes).
+            not decoded again until it changes), or is no file at all (a folder, a broken
+            link: see :func:`~deep_audio.audio.check_file`; nothing is cached then).
         """
+        check_file(path)
         key = self.key(path)
         stem = self.folder / key[:2] / key
         samples_path, error_path = stem.with_suffix(".npy"), stem.with_suffix(".error")
@@ -96,7 +103,7 @@ class AudioCache:
         try:
             samples, _ = read_audio(path, sample_rate=self.sample_rate)
         except AudioError as error:
-            self._write(error_path, str(error).encode("utf-8"))
+            self._write(error_path, str(error).encode("utf-8", "backslashreplace"))
             raise
         self._write_array(samples_path, samples)
         return CachedAudio(samples_path)

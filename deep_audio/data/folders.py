@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.audio import check_duration, list_audio_files, read_audio
+from deep_audio.audio import check_duration, list_audio_files, printable, read_audio
 from deep_audio.data.cache import AudioCache, CachedAudio
 from deep_audio.errors import AudioError, DeepAudioError
 
@@ -42,6 +42,10 @@ class DecodedFiles:
 def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list[LabelledFile]]:
     """One class per folder, named after it; files are found recursively.
 
+    Files come from :func:`~deep_audio.audio.list_audio_files`: with the usable ones,
+    anything named like audio that cannot be read (a folder, a broken link, an ``.m4a``)
+    is listed too, so :func:`decode_files` reports it as skipped with its reason.
+
     Returns
     -------
     class_names : list of str
@@ -60,7 +64,7 @@ def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list
     for label, path in enumerate(paths):
         found = list_audio_files(path)
         if not found:
-            raise AudioError(f"class folder '{path}' holds no audio files")
+            raise AudioError(f"class folder '{printable(path)}' holds no audio files")
         files.extend(LabelledFile(file, label) for file in found)
     return names, files
 
