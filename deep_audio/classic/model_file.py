@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from deep_audio.audio import printable
 from deep_audio.config import load_config
 from deep_audio.errors import ModelFileError
 
@@ -89,24 +90,32 @@ def load_classic_model(path: str | os.PathLike) -> dict[str, Any]:
     import skops.io
 
     path = Path(path)
+    name = printable(path)
+    advice = "train it again with deep_audio's classic_training"
     if not path.is_file():
-        raise ModelFileError(f"classic model file '{path}' does not exist")
+        raise ModelFileError(f"classic model file '{name}' does not exist")
     try:
         needed = skops.io.get_untrusted_types(file=path)
     except Exception as error:  # zip and JSON errors of a damaged file
-        raise ModelFileError(f"cannot read classic model file '{path}': {error}") from error
+        raise ModelFileError(f"'{name}' is not a readable classic model file (not a skops "
+                             f"archive, or a damaged one: {type(error).__name__}); "
+                             f"{advice}") from None
     refused = sorted(set(needed) - set(TRUSTED_TYPES))
     if refused:
-        raise ModelFileError(f"classic model file '{path}' asks for types that deep_audio "
-                             f"does not trust: {', '.join(refused)}")
+        raise ModelFileError(f"'{name}' is not a deep_audio classic model as deep_audio writes "
+                             f"them: it asks for Python types that deep_audio does not trust: "
+                             f"{', '.join(refused)}; deep_audio refuses to load it because "
+                             f"loading such types could run code; {advice}")
     try:
         payload = skops.io.load(path, trusted=list(needed))
     except Exception as error:
-        raise ModelFileError(f"cannot load classic model file '{path}': {error}") from error
+        raise ModelFileError(f"cannot load classic model file '{name}': it is damaged "
+                             f"({type(error).__name__}); {advice}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"'{path}' is not a deep_audio classic model file")
+        raise ModelFileError(f"'{name}' is not a deep_audio classic model file (a skops "
+                             f"file of another program); {advice}")
     if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(f"classic model file '{path}' has format version "
+        raise ModelFileError(f"classic model file '{name}' has format version "
                              f"{payload['format_version']}; this deep_audio reads up to "
                              f"{FORMAT_VERSION}: upgrade deep_audio")
     return payload

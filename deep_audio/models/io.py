@@ -7,18 +7,29 @@ dicts), so ``torch.load(path, weights_only=True)`` reads it without running code
      "state_dict": {...}, "class_names": [...], "config": {...}, "metadata": {...}}
 
 Files are written atomically: a crash while saving leaves the previous file in place.
+
+A file that is not one (a pickle with Python objects, damaged bytes, another tool's
+state_dict) is refused with a :class:`~deep_audio.errors.ModelFileError` that says what
+the file is and what to do instead; no code in it runs, and PyTorch's own message (which
+suggests loading with ``weights_only=False``, the one thing not to do with a file of
+unknown origin) is never passed on.
 """
 
 from __future__ import annotations
 
 import os
+import pickletools
 import platform
+import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
+from deep_audio.audio import printable
 from deep_audio.config import stored_config
 from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.models.classifier import AudioClassifier
@@ -75,28 +86,125 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
 
 
 def load_payload(path: Path) -> dict[str, Any]:
-    """The raw dict of a model file, loaded with ``weights_only=True``."""
+    """The raw dict of a model file, loaded with ``weights_only=True``.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, is not a readable PyTorch archive, holds Python objects,
+        holds something other than a deep_audio model (e.g. a bare state_dict), or has a
+        newer format version.
+    """
     if not path.is_file():
-        raise ModelFileError(f"model file '{path}' does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for damaged or foreign files
-        raise ModelFileError(f"cannot read model file '{path}': {error}") from error
+        raise ModelFileError(f"model file '{printable(path)}' does not exist")
+    payload = _load_weights_only(path, "model")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"'{path}' is not a deep_audio model file")
+        raise ModelFileError(_foreign(path, payload))
     if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(f"model file '{path}' has format version "
+        raise ModelFileError(f"model file '{printable(path)}' has format version "
                              f"{payload['format_version']}; this deep_audio reads up to "
                              f"{FORMAT_VERSION}: upgrade deep_audio")
     return payload
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A training checkpoint written with :func:`atomic_save`, loaded with ``weights_only``."""
+    """A training checkpoint written with :func:`atomic_save`, loaded with ``weights_only``.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_payload`: missing, unreadable, or holding Python objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"checkpoint '{printable(path)}' does not exist")
+    return _load_weights_only(path, "checkpoint")
+
+
+_ADVICE = {
+    "model": "train a model with deep_audio, or export the weights from the tool that made "
+             "the file and load them into a deep_audio model in Python",
+    "checkpoint": "delete it and train again without --resume",
+}
+
+
+def _load_weights_only(path: Path, kind: str) -> Any:
+    """``torch.load(path, weights_only=True)``; a file it refuses becomes a plain message."""
     try:
-        return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as error:  # a damaged or foreign file
-        raise ModelFileError(f"cannot read checkpoint '{path}': {error}") from error
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for damaged or foreign files
+        objects = _python_objects(path, error)
+        what = "deep_audio model" if kind == "model" else "deep_audio training checkpoint"
+        if objects:
+            message = (f"'{printable(path)}' is not a {what}: it contains Python objects "
+                       f"(pickled classes, e.g. {objects}), which deep_audio refuses to load "
+                       "because loading them could run code")
+        else:
+            message = (f"'{printable(path)}' is not a {what} file (not a readable PyTorch "
+                       "archive: damaged, cut off, or another kind of file)")
+        # Not chained: torch's message advises weights_only=False, never to be followed here.
+        raise ModelFileError(f"{message}; {_ADVICE[kind]}") from None
+
+
+# Globals that a torch.save of plain data uses; anything else is a Python object.
+_PLAIN_GLOBALS = re.compile(r"^(torch\b|collections (OrderedDict|defaultdict)$|"
+                            r"_codecs encode$|builtins (set|frozenset|bytearray)$)")
+
+
+def _python_objects(path: Path, error: Exception) -> str | None:
+    """The first Python class or function a refused file would have loaded, or ``None``.
+
+    Found from torch's message, else by listing (never running) the file's pickle
+    opcodes: a raw pickle, or ``data.pkl`` inside a zip archive.
+    """
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
+    if found:
+        return found.group(1)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(member) if member else b""
+        else:
+            with open(path, "rb") as stream:
+                data = stream.read(64 << 20)
+    except (OSError, zipfile.BadZipFile, RuntimeError):
+        return None
+    if not data.startswith(b"\x80"):  # pickles of protocol 2 and above start with PROTO
+        return None
+    strings: list[str] = []
+    try:
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name == "GLOBAL" and not _PLAIN_GLOBALS.match(argument):
+                return argument.replace(" ", ".")
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                name = f"{strings[-2]} {strings[-1]}"
+                if not _PLAIN_GLOBALS.match(name):
+                    return name.replace(" ", ".")
+            if isinstance(argument, str):
+                strings.append(argument)
+    except Exception:  # a damaged pickle: whatever came before it held no object
+        return None
+    return None
+
+
+def _foreign(path: Path, payload: Any) -> str:
+    """Why ``payload`` (loaded without error) is not a deep_audio model, and what to do."""
+    name = printable(path)
+    if isinstance(payload, dict) and payload.get("format") == "deep_audio.classic":
+        return (f"'{name}' is a deep_audio classic model: use the classic commands "
+                "(classic_test) with it")
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
+    if isinstance(state, dict) and state and all(
+            isinstance(v, torch.Tensor) for v in state.values()):
+        return (f"'{name}' holds a state_dict without deep_audio's metadata (format, class "
+                "names, settings), so deep_audio cannot rebuild a model from it: it was "
+                f"not written by deep_audio; {_ADVICE['model']}")
+    return (f"'{name}' is not a deep_audio model file (it holds a "
+            f"{type(payload).__name__} without deep_audio's format marker); "
+            f"{_ADVICE['model']}")
 
 
 def resolve_model_path(name: str | os.PathLike, models_dir: str | os.PathLike) -> Path:
@@ -142,7 +250,11 @@ def library_versions() -> dict[str, str]:
 
 
 def plain_data(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays and tuples turned into plain Python types."""
+    """``value`` with numpy scalars/arrays and tuples turned into plain Python types.
+
+    Text is made printable (:func:`~deep_audio.audio.printable`): a file name that is not
+    valid UTF-8 is stored with its odd bytes written ``\\xNN``.
+    """
     if isinstance(value, Mapping):
         return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -151,11 +263,11 @@ def plain_data(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, (Path, str)):
+        return printable(value)  # a non-UTF-8 file name stays readable and valid UTF-8
     if value is None:
         return None
-    for plain_type in (bool, int, float, str):  # bool first: it is an int too
+    for plain_type in (bool, int, float):  # bool first: it is an int too
         if isinstance(value, plain_type):
             return plain_type(value)  # drops subclasses such as torch's TorchVersion
     raise TypeError(f"cannot store {type(value).__name__} in model metadata")
