@@ -3,12 +3,14 @@
 Each flag means the same thing in every command: ``-i`` inputs, ``-o`` output, ``-m`` a
 model file, ``-c`` a YAML config, ``--set KEY=VALUE`` any setting, ``-v``/``-q``
 verbosity. :func:`run` turns package errors into a one-line message and exit status 2
-instead of a traceback.
+instead of a traceback, and makes every printed file name printable (a name that is not
+valid UTF-8 shows its odd bytes as ``\\xNN``, as :func:`deep_audio.audio.printable`).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import logging
 import os
 import sys
@@ -103,6 +105,7 @@ def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable
         argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, set up logging, call ``main(args)``; package errors exit with 2."""
     args = build_parser().parse_args(argv)
+    printable_output()
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     if not is_main_process():
         level = max(level, logging.WARNING)  # one log of a distributed run, from rank 0
@@ -119,6 +122,32 @@ def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _escape_unprintable(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte escaped into a surrogate (``os.fsdecode`` of a name
+    that is not UTF-8) is written ``\\xNN``; any other unencodable character as
+    ``backslashreplace`` writes it."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        text.append(f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                    else char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(text), error.end
+
+
+codecs.register_error("deep_audio.printable", _escape_unprintable)
+
+
+def printable_output() -> None:
+    """Make stdout and stderr write unprintable characters escaped, never fail on them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="deep_audio.printable")
+        except (AttributeError, ValueError, OSError):  # a replaced or closed stream
+            pass
 
 
 def is_main_process() -> bool:

@@ -1,6 +1,9 @@
 """Classify audio files with a trained model.
 
     python -m deep_audio.bin.basic_test -m models/classical_vs_metal_cnn.pt -i song.wav [--segments]
+
+One file that cannot be used is an error (exit status 2, one line naming the file and
+why); among several, each such file is skipped with a warning and the status is 1.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
     classified = 0
     for prediction in classify_files(args.input, model, precision=settings.precision,
-                                     skip_unreadable=True):
+                                     skip_unreadable=len(args.input) > 1):
         classified += 1
         if args.segments:
             print(f"# {prediction.path}: {prediction.class_name} "
