@@ -73,7 +73,8 @@ def write_npz(deep: DeepFeatures, path: Path) -> None:
 
 def write_csv(deep: DeepFeatures, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as stream:
+    with open(path, "w", newline="", encoding="utf-8",
+              errors="deep_audio.printable") as stream:  # odd file names as \xNN
         writer = csv.writer(stream)
         writer.writerow(["file", "label"] + deep.names)
         writer.writerows([file, label] + [repr(float(v)) for v in row]

@@ -110,7 +110,8 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]])
     import csv
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as stream:
+    with open(path, "w", newline="", encoding="utf-8",
+              errors="deep_audio.printable") as stream:  # odd file names as \xNN
         writer = csv.writer(stream)
         writer.writerow(header)
         writer.writerows(rows)
