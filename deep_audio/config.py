@@ -82,6 +82,8 @@ class ModelConfig:
     kernel_size: int
     hidden_units: tuple[int, ...]
     dropout: tuple[float, ...]
+    pooling: str
+    output_activation: bool
 
     def __post_init__(self):
         _require(len(self.conv_channels) >= 1, "conv_channels", self.conv_channels,
@@ -89,6 +91,8 @@ class ModelConfig:
         _require(len(self.dropout) == len(self.hidden_units), "dropout", self.dropout,
                  f"one value per hidden layer ({len(self.hidden_units)})")
         _require(self.kernel_size % 2 == 1, "kernel_size", self.kernel_size, "odd")
+        _require(self.pooling in POOLINGS, "pooling", self.pooling,
+                 f"one of {', '.join(POOLINGS)}")
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,12 @@ class TrainingConfig:
     batch_size: int
     learning_rate: float
     weight_decay: float
+    schedule: str
+    warmup_fraction: float
     lr_factor: float
     lr_patience: int
     early_stopping_patience: int
+    early_stopping_min_delta: float
     min_epochs: int
     validation_fraction: float
     class_weighting: bool
@@ -118,6 +125,12 @@ class TrainingConfig:
         _require(self.epochs >= 1, "epochs", self.epochs, ">= 1")
         _require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _require(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
+        _require(self.schedule in SCHEDULES, "schedule", self.schedule,
+                 f"one of {', '.join(SCHEDULES)}")
+        _require(0 < self.warmup_fraction < 1, "warmup_fraction", self.warmup_fraction,
+                 "in (0, 1)")
+        _require(self.early_stopping_min_delta >= 0, "early_stopping_min_delta",
+                 self.early_stopping_min_delta, ">= 0")
         _require(0 < self.validation_fraction < 1, "validation_fraction",
                  self.validation_fraction, "in (0, 1)")
         _require(self.precision in PRECISIONS, "precision", self.precision,
@@ -259,6 +272,11 @@ class Config:
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+SCHEDULES = ("onecycle", "plateau")
+POOLINGS = ("flatten", "time_mean")
+# Settings added after model files were first written, with the values that reproduce
+# what those files compute: an older file lacks them and must not get today's defaults.
+_VALUES_BEFORE_SETTING_EXISTED = {"model": {"pooling": "flatten", "output_activation": True}}
 # The classic path's classifier types (deep_audio.classic.classifiers.PARAMETER_GRIDS keys).
 CLASSIFIER_TYPES = ("svm", "svm_rbf", "knn", "randomforest", "gradientboosting",
                     "extratrees", "logistic")
@@ -298,10 +316,12 @@ def load_config(path: str | Path | None = None, /, **overrides: Any) -> Config:
 def stored_config(values: Mapping[str, Mapping[str, Any]], *, source: str) -> Config:
     """The config stored in a model file, completed with today's defaults.
 
-    A model file written before a setting existed lacks it; the setting takes its
-    default from ``configs/default.yaml``. Unknown sections or names are still errors.
+    A model file written before a setting existed lacks it; the setting takes the
+    value that reproduces what the file computed then (the network's shape), otherwise
+    its default from ``configs/default.yaml``. Unknown sections or names are still errors.
     """
     defaults = _read_yaml(default_config_path())
+    _merge(defaults, _VALUES_BEFORE_SETTING_EXISTED, source="deep_audio.config")
     _merge(defaults, values, source=source)
     return Config.from_dict(defaults)
 

@@ -14,7 +14,7 @@ SMALL_CONFIG = {
     "sample_rate": 8000, "n_fft": 256, "n_mels": 32,
     "segment_seconds": 0.5, "segment_hop_seconds": 0.25,
     "conv_channels": [4, 8], "hidden_units": [32], "dropout": [0.1],
-    "epochs": 8, "batch_size": 8, "min_epochs": 3, "device": "cpu",
+    "epochs": 8, "batch_size": 8, "min_epochs": 3, "device": "cpu", "precision": "fp32",
 }
 
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 from deep_audio.bin import basic_test, basic_training, classification_report, model_architecture
@@ -41,8 +42,11 @@ def test_report_prints_scores_and_saves_the_confusion_png(trained, dataset, tmp_
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+SEED_PRESET = Path(__file__).resolve().parent.parent / "configs" / "seed.yaml"
+
+
 def test_architecture_prints_the_seed_table(capsys):
-    assert model_architecture.main(["--classes", "16"]) == 0
+    assert model_architecture.main(["--classes", "16", "-c", str(SEED_PRESET)]) == 0
     out = capsys.readouterr().out
     assert "[-1, 32, 201, 128]" in out and "Total params: 26,510,800" in out
     assert "24576 inputs" in out

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,7 +11,8 @@ from tests.conftest import small_config
 
 
 def test_seed_network_matches_the_talk():
-    model = AudioClassifier(load_config(), [f"c{i}" for i in range(16)])
+    model = AudioClassifier(load_config(Path(__file__).resolve().parent.parent / "configs" /
+                                        "seed.yaml"), [f"c{i}" for i in range(16)])
     assert model.input_shape == (1, 201, 128)
     assert model.cnn.flat_features == 24576
     assert sum(p.numel() for p in model.cnn.parameters()) == 26_510_800

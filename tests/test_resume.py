@@ -19,8 +19,9 @@ def _rows(path):
         return list(csv.DictReader(stream))
 
 
-def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeypatch):
-    config = small_config(models_dir=str(tmp_path), epochs=4, min_epochs=4)
+@pytest.mark.parametrize("schedule", ["onecycle", "plateau"])
+def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeypatch, schedule):
+    config = small_config(models_dir=str(tmp_path), epochs=4, min_epochs=4, schedule=schedule)
     straight = train_model(dataset["train"], "straight", config=config, progress=False)
 
     real_evaluate, calls = trainer.evaluate, []

@@ -7,25 +7,33 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from deep_audio.config import ModelConfig
+from deep_audio.config import POOLINGS, ModelConfig
 from deep_audio.errors import DeepAudioError
 
 
 class SeedCNN(nn.Module):
     """Conv2d-BatchNorm-LeakyReLU-MaxPool blocks, then a dropout/linear head.
 
-    With the defaults (channels 32-64-128-256, 5x5 kernels, hidden 1024 and 256,
-    dropout 0.75 and 0.5) and a 201 x 128 input this is the network of the seed talk:
-    24576 inputs to the first linear layer and 26,510,800 parameters for 16 classes.
-    As in the seed, the output layer is followed by a LeakyReLU.
+    With ``pooling="flatten"``, ``output_activation=True``, channels 32-64-128-256, 5x5
+    kernels, hidden 1024 and 256, dropout 0.75 and 0.5 and a 201 x 128 input this is
+    the network of the seed talk (``configs/seed.yaml``): 24576 inputs to the first
+    linear layer, 26,510,800 parameters for 16 classes, and a LeakyReLU after the
+    output layer.
 
     Parameters
     ----------
     n_classes : int
         Outputs of the last layer.
     input_frames, n_mels : int
-        Input size; the flatten size follows from it (each block halves both axes,
-        rounding down): ``channels[-1] * (frames // 2**k) * (n_mels // 2**k)``.
+        Input size. Each block halves both axes, rounding down, leaving ``frames //
+        2**k`` frames and ``n_mels // 2**k`` bands of ``channels[-1]`` maps.
+    pooling : {"flatten", "time_mean"}
+        What the head sees: every value of the last block (``"flatten"``, the seed's;
+        the first linear layer's size grows with the segment length), or the mean over
+        time of each channel and band (``"time_mean"``: ``channels[-1] * bands``
+        values, a head independent of the segment length and 1/frames as large).
+    output_activation : bool
+        Apply LeakyReLU to the logits, as the seed does.
 
     Shapes: ``(batch, 1, frames, n_mels)`` in, ``(batch, n_classes)`` out.
     """
@@ -33,8 +41,11 @@ class SeedCNN(nn.Module):
     def __init__(self, n_classes: int, *, input_frames: int, n_mels: int,
                  conv_channels: Sequence[int] = (32, 64, 128, 256), kernel_size: int = 5,
                  hidden_units: Sequence[int] = (1024, 256),
-                 dropout: Sequence[float] = (0.75, 0.5)):
+                 dropout: Sequence[float] = (0.75, 0.5), pooling: str = "flatten",
+                 output_activation: bool = True):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r} must be one of {', '.join(POOLINGS)}")
         frames, bands = input_frames, n_mels
         in_channels = 1
         for index, channels in enumerate(conv_channels, start=1):
@@ -53,14 +64,17 @@ class SeedCNN(nn.Module):
                 f"{len(conv_channels)} pooling blocks (each halves both axes)")
         self.n_conv_blocks = len(conv_channels)
         self.output_bands = bands  # frequency bands left after the last pooling
-        self.flat_features = in_channels * frames * bands
+        self.pooling = pooling
+        self.flat_features = in_channels * bands * (frames if pooling == "flatten" else 1)
         in_features = self.flat_features
         for index, (units, p) in enumerate(zip(hidden_units, dropout), start=1):
             self.add_module(f"linear_layer{index}", nn.Sequential(
                 nn.Dropout(p), nn.Linear(in_features, units), nn.LeakyReLU()))
             in_features = units
-        self.add_module(f"linear_layer{len(hidden_units) + 1}", nn.Sequential(
-            nn.Linear(in_features, n_classes), nn.LeakyReLU()))
+        output = [nn.Linear(in_features, n_classes)]
+        if output_activation:
+            output.append(nn.LeakyReLU())
+        self.add_module(f"linear_layer{len(hidden_units) + 1}", nn.Sequential(*output))
         self.n_linear_layers = len(hidden_units) + 1
         self.frozen_layers = 0
 
@@ -69,7 +83,8 @@ class SeedCNN(nn.Module):
                     n_mels: int) -> "SeedCNN":
         return cls(n_classes, input_frames=input_frames, n_mels=n_mels,
                    conv_channels=config.conv_channels, kernel_size=config.kernel_size,
-                   hidden_units=config.hidden_units, dropout=config.dropout)
+                   hidden_units=config.hidden_units, dropout=config.dropout,
+                   pooling=config.pooling, output_activation=config.output_activation)
 
     def conv_blocks(self) -> list[nn.Sequential]:
         return [getattr(self, f"conv_layer{i}") for i in range(1, self.n_conv_blocks + 1)]
@@ -139,15 +154,21 @@ class SeedCNN(nn.Module):
             return x.mean(dim=(2, 3))
         if layer == "conv_bands":  # x: (batch, channels, frames, bands)
             return x.mean(dim=2).flatten(1)
-        x = x.flatten(1)
+        x = self._head_input(x)
         for linear in self.linear_layers()[:int(layer.removeprefix("linear"))]:
             x = linear(x)
         return x
 
+    def _head_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's maps ``(batch, channels, frames, bands)`` as the head's input."""
+        if self.pooling == "time_mean":
+            x = x.mean(dim=2)
+        return x.flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.conv_blocks():
             x = block(x)
-        x = x.flatten(1)
+        x = self._head_input(x)
         for layer in self.linear_layers():
             x = layer(x)
         return x

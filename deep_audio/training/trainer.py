@@ -68,12 +68,14 @@ class TrainingStep(nn.Module):
 def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                     loss_fn: nn.Module, *, device: torch.device,
                     amp_dtype: torch.dtype | None, scaler: torch.amp.GradScaler,
-                    n_classes: int, progress: bool = True, description: str = "train"
+                    n_classes: int, progress: bool = True, description: str = "train",
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
                     ) -> dict[str, float]:
     """One pass over ``loader`` in train mode; returns mean loss, accuracy and macro-F1.
 
     ``step`` is a :class:`TrainingStep` (possibly wrapped in DistributedDataParallel or
-    compiled). The accuracy and macro-F1 are those of the (augmented) training batches,
+    compiled). ``scheduler``, when given, is stepped after every optimiser step (a
+    per-step schedule such as one-cycle). The accuracy and macro-F1 are those of the (augmented) training batches,
     against the segments' own labels; in a distributed run they cover every process.
     """
     step.train()
@@ -91,6 +93,8 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if scheduler is not None:
+            scheduler.step()
 
         # Accumulated on the device: no host synchronisation per step on a GPU.
         loss_sum += loss.detach().double() * len(target)
@@ -157,6 +161,37 @@ def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig,
+                   steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule of ``config.schedule``.
+
+    ``onecycle``: a warm-up over ``warmup_fraction`` of all ``epochs * steps_per_epoch``
+    steps from ``learning_rate / 25`` to ``learning_rate``, then a cosine decay to
+    nearly zero, stepped per batch. ``plateau``: ReduceLROnPlateau on validation loss
+    (factor ``lr_factor`` after ``lr_patience`` epochs), stepped per epoch.
+    """
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.learning_rate, pct_start=config.warmup_fraction,
+            total_steps=config.epochs * max(steps_per_epoch, 1), anneal_strategy="cos")
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience)
+
+
+def epochs_without_gain(history: list[dict[str, float]], min_delta: float) -> int:
+    """Epochs since validation macro-F1 last rose by more than ``min_delta`` above every
+    earlier epoch's; a tie is not a gain. 0 when the last epoch was a gain.
+
+    >>> epochs_without_gain([{"val_macro_f1": f} for f in (0.5, 0.9, 0.9, 0.9)], 0.0)
+    2
+    """
+    best, last_gain = None, 0
+    for index, row in enumerate(history):
+        if best is None or row["val_macro_f1"] > best + min_delta:
+            best, last_gain = row["val_macro_f1"], index
+    return len(history) - 1 - last_gain
+
+
 def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoader, *,
         config: TrainingConfig, device: torch.device, n_classes: int,
         loss_weights: torch.Tensor | None = None,
@@ -164,11 +199,14 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         history_path: Path | None = None, progress: bool = True,
         augment: Augmentation | None = None, checkpoint_path: Path | None = None,
         resume: bool = False, distributed: Distributed = Distributed()) -> FitResult:
-    """Train with AdamW, ReduceLROnPlateau on validation loss, early stopping on macro-F1.
+    """Train with AdamW, the schedule of :func:`make_scheduler`, early stopping on macro-F1.
 
     ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
     improves (ties go to the lower validation loss), so the caller can save the model;
-    when training ends, ``model`` holds the best epoch's weights. Each epoch appends a
+    when training ends, ``model`` holds the best epoch's weights. Training stops after
+    ``early_stopping_patience`` epochs without a macro-F1 gain (see
+    :func:`epochs_without_gain`: a tie that lowers the loss updates the saved model but
+    does not restart the patience). Each epoch appends a
     row to ``history_path`` (CSV). ``augment`` is applied in training steps only (see
     :class:`TrainingStep`).
 
@@ -193,8 +231,8 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience)
+    scheduler = make_scheduler(optimizer, config, len(train_loader))
+    per_step = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     loss_fn = nn.CrossEntropyLoss(
         weight=None if loss_weights is None else loss_weights.to(device))
     writes = distributed.is_main
@@ -240,12 +278,14 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
             train_loader.sampler.set_epoch(epoch)  # a new shuffle per epoch, same on all ranks
         train = train_one_epoch(step, train_loader, optimizer, loss_fn, device=device,
                                 amp_dtype=amp_dtype, scaler=scaler, n_classes=n_classes,
-                                progress=progress and writes, description=f"epoch {epoch}")
+                                progress=progress and writes, description=f"epoch {epoch}",
+                                scheduler=scheduler if per_step else None)
         broadcast_buffers(model)
         validation = evaluate(model, validation_loader, loss_fn, device=device,
                               amp_dtype=amp_dtype, n_classes=n_classes)
         learning_rate = optimizer.param_groups[0]["lr"]
-        scheduler.step(validation["loss"])
+        if not per_step:
+            scheduler.step(validation["loss"])
         row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                "train_macro_f1": train["macro_f1"], "val_loss": validation["loss"],
                "val_accuracy": validation["accuracy"],
@@ -274,7 +314,8 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
                            best=result.best_epoch)
         logger.debug("epoch %d: %s", epoch, row)
         if (epoch >= config.min_epochs
-                and epoch - result.best_epoch >= config.early_stopping_patience):
+                and epochs_without_gain(result.history, config.early_stopping_min_delta)
+                >= config.early_stopping_patience):
             logger.info("early stop at epoch %d: no macro-F1 gain in %d epochs", epoch,
                         config.early_stopping_patience)
             result.stopped_early = True
