@@ -11,11 +11,12 @@ prepare  Preparing a folder: decode + resample + log-mel of every file, audio se
          time). Each side runs in a fresh process, as a user's command does; the first
          pass includes each library's warm-up, the second pass in the same process is
          warm; "second run" is a new process finding the cache full.
-train    Training segments/s of the default network (batch 16, 2 s segments, front-end
-         included): fp32, fp32 + channels_last, bf16 autocast + channels_last (what
+train    Training segments/s of the seed network (configs/seed.yaml: batch 16, 2 s segments)
+         and of the default one (1 s segments, narrower, pooled head), front-end
+         included: fp32, fp32 + channels_last, bf16 autocast + channels_last (what
          precision=auto picks), fp16 on CUDA; and the input pipeline's own rate (cached
          segments to batches), which must exceed the model's.
-infer    Classifying the folder with the default network: classify_files (segments of
+infer    Classifying the folder with the seed network: classify_files (segments of
          many files per forward pass, files decoded ahead in threads, precision auto)
          against one file at a time in fp32: as deep_audio_features' test_model(modelpath,
          ifile) does it (the model loaded for each file, a DataLoader with 4 workers and
@@ -42,6 +43,7 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SEED_PRESET = ROOT / "configs" / "seed.yaml"
 DEFAULT_INPUT = sorted(str(p) for p in (ROOT / "data" / "demo" / "train").iterdir()
                        if p.is_dir())
 
@@ -181,7 +183,7 @@ def part_prepare(folders: list[str]) -> None:
 
 
 def training_speed(precision: str, *, channels_last: bool, device, steps: int,
-                   warmup: int, n_classes: int = 16) -> float:
+                   warmup: int, n_classes: int = 16, preset: Path | None = None) -> float:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -191,7 +193,7 @@ def training_speed(precision: str, *, channels_last: bool, device, steps: int,
     from deep_audio.training.trainer import TrainingStep, train_one_epoch
 
     torch.manual_seed(0)
-    config = load_config(device=str(device))
+    config = load_config(preset, device=str(device))
     model = AudioClassifier(config, [f"c{i}" for i in range(n_classes)]).to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -248,15 +250,19 @@ def part_train(folders: list[str], device, steps: int) -> None:
         modes.append(("bf16", True))
     if device.type == "cuda":
         modes.append(("fp16", True))
-    print(f"\n## training the default network on {device} ({torch.get_num_threads()} threads): "
-          f"batch 16, 2.0 s segments (201 x 128 log-mel), {steps} timed steps per mode")
+    print(f"\n## training segments/s on {device} ({torch.get_num_threads()} threads), batch 16, "
+          f"{steps} timed steps per mode: the seed network (configs/seed.yaml: 2.0 s, "
+          "201 x 128 log-mel, 26.5 M parameters) and the default one (1.0 s, 101 x 64, "
+          "widths 16-128, pooled head)")
     baseline = None
-    for precision, channels_last in modes:
-        speed = training_speed(precision, channels_last=channels_last, device=device,
-                               steps=steps, warmup=3)
-        baseline = baseline or speed
-        layout = "channels_last" if channels_last else "contiguous"
-        print(f"{precision:5s} {layout:14s} {speed:8.1f} segments/s  {speed / baseline:5.2f}x fp32")
+    for network, preset in (("seed", SEED_PRESET), ("default", None)):
+        for precision, channels_last in modes:
+            speed = training_speed(precision, channels_last=channels_last, device=device,
+                                   steps=steps, warmup=3, preset=preset)
+            baseline = baseline or speed
+            layout = "channels_last" if channels_last else "contiguous"
+            print(f"{network:8s} {precision:5s} {layout:14s} {speed:8.1f} segments/s  "
+                  f"{speed / baseline:6.2f}x seed fp32")
     pipeline, workers = input_pipeline_speed(folders, device)
     print(f"input pipeline (cached segments -> batches, {workers} workers): "
           f"{pipeline:8.0f} segments/s")
@@ -271,8 +277,9 @@ def part_infer(folders: list[str], device) -> None:
 
     files, seconds = audio_files(folders)
     torch.manual_seed(0)
-    model = AudioClassifier(load_config(), [f"c{i}" for i in range(4)]).to(device).eval()
-    print(f"\n## classifying {len(files)} files ({seconds:.0f} s of audio) with the default "
+    model = AudioClassifier(load_config(SEED_PRESET), [f"c{i}" for i in range(4)]
+                            ).to(device).eval()
+    print(f"\n## classifying {len(files)} files ({seconds:.0f} s of audio) with the seed "
           f"network on {device} (audio seconds per second)")
     with tempfile.TemporaryDirectory() as folder:
         model_path = Path(folder) / "model.pt"
