@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from deep_audio.config import seconds_to_samples
 from deep_audio.errors import ExportError
 from deep_audio.models import AudioClassifier
 from deep_audio.onnx_inference import softmax
@@ -62,18 +61,16 @@ class Verification:
 def export_metadata(model: AudioClassifier) -> dict[str, str]:
     """What an exported copy needs besides weights, as string key/value pairs.
 
-    Keys: ``deep_audio.class_names`` (JSON list), ``deep_audio.sample_rate`` (Hz),
-    ``deep_audio.segment_samples``, ``deep_audio.segment_hop_samples``,
-    ``deep_audio.input`` (``waveform``), ``deep_audio.output`` (``logits``) and
-    ``deep_audio.config`` (JSON of the whole config).
+    Keys: ``deep_audio.class_names`` (JSON list), the segment plan
+    (:meth:`~deep_audio.segmenting.SegmentPlan.to_metadata`: ``deep_audio.sample_rate``
+    in Hz, ``deep_audio.segment_samples``, ``deep_audio.segment_hop_samples``,
+    ``deep_audio.min_file_seconds``), ``deep_audio.input`` (``waveform``),
+    ``deep_audio.output`` (``logits``) and ``deep_audio.config`` (JSON of the whole
+    config).
     """
-    front_end = model.config.front_end
     return {
         "deep_audio.class_names": json.dumps(list(model.class_names)),
-        "deep_audio.sample_rate": str(front_end.sample_rate),
-        "deep_audio.segment_samples": str(model.segment_samples),
-        "deep_audio.segment_hop_samples": str(seconds_to_samples(
-            model.config.segments.segment_hop_seconds, front_end.sample_rate)),
+        **model.plan.to_metadata(),
         "deep_audio.input": "waveform",
         "deep_audio.output": "logits",
         "deep_audio.config": json.dumps(model.config.to_dict()),

@@ -4,10 +4,14 @@ Needs only numpy, soundfile, soxr, onnxruntime (and PyYAML, through the package'
 settings module); nothing here imports torch, so a deployment can install deep_audio
 with ``pip install --no-deps deep_audio numpy soundfile soxr pyyaml onnxruntime``.
 The ONNX file (from :func:`deep_audio.export.to_onnx`) holds the whole classifier,
-front-end included, and its ``metadata_props`` give the class names, sample rate and
-segment length and hop; files are decoded and cut exactly as in PyTorch inference
-(:func:`deep_audio.audio.read_audio`, :mod:`deep_audio.segmenting`), and a file's
-posterior is the mean of its segments' posteriors.
+front-end included, and its ``metadata_props`` give the class names, the segment plan
+(sample rate, segment length and hop, minimum file length) and the config.
+
+:class:`OnnxClassifier` is a predictor (:mod:`deep_audio.predicting`): files are read
+and cut by its :class:`~deep_audio.segmenting.SegmentPlan` exactly as in PyTorch
+inference (a file too short for the model is refused on both paths), a file's posterior
+is the mean of its segments' posteriors, and long recordings go through
+:func:`deep_audio.inference.segment_recording` as they do with a PyTorch model.
 
 From the command line: ``python -m deep_audio.bin.onnx_classify -m model.onnx -i a.wav``.
 
@@ -19,44 +23,38 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from deep_audio.audio import read_audio
-from deep_audio.errors import ModelFileError
-from deep_audio.segmenting import cut_segments
+from deep_audio.config import Config, load_config, stored_config
+from deep_audio.errors import ConfigError, ModelFileError
+from deep_audio.predicting import FileResult, batched, classify_files
+from deep_audio.segmenting import SegmentPlan
 
-
-@dataclass
-class OnnxFilePrediction:
-    """A file's winning class, mean posterior, and each segment's place and posterior."""
-
-    path: Path
-    class_index: int
-    class_name: str
-    posteriors: np.ndarray  # (n_classes,)
-    starts_seconds: np.ndarray  # (n_segments,)
-    ends_seconds: np.ndarray  # (n_segments,)
-    segment_posteriors: np.ndarray  # (n_segments, n_classes)
+# The name of earlier releases.
+OnnxFilePrediction = FileResult
 
 
 class OnnxClassifier:
-    """An exported deep_audio classifier run by onnxruntime.
+    """An exported deep_audio classifier run by onnxruntime, as a predictor.
 
     Parameters
     ----------
     path : str or PathLike
         An ONNX file written by :func:`deep_audio.export.to_onnx`.
-    batch_size : int
-        Segments per ``session.run``.
+    batch_size : int, optional
+        Segments per ``session.run``; default 32.
     providers : list of str, optional
         onnxruntime execution providers; default CPU.
 
     Attributes
     ----------
     class_names : list of str
+    plan : SegmentPlan
+        How files are read and cut: the exported model's.
+    config : Config
+        The settings stored in the export (today's defaults when it stores none).
     sample_rate : int
         Hz; files are resampled to it.
     segment_samples, hop_samples : int
@@ -68,7 +66,7 @@ class OnnxClassifier:
         The file is missing, not ONNX, or lacks deep_audio's metadata.
     """
 
-    def __init__(self, path: str | os.PathLike, *, batch_size: int = 32,
+    def __init__(self, path: str | os.PathLike, *, batch_size: int | None = None,
                  providers: list[str] | None = None):
         import onnxruntime
 
@@ -83,15 +81,21 @@ class OnnxClassifier:
         metadata = self.session.get_modelmeta().custom_metadata_map
         try:
             self.class_names = list(json.loads(metadata["deep_audio.class_names"]))
-            self.sample_rate = int(metadata["deep_audio.sample_rate"])
-            self.segment_samples = int(metadata["deep_audio.segment_samples"])
-            self.hop_samples = int(metadata["deep_audio.segment_hop_samples"])
+            self.plan = SegmentPlan.from_metadata(metadata)
+            self.config: Config = (
+                stored_config(json.loads(metadata["deep_audio.config"]), source=str(path))
+                if "deep_audio.config" in metadata else load_config())
         except (KeyError, ValueError) as error:
+            if isinstance(error, ConfigError):
+                raise ModelFileError(f"ONNX model '{self.path}' stores settings this "
+                                     f"deep_audio cannot read: {error}") from error
             raise ModelFileError(f"ONNX model '{self.path}' lacks deep_audio metadata "
                                  f"({error}); export it with deep_audio.export.to_onnx"
                                  ) from error
-        self.config = json.loads(metadata.get("deep_audio.config", "{}"))
-        self.batch_size = batch_size
+        self.sample_rate = self.plan.sample_rate
+        self.segment_samples = self.plan.segment_samples
+        self.hop_samples = self.plan.hop_samples
+        self.batch_size = batch_size or 32
         self.input_name = self.session.get_inputs()[0].name
 
     def posteriors(self, segments: np.ndarray) -> np.ndarray:
@@ -107,30 +111,20 @@ class OnnxClassifier:
         np.ndarray, float32, shape (n_segments, n_classes)
         """
         segments = np.ascontiguousarray(segments, dtype=np.float32)
-        rows = [softmax(self.session.run(None, {self.input_name: batch})[0])
-                for batch in np.split(segments, range(self.batch_size, len(segments),
-                                                      self.batch_size))]
-        return np.concatenate(rows).astype(np.float32)
+        return batched(segments, self.batch_size,
+                       lambda batch: softmax(self.session.run(
+                           None, {self.input_name: batch})[0]).astype(np.float32))
 
-    def classify_file(self, path: str | os.PathLike) -> OnnxFilePrediction:
+    def classify_file(self, path: str | os.PathLike) -> FileResult:
         """Classify one file, segment by segment (the mean posterior decides).
 
         Raises
         ------
         AudioError
-            The file cannot be read.
+            The file cannot be read, or is shorter than the model's minimum.
         """
-        samples, _ = read_audio(path, sample_rate=self.sample_rate)
-        starts, segments = cut_segments(samples, self.segment_samples, self.hop_samples)
-        rows = self.posteriors(segments)
-        mean = rows.mean(axis=0)
-        winner = int(np.argmax(mean))
-        starts_array = np.asarray(starts)
-        return OnnxFilePrediction(
-            Path(path), winner, self.class_names[winner], mean,
-            starts_array / self.sample_rate,
-            np.minimum(starts_array + self.segment_samples, len(samples)) / self.sample_rate,
-            rows)
+        (result,) = classify_files([path], self)
+        return result
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -192,6 +192,39 @@ def test_the_listing_names_the_odd_entries_and_counts_the_rest(battery, caplog):
     assert "ignored 3 non-audio files (.txt x2, .jpg x1)" in caplog.text
 
 
+def _verdict(predictor, path) -> tuple[str, str]:
+    """("class", name) for a file classified, ("refused", reason) for one refused;
+    ("tie", "") when the two best classes are within the exports' tolerance."""
+    from deep_audio.errors import AudioError
+    from deep_audio.predicting import classify_files
+
+    try:
+        (result,) = classify_files([path], predictor)
+    except AudioError as error:
+        return "refused", str(error)
+    best, second = np.sort(result.posteriors)[::-1][:2]
+    return ("tie", "") if best - second < 1e-3 else ("class", result.class_name)
+
+
+def test_the_torch_and_onnx_predictors_give_the_same_verdict_per_file(battery, tmp_path):
+    """Every path reads files the same way: the battery through PyTorch and through
+    onnxruntime gets the same refusals (same reason) and the same classes."""
+    for package in ("onnx", "onnxruntime", "onnxscript"):
+        pytest.importorskip(package)
+    from deep_audio.export import to_onnx
+    from deep_audio.onnx_inference import OnnxClassifier
+    from deep_audio.predicting import as_predictor
+
+    model = load_model(battery["model"])
+    predictors = [as_predictor(model), OnnxClassifier(to_onnx(model, tmp_path / "m.onnx"))]
+    low = battery["low"]
+    for name in [*battery["usable"], *battery["unusable"]]:
+        torch_verdict, onnx_verdict = (_verdict(p, low / name) for p in predictors)
+        assert torch_verdict == onnx_verdict, (name, torch_verdict, onnx_verdict)
+        expected = {"refused"} if name in battery["unusable"] else {"class", "tie"}
+        assert torch_verdict[0] in expected, (name, torch_verdict)
+
+
 # Hostile and foreign model files.
 
 class MakesMarker:

@@ -13,7 +13,7 @@ from deep_audio.bin import export_model
 from deep_audio.errors import ExportError, ModelFileError
 from deep_audio.export import (LOGIT_ATOL, read_torchscript_metadata, to_onnx, to_torchscript,
                                verify)
-from deep_audio.inference import classify_files
+from deep_audio.inference import classify_file, classify_files
 from deep_audio.models import load_model
 
 onnx = pytest.importorskip("onnx")
@@ -103,3 +103,60 @@ def test_export_cli_writes_and_verifies(trained, tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "out.torchscript.pt").is_file()
     assert "max |logit difference|" in capsys.readouterr().out
+
+
+def test_torch_onnx_and_long_recording_paths_give_the_same_posteriors(model, onnx_path,
+                                                                        dataset):
+    from deep_audio.inference import segment_recording
+    from deep_audio.onnx_inference import OnnxClassifier
+
+    runner = OnnxClassifier(onnx_path)
+    assert runner.plan == model.plan  # one segment plan, from the config or the export
+    path = sorted(dataset["test"][0].iterdir())[0]  # 1.2 s: a tail segment, short blocks
+    (torch_result,) = classify_files([path], model)
+    (onnx_result,) = classify_files([path], runner)
+    long_runs = [segment_recording(path, predictor, read_block_seconds=0.3,
+                                   smoothing_segments=1) for predictor in (model, runner)]
+    for result in (onnx_result, *long_runs):
+        np.testing.assert_array_equal(result.starts_seconds, torch_result.starts_seconds)
+        np.testing.assert_allclose(result.ends_seconds, torch_result.ends_seconds)
+    for rows in (onnx_result.segment_posteriors, *(run.posteriors for run in long_runs)):
+        np.testing.assert_allclose(rows, torch_result.segment_posteriors, atol=POSTERIOR_ATOL)
+    np.testing.assert_allclose(onnx_result.posteriors, torch_result.posteriors,
+                               atol=POSTERIOR_ATOL)
+    assert onnx_result.class_name == torch_result.class_name
+    # The seed's call takes the ONNX file as it takes a model file.
+    winner, posteriors, classes = classify_file(path, onnx_path)
+    assert classes[winner] == torch_result.class_name
+
+
+def test_onnx_refuses_a_file_too_short_as_torch_does(model, onnx_path, tmp_path):
+    import soundfile
+
+    from deep_audio.errors import AudioError
+    from deep_audio.onnx_inference import OnnxClassifier
+
+    rate = model.plan.sample_rate
+    short = tmp_path / "5ms.wav"
+    soundfile.write(short, np.zeros(int(0.005 * rate), np.float32), rate)
+    assert model.plan.min_seconds > 0.005
+    messages = []
+    for predictor in (model, OnnxClassifier(onnx_path)):
+        with pytest.raises(AudioError, match="shorter than the minimum") as refused:
+            next(classify_files([short], predictor))
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]
+
+
+def test_onnx_cli_prints_what_basic_test_prints(trained, onnx_path, dataset, capsys):
+    from deep_audio.bin import basic_test, onnx_classify
+
+    files = [str(sorted(folder.iterdir())[0]) for folder in dataset["test"]]
+    outputs = []
+    for command, model_file in ((basic_test, trained.model_path), (onnx_classify, onnx_path)):
+        assert command.main(["-m", str(model_file), "-i", *files, "--segments"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        # Start, end and class of each row; "# path: class", without the probability.
+        outputs.append([line.rsplit(" ", 1)[0] if line.startswith("# ")
+                        else line.split("\t")[:3] for line in lines])
+    assert outputs[0] == outputs[1]

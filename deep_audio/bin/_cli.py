@@ -183,6 +183,36 @@ def probability_columns(probabilities) -> str:
     return "\t".join(f"{p:.3f}" for p in probabilities)
 
 
+def print_results(results, class_names: Sequence[str], *, segments: bool = False) -> int:
+    """Print file results (:class:`~deep_audio.predicting.FileResult`) as every
+    classifying command does; returns how many were printed.
+
+    One tab-separated line per file (path, class, its probability, every class's
+    probability) under one header; with ``segments``, per file a ``# path: class
+    probability`` line, a header and one line per segment (start and end seconds, class,
+    probability, every class's probability).
+    """
+    columns = "\t".join(f"p({name})" for name in class_names)
+    if not segments:
+        print(f"file\tclass\tprobability\t{columns}")
+    printed = 0
+    for result in results:
+        printed += 1
+        probability = result.posteriors[result.class_index]
+        if not segments:
+            print(f"{result.path}\t{result.class_name}\t{probability:.3f}\t"
+                  + probability_columns(result.posteriors))
+            continue
+        print(f"# {result.path}: {result.class_name} {probability:.3f}")
+        print(f"start_seconds\tend_seconds\tclass\tprobability\t{columns}")
+        for start, end, row in zip(result.starts_seconds, result.ends_seconds,
+                                   result.segment_posteriors):
+            winner = int(row.argmax())
+            print(f"{start:.3f}\t{end:.3f}\t{class_names[winner]}\t{row[winner]:.3f}\t"
+                  + probability_columns(row))
+    return printed
+
+
 def exit_status(done: int, total: int, *, what: str = "read") -> int:
     """0 when all ``total`` inputs were handled, else 1 after saying how many were not."""
     if done < total:

@@ -32,27 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     settings = _cli.config_from_args(args).training
     model = load_model(args.model, device=resolve_device(settings.device))
-    names = model.class_names
-    if not args.segments:
-        print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
-    classified = 0
-    for prediction in classify_files(args.input, model, precision=settings.precision,
-                                     skip_unreadable=len(args.input) > 1):
-        classified += 1
-        if args.segments:
-            print(f"# {prediction.path}: {prediction.class_name} "
-                  f"{prediction.posteriors[prediction.class_index]:.3f}")
-            print("start_seconds\tend_seconds\tclass\tprobability\t"
-                  + "\t".join(f"p({name})" for name in names))
-            for segment in prediction.segments:
-                winner = segment.class_index
-                print(f"{segment.start_seconds:.3f}\t{segment.end_seconds:.3f}\t{names[winner]}"
-                      f"\t{segment.posteriors[winner]:.3f}\t"
-                      + _cli.probability_columns(segment.posteriors))
-        else:
-            print(f"{prediction.path}\t{prediction.class_name}\t"
-                  f"{prediction.posteriors[prediction.class_index]:.3f}\t"
-                  + _cli.probability_columns(prediction.posteriors))
+    results = classify_files(args.input, model, precision=settings.precision,
+                             skip_unreadable=len(args.input) > 1)
+    classified = _cli.print_results(results, model.class_names, segments=args.segments)
     return _cli.exit_status(classified, len(args.input))
 
 

@@ -17,12 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.audio import read_audio
 from deep_audio.bin import _cli
-from deep_audio.config import seconds_to_samples
 from deep_audio.export import LOGIT_ATOL, probe_segments, to_onnx, to_torchscript, verify
 from deep_audio.models import load_model
-from deep_audio.segmenting import cut_segments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,12 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     base = Path(args.output) if args.output else Path(args.model).with_suffix("")
-    sample_rate = model.config.front_end.sample_rate
-    segments = [probe_segments(model.segment_samples, sample_rate, seed=0)]
-    hop_samples = seconds_to_samples(model.config.segments.segment_hop_seconds, sample_rate)
-    for path in args.input:
-        samples, _ = read_audio(path, sample_rate=sample_rate)
-        segments.append(cut_segments(samples, model.segment_samples, hop_samples)[1])
+    plan = model.plan
+    segments = [probe_segments(plan.segment_samples, plan.sample_rate, seed=0)]
+    segments += [plan.cut(plan.read(path))[1] for path in args.input]
     waveforms = np.concatenate(segments)
     for kind in args.format:
         if kind == "onnx":

@@ -3,20 +3,20 @@
     python -m deep_audio.bin.onnx_classify -m models/cnn.onnx -i song.wav [more.flac ...]
         [--segments]
 
-Prints one line per file (class, probability, every class's posterior) or, with
-``--segments``, one line per segment. Needs numpy, soundfile, soxr, PyYAML and
-onnxruntime; torch is never imported.
+Prints what ``deep_audio.bin.basic_test`` prints for a PyTorch model: one line per file
+(class, probability, every class's posterior) or, with ``--segments``, one line per
+segment; a file that is unreadable or too short is refused the same way. Needs numpy,
+soundfile, soxr, PyYAML and onnxruntime; torch is never imported.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Sequence
 
 from deep_audio.bin import _cli
-from deep_audio.errors import AudioError
 from deep_audio.onnx_inference import OnnxClassifier
+from deep_audio.predicting import classify_files
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,30 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     model = OnnxClassifier(args.model)
-    names = model.class_names
-    header = "\t".join(f"p({name})" for name in names)
-    print(("start_seconds\tend_seconds" if args.segments else "file") +
-          f"\tclass\tprobability\t{header}")
-    failed = 0
-    for path in args.input:
-        try:
-            prediction = model.classify_file(path)
-        except AudioError as error:
-            print(f"error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        if args.segments:
-            print(f"# {path}: {prediction.class_name}")
-            for start, end, row in zip(prediction.starts_seconds, prediction.ends_seconds,
-                                       prediction.segment_posteriors):
-                winner = int(row.argmax())
-                print(f"{start:.3f}\t{end:.3f}\t{names[winner]}\t{row[winner]:.3f}\t"
-                      + "\t".join(f"{p:.3f}" for p in row))
-        else:
-            print(f"{path}\t{prediction.class_name}\t"
-                  f"{prediction.posteriors[prediction.class_index]:.3f}\t"
-                  + "\t".join(f"{p:.3f}" for p in prediction.posteriors))
-    return 1 if failed else 0
+    results = classify_files(args.input, model, skip_unreadable=len(args.input) > 1)
+    classified = _cli.print_results(results, model.class_names, segments=args.segments)
+    return _cli.exit_status(classified, len(args.input))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

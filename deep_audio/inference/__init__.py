@@ -1,25 +1,40 @@
 """Using a trained model: classify files and segments, score labelled folders, embed files
 (deep features) and search for similar sounds.
 
+Names are imported on first use, so that the torch-free parts (classifying files and long
+recordings with any predictor, e.g. an ONNX model) can be used without torch installed.
 Classifiers on deep features (:mod:`deep_audio.inference.deep_classifier`) import
 scikit-learn and are not re-exported here."""
 
-from deep_audio.inference.classify import (FilePrediction, SegmentPrediction, classify_file,
-                                           classify_files)
-from deep_audio.inference.embeddings import (DeepFeatures, FileEmbedding, embed_file,
-                                             embed_files, embedding_layers,
-                                             extract_deep_features)
-from deep_audio.inference.evaluate import FolderReport, evaluate_folders
-from deep_audio.inference.long_recordings import (RecordingSegmentation, Region,
-                                                  TimelineEvaluation, evaluate_segmentation,
-                                                  read_annotation, save_segmentation,
-                                                  segment_recording)
-from deep_audio.inference.search import SoundIndex, build_index, nearest
+from __future__ import annotations
 
-__all__ = ["FilePrediction", "FolderReport", "RecordingSegmentation", "Region",
-           "SegmentPrediction", "TimelineEvaluation", "classify_file", "classify_files",
-           "evaluate_folders", "evaluate_segmentation", "read_annotation",
-           "save_segmentation", "segment_recording",
-           # deep features and similar-sound search (docs/deep_features.md)
-           "DeepFeatures", "FileEmbedding", "SoundIndex", "build_index", "embed_file",
-           "embed_files", "embedding_layers", "extract_deep_features", "nearest"]
+import importlib
+
+_WHERE = {
+    "FilePrediction": "deep_audio.predicting", "FileResult": "deep_audio.predicting",
+    "Predictor": "deep_audio.predicting", "SegmentPrediction": "deep_audio.predicting",
+    "as_predictor": "deep_audio.predicting", "classify_file": "deep_audio.predicting",
+    "classify_files": "deep_audio.predicting",
+    "TorchPredictor": "deep_audio.inference.classify",
+    "FolderReport": "deep_audio.inference.evaluate",
+    "evaluate_folders": "deep_audio.inference.evaluate",
+    **dict.fromkeys(["RecordingSegmentation", "Region", "TimelineEvaluation",
+                     "evaluate_segmentation", "read_annotation", "save_segmentation",
+                     "segment_recording"], "deep_audio.inference.long_recordings"),
+    **dict.fromkeys(["DeepFeatures", "FileEmbedding", "embed_file", "embed_files",
+                     "embedding_layers", "extract_deep_features"],
+                    "deep_audio.inference.embeddings"),
+    **dict.fromkeys(["SoundIndex", "build_index", "nearest"], "deep_audio.inference.search"),
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

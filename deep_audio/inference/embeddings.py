@@ -33,10 +33,10 @@ import torch
 from deep_audio.audio import list_audio_files
 from deep_audio.device import autocast_dtype
 from deep_audio.errors import AudioError, DeepAudioError, ModelFileError
-from deep_audio.inference.classify import (as_model, batched_outputs, segmented_files,
-                                           split_rows, stack_segments)
+from deep_audio.inference.classify import as_model, batched_outputs
 from deep_audio.models import AudioClassifier
 from deep_audio.models.classifier import FEATURE_SECTIONS
+from deep_audio.predicting import segmented_files, split_rows, stack_segments
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,21 @@ class FileEmbedding:
         Mean of ``segments`` over the segment axis.
     segments : np.ndarray, float32, shape (n_segments, size)
         One row per segment, in time order.
-    segment_seconds : list of (float, float)
-        Start and end of each segment in seconds.
+    starts_seconds, ends_seconds : np.ndarray, shape (n_segments,)
+        Start and end of each segment in seconds (as in
+        :class:`~deep_audio.predicting.FileResult`).
     """
 
     path: Path
     embedding: np.ndarray
     segments: np.ndarray
-    segment_seconds: list[tuple[float, float]]
+    starts_seconds: np.ndarray
+    ends_seconds: np.ndarray
+
+    @property
+    def segment_seconds(self) -> list[tuple[float, float]]:
+        """``(start, end)`` of each segment in seconds."""
+        return [(float(a), float(b)) for a, b in zip(self.starts_seconds, self.ends_seconds)]
 
 
 def embedding_layers(model: AudioClassifier) -> dict[str, int]:
@@ -138,14 +145,14 @@ def embed_files(paths: Iterable[str | os.PathLike], model: AudioClassifier | str
     check_layer(model, layer)
     batch_size = batch_size or model.config.inference.inference_batch_size
     amp_dtype = autocast_dtype(precision, next(model.parameters()).device)
-    sample_rate = model.config.front_end.sample_rate
-    for group in segmented_files(paths, model, batch_size=batch_size,
+    plan = model.plan
+    for group in segmented_files(paths, plan, batch_size=batch_size,
                                  skip_unreadable=skip_unreadable, skipped=skipped):
-        rows = embed_segments(model, stack_segments(group, model.segment_samples), layer=layer,
+        rows = embed_segments(model, stack_segments(group, plan), layer=layer,
                               batch_size=batch_size, amp_dtype=amp_dtype)
         for file, segments in zip(group, split_rows(rows, group)):
             yield FileEmbedding(file.path, segments.mean(axis=0), segments,
-                                file.segment_seconds(model.segment_samples, sample_rate))
+                                *plan.times(file.starts, len(file.samples)))
 
 
 def embed_file(path: str | os.PathLike, model: AudioClassifier | str | os.PathLike, *,

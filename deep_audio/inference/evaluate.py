@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from deep_audio.audio import list_audio_files
 from deep_audio.errors import DeepAudioError
-from deep_audio.inference.classify import FilePrediction, classify_files
-from deep_audio.models import AudioClassifier
 from deep_audio.metrics import confusion_matrix, scores
+from deep_audio.predicting import FileResult, as_predictor, classify_files
 
 
 @dataclass
@@ -23,7 +22,7 @@ class FolderReport:
     class_names: list[str]
     confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
     scores: dict[str, object]
-    predictions: list[tuple[FilePrediction, int]]  # (prediction, true class index)
+    predictions: list[tuple[FileResult, int]]  # (prediction, true class index)
     skipped: int
 
     def format(self) -> str:
@@ -48,13 +47,16 @@ class FolderReport:
         return "\n".join(lines)
 
 
-def evaluate_folders(model: AudioClassifier, folders: Sequence[str | os.PathLike], *,
+def evaluate_folders(model: Any, folders: Sequence[str | os.PathLike], *,
                      precision: str = "fp32") -> FolderReport:
     """Classify every file under ``folders`` (one folder per class, named as the class).
 
-    Folder names must be class names of ``model``; a model class with no folder simply
-    has no support. Unreadable files are skipped and counted.
+    ``model`` is any predictor, a loaded model or a model file (see
+    :func:`deep_audio.predicting.as_predictor`). Folder names must be class names of the
+    model; a model class with no folder simply has no support. Unreadable files are
+    skipped and counted.
     """
+    model = as_predictor(model, precision=precision)
     labelled = []
     for folder in folders:
         name = Path(folder).resolve().name
@@ -67,7 +69,7 @@ def evaluate_folders(model: AudioClassifier, folders: Sequence[str | os.PathLike
         raise DeepAudioError(f"no audio files in {[str(f) for f in folders]}")
     truth = {path: label for path, label in labelled}
     predictions = [(p, truth[p.path]) for p in classify_files(
-        [path for path, _ in labelled], model, precision=precision, skip_unreadable=True)]
+        [path for path, _ in labelled], model, skip_unreadable=True)]
     if not predictions:
         raise DeepAudioError("none of the files could be read")
     matrix = confusion_matrix([t for _, t in predictions],

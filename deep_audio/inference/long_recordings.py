@@ -1,11 +1,14 @@
 """Long recordings: segment posteriors over time, smoothed and merged into labelled regions.
 
-A recording of any length (hours) is decoded block by block
-(:func:`deep_audio.audio.read_audio_blocks`) and cut into the model's segments exactly as
-:func:`deep_audio.inference.classify_files` cuts a short file (same starts, the last one
-ending at the last sample); memory holds one block and one batch of segments. Then:
+A recording of any length (hours) is decoded block by block and cut by the predictor's
+segment plan (:meth:`deep_audio.segmenting.SegmentPlan.stream`) exactly as
+:func:`deep_audio.predicting.classify_files` cuts a short file (same starts, the last one
+ending at the last sample, the same minimum length); memory holds one block and one batch
+of segments. Any predictor works (:mod:`deep_audio.predicting`): a PyTorch model, an
+ONNX model run by onnxruntime (this module does not import torch), a deep-feature
+classifier. Then:
 
-1. every segment gets a posterior (:func:`deep_audio.inference.classify.segment_posteriors`);
+1. every segment gets a posterior (the predictor's ``posteriors``);
 2. posteriors are smoothed over time with a moving average of ``smoothing_segments``
    segments;
 3. each segment *owns* the time from halfway after its predecessor's centre to halfway
@@ -36,15 +39,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from deep_audio.audio import read_audio_blocks
-from deep_audio.config import override, seconds_to_samples
-from deep_audio.device import autocast_dtype
+from deep_audio.config import override
 from deep_audio.errors import DeepAudioError
-from deep_audio.inference.classify import as_model, segment_posteriors
 from deep_audio.metrics import confusion_matrix, scores
-from deep_audio.models import AudioClassifier
 from deep_audio.plots import plot_timeline
-from deep_audio.segmenting import cut_segment
+from deep_audio.predicting import as_predictor
 
 logger = logging.getLogger(__name__)
 
@@ -144,18 +143,20 @@ class TimelineEvaluation:
         return "\n".join(lines)
 
 
-def segment_recording(path: str | os.PathLike, model: AudioClassifier | str | os.PathLike,
-                      *, precision: str = "fp32", **overrides: Any) -> RecordingSegmentation:
+def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "fp32",
+                      **overrides: Any) -> RecordingSegmentation:
     """Classify a recording of any length segment by segment and label its regions.
 
     Parameters
     ----------
     path : str or PathLike
         An audio file; it is read in blocks of ``read_block_seconds``.
-    model : AudioClassifier or path
-        A loaded model, or a model file to load.
+    model : predictor, AudioClassifier or path
+        A predictor, a loaded model, or a model file (``.onnx`` runs with onnxruntime);
+        see :func:`deep_audio.predicting.as_predictor`.
     precision : str
-        ``fp32``, ``bf16``, ``fp16`` or ``auto`` (see :func:`deep_audio.device.autocast_dtype`).
+        Of a PyTorch model: ``fp32``, ``bf16``, ``fp16`` or ``auto`` (see
+        :func:`deep_audio.device.autocast_dtype`).
     **overrides
         Settings by name, on top of the model's own: ``segment_hop_seconds``,
         ``smoothing_segments``, ``min_region_seconds``, ``read_block_seconds``,
@@ -168,7 +169,7 @@ def segment_recording(path: str | os.PathLike, model: AudioClassifier | str | os
     Raises
     ------
     AudioError
-        The file cannot be read.
+        The file cannot be read, or is shorter than the model's minimum.
 
     Examples
     --------
@@ -176,38 +177,34 @@ def segment_recording(path: str | os.PathLike, model: AudioClassifier | str | os
     >>> for region in result.regions:  # doctest: +SKIP
     ...     print(region.start_seconds, region.end_seconds, region.class_name)
     """
-    model = as_model(model)
-    config = override(model.config, **overrides)
-    sample_rate = config.front_end.sample_rate
-    hop_samples = seconds_to_samples(config.segments.segment_hop_seconds, sample_rate)
-    amp_dtype = autocast_dtype(precision, next(model.parameters()).device)
+    predictor = as_predictor(model, precision=precision)
+    config = override(predictor.config, **overrides)
+    plan = predictor.plan
+    if overrides.get("segment_hop_seconds") is not None:
+        plan = plan.with_hop_seconds(config.segments.segment_hop_seconds)
     batch_size = config.inference.inference_batch_size
-    blocks = read_audio_blocks(path, sample_rate=sample_rate,
-                               block_seconds=config.inference.read_block_seconds,
-                               min_seconds=config.segments.min_file_seconds)
-    starts, rows, n_samples = [], [], [0]
-    for batch_starts, batch in _batches(_segments(blocks, model.segment_samples, hop_samples,
-                                                  n_samples), batch_size):
+    stream = plan.stream(plan.read_blocks(path,
+                                          block_seconds=config.inference.read_block_seconds))
+    starts, rows = [], []
+    for batch_starts, batch in _batches(stream, batch_size):
         starts.extend(batch_starts)
-        rows.append(segment_posteriors(model, batch, batch_size=batch_size,
-                                       amp_dtype=amp_dtype))
-    starts_samples = np.asarray(starts, dtype=np.int64)
+        rows.append(predictor.posteriors(batch))
     posteriors = np.concatenate(rows)
-    duration_seconds = n_samples[0] / sample_rate
+    duration_seconds = stream.n_samples / plan.sample_rate
     smoothed = _moving_average(posteriors, config.inference.smoothing_segments)
-    starts_seconds = starts_samples / sample_rate
-    ends_seconds = np.minimum(starts_samples + model.segment_samples, n_samples[0]) / sample_rate
-    regions = make_regions(starts_seconds, ends_seconds, smoothed, model.class_names,
+    starts_seconds, ends_seconds = plan.times(starts, stream.n_samples)
+    class_names = list(predictor.class_names)
+    regions = make_regions(starts_seconds, ends_seconds, smoothed, class_names,
                            duration_seconds=duration_seconds,
                            min_region_seconds=config.inference.min_region_seconds)
     logger.info("%s: %.1f s, %d segments, %d regions", path, duration_seconds,
                 len(starts_seconds), len(regions))
-    settings = {"segment_seconds": config.segments.segment_seconds,
-                "segment_hop_seconds": config.segments.segment_hop_seconds,
+    settings = {"segment_seconds": plan.segment_samples / plan.sample_rate,
+                "segment_hop_seconds": plan.hop_samples / plan.sample_rate,
                 "smoothing_segments": config.inference.smoothing_segments,
                 "min_region_seconds": config.inference.min_region_seconds,
                 "evaluation_step_seconds": config.inference.evaluation_step_seconds}
-    return RecordingSegmentation(Path(path), list(model.class_names), duration_seconds,
+    return RecordingSegmentation(Path(path), class_names, duration_seconds,
                                  starts_seconds, ends_seconds, posteriors, smoothed, regions,
                                  settings)
 
@@ -398,29 +395,6 @@ def save_segmentation(segmentation: RecordingSegmentation, path: str | os.PathLi
             writer.writerow([f"{start:.3f}", f"{end:.3f}", names[int(np.argmax(row))],
                              *(f"{p:.4f}" for p in row)])
     return [path, segments_path]
-
-
-def _segments(blocks: Iterable[np.ndarray], segment_samples: int, hop_samples: int,
-              n_samples: list[int]) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start, segment)`` pairs over a stream of blocks, with the starts of
-    :func:`deep_audio.segmenting.segment_starts`; ``n_samples[0]`` ends as the total."""
-    buffer, buffer_start, next_start, total = np.zeros(0, np.float32), 0, 0, 0
-    for block in blocks:
-        buffer = np.concatenate([buffer, block])
-        total += len(block)
-        while next_start + segment_samples <= total:
-            offset = next_start - buffer_start
-            yield next_start, buffer[offset:offset + segment_samples]
-            next_start += hop_samples
-        keep_from = max(buffer_start, min(next_start, total - segment_samples))
-        buffer, buffer_start = buffer[keep_from - buffer_start:], keep_from
-    n_samples[0] = total
-    last = total - segment_samples
-    if last <= 0:
-        if next_start == 0:  # shorter than one segment: one zero-padded segment
-            yield 0, cut_segment(buffer, 0, segment_samples)
-    elif next_start - hop_samples != last:  # the tail: one segment ending at the end
-        yield last, buffer[last - buffer_start:]
 
 
 def _batches(pairs: Iterable[tuple[int, np.ndarray]], batch_size: int

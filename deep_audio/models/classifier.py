@@ -7,9 +7,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from deep_audio.config import Config, seconds_to_samples
+from deep_audio.config import Config
 from deep_audio.features import LogMel, Normalize
 from deep_audio.models.cnn import SeedCNN
+from deep_audio.segmenting import SegmentPlan
 
 # The config sections that decide what a model computes from a waveform: a model's
 # embeddings and outputs mean the same only under the same settings of these.
@@ -19,8 +20,9 @@ FEATURE_SECTIONS = ("front_end", "segments", "model")
 class AudioClassifier(nn.Module):
     """Log-mel front-end, training-set normalisation and the CNN, in one module.
 
-    Carries its settings (``config``) and ``class_names`` as plain attributes so that a
-    loaded model is all that inference needs.
+    Carries its settings (``config``), ``class_names`` and segment plan (``plan``: how
+    a file is read and cut, :class:`~deep_audio.segmenting.SegmentPlan`) as plain
+    attributes so that a loaded model is all that inference needs.
 
     Shapes: waveform segments ``(batch, segment_samples)`` in, logits
     ``(batch, n_classes)`` out, where ``segment_samples`` is
@@ -33,8 +35,8 @@ class AudioClassifier(nn.Module):
             raise ValueError(f"a classifier needs at least two classes, got {list(class_names)}")
         self.config = config
         self.class_names = list(class_names)
-        self.segment_samples = seconds_to_samples(config.segments.segment_seconds,
-                                                  config.front_end.sample_rate)
+        self.plan = SegmentPlan.from_config(config)
+        self.segment_samples = self.plan.segment_samples
         self.front_end = LogMel.from_config(config.front_end)
         self.normalize = Normalize(config.front_end.n_mels)
         self.cnn = SeedCNN.from_config(
