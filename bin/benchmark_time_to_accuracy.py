@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,8 @@ LEVERS = {
     "default-plateau": ["--set", "schedule=plateau", "--set", "epochs=100"],
     "default-seed-head": ["--set", "pooling=flatten", "--set", "hidden_units=[1024,256]",
                           "--set", "dropout=[0.75,0.5]", "--set", "output_activation=true"],
+    "default-seed-widths": ["--set", "conv_channels=[32,64,128,256]"],
+    "default-longer": ["--set", "epochs=30", "--set", "segment_hop_seconds=0.5"],
 }
 AVX2_ENVIRONMENT = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
@@ -114,11 +117,24 @@ def score(task: str, recipe: str, model: Path) -> dict:
     return {"accuracy": float(result["accuracy"]), "macro_f1": float(result["macro_f1"])}
 
 
-def epochs_run(model: Path) -> int | None:
+def training_losses(model: Path) -> list[float]:
+    """The per-epoch training loss from the run's history (empty for the SVM)."""
     history = model.with_suffix(".history.csv")
     if not history.is_file():
-        return None
-    return len(history.read_text().strip().splitlines()) - 1
+        return []
+    rows = [line.split(",") for line in history.read_text().strip().splitlines()]
+    column = rows[0].index("train_loss")
+    return [float(row[column]) for row in rows[1:]]
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all processes), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def run_one(task: str, recipe: str, seed: int, runs_dir: Path, isa: str) -> dict:
@@ -131,14 +147,22 @@ def run_one(task: str, recipe: str, seed: int, runs_dir: Path, isa: str) -> dict
     command = train_command(task, recipe, seed, model, isa)
     print(f"# {task} / {recipe} / seed {seed}: {' '.join(command[1:])}", file=sys.stderr,
           flush=True)
-    started = time.perf_counter()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before, started = busy_cpu_seconds(), time.perf_counter()
     completed = subprocess.run(command, env=environment, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (children.ru_utime + children.ru_stime - children_before.ru_utime
+           - children_before.ru_stime)
     if completed.returncode != 0:
         raise SystemExit(f"{task}/{recipe}/seed {seed} failed:\n{completed.stderr[-2000:]}")
+    losses = training_losses(model)
     record = {"task": task, "recipe": recipe, "seed": seed, "seconds": seconds,
-              "epochs": epochs_run(model), **score(task, recipe, model), "isa": isa,
+              "cpu_seconds": own, "epochs": len(losses) or None,
+              # Cores kept busy by other processes meanwhile: a noisy machine shows here.
+              "others_load": (busy_cpu_seconds() - busy_before - own) / seconds,
+              "train_losses": losses, **score(task, recipe, model), "isa": isa,
               "cpu": cpu_flags()}
     record_path.write_text(json.dumps(record, indent=1))
     print(f"#   {seconds:.0f} s, {record['epochs']} epochs, accuracy "
@@ -153,9 +177,18 @@ def spread(values: list[float], digits: int) -> str:
     return f"{mean:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
+def loss_rise(runs: list[dict]) -> str:
+    """The largest epoch-to-epoch rise of the training loss over the runs: a smooth
+    curve has none, an unsteady one jumps."""
+    rises = [later - earlier for r in runs for earlier, later in
+             zip(r.get("train_losses", []), r.get("train_losses", [])[1:])]
+    return f"{max([0.0, *rises]):.2f}" if rises else "-"
+
+
 def table(records: list[dict]) -> str:
     lines = ["| task | recipe | runs | wall time, s | vs seed | epochs | held-out accuracy "
-             "| macro-F1 |", "|---|---|---|---|---|---|---|---|"]
+             "| macro-F1 | largest training-loss rise | others' load, cores |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for task in dict.fromkeys(r["task"] for r in records):
         rows = [r for r in records if r["task"] == task]
         seed_seconds = [r["seconds"] for r in rows if r["recipe"] == "seed"]
@@ -169,7 +202,8 @@ def table(records: list[dict]) -> str:
                 f"| {task} | {recipe} | {len(runs)} | {spread(seconds, 0)} | {ratio} | "
                 f"{spread(epochs, 1) if epochs else '-'} | "
                 f"{spread([r['accuracy'] for r in runs], 3)} | "
-                f"{spread([r['macro_f1'] for r in runs], 3)} |")
+                f"{spread([r['macro_f1'] for r in runs], 3)} | {loss_rise(runs)} | "
+                f"{max(r.get('others_load', float('nan')) for r in runs):.2f} |")
     return "\n".join(lines)
 
 

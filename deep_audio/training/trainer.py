@@ -1,9 +1,9 @@
-"""The training loop, built from small parts: one epoch, evaluation, and ``fit``."""
+"""The training loop, built from small parts: one epoch, evaluation, the schedule, the stop
+rule, and ``fit`` (the whole run's state is :class:`~deep_audio.training.state.TrainingState`,
+its log :class:`~deep_audio.training.history.HistoryLog`)."""
 
 from __future__ import annotations
 
-import copy
-import csv
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,11 +18,12 @@ from tqdm.auto import tqdm
 
 from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
-from deep_audio.errors import DeepAudioError
 from deep_audio.metrics import scores
 from deep_audio.models.io import atomic_save, load_checkpoint
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import Distributed, all_reduce_sum, broadcast_buffers
+from deep_audio.training.history import HistoryLog, read_history  # noqa: F401 (re-exported)
+from deep_audio.training.state import TrainingState
 
 logger = logging.getLogger(__name__)
 
@@ -227,12 +228,13 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     # bin/benchmark.py on a 2-core AVX-512 CPU: channels_last gives 1.06-1.15x in fp32
     # and 1.1-1.2x on top of bf16 autocast; it is the layout cuDNN prefers under AMP.
     model.to(memory_format=torch.channels_last)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate,
-                                  weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     per_step = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    state = TrainingState(model, optimizer, scheduler, scaler, train_loader=train_loader,
+                          device=device)
     loss_fn = nn.CrossEntropyLoss(
         weight=None if loss_weights is None else loss_weights.to(device))
     writes = distributed.is_main
@@ -241,28 +243,12 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
                 device, "fp32" if amp_dtype is None else str(amp_dtype).split(".")[-1],
                 len(train_loader.dataset), n_validation,
                 f", {distributed.world_size} processes" if distributed.enabled else "")
-
-    best_state, best_key, result = None, None, FitResult(best_epoch=0, best_metrics={})
-    first_epoch = 1
     if resume and checkpoint_path is not None and checkpoint_path.is_file():
-        state = load_checkpoint(checkpoint_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        _set_rng_states(state, train_loader, device)
-        best_state, best_key = state["best_state"], tuple(state["best_key"])
-        result.best_epoch, result.best_metrics = state["best_epoch"], state["best_metrics"]
-        result.history = state["history"]
-        first_epoch = state["epoch"] + 1
-        logger.info("resuming after epoch %d from %s", state["epoch"], checkpoint_path)
+        state.load_state_dict(load_checkpoint(checkpoint_path))
+        logger.info("resuming after epoch %d from %s", state.epoch, checkpoint_path)
     elif resume:
         logger.warning("no checkpoint at %s: training from the start", checkpoint_path)
-    if history_path is not None and writes:
-        history_path.parent.mkdir(parents=True, exist_ok=True)
-        history_path.unlink(missing_ok=True)
-        for row in result.history:
-            _append_csv(history_path, row)
+    log = HistoryLog(history_path, state.history) if history_path and writes else None
 
     step = TrainingStep(model, augment)
     if distributed.enabled:
@@ -270,7 +256,8 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
             step, device_ids=[device.index] if device.type == "cuda" else None)
     if config.compile_model:
         step = torch.compile(step)
-    epochs = tqdm(range(first_epoch, config.epochs + 1), desc="epochs",
+    stopped_early = False
+    epochs = tqdm(range(state.epoch + 1, config.epochs + 1), desc="epochs",
                   disable=not (progress and writes), dynamic_ncols=True)
     for epoch in epochs:
         started = time.perf_counter()
@@ -291,85 +278,25 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
                "val_accuracy": validation["accuracy"],
                "val_macro_f1": validation["macro_f1"], "learning_rate": learning_rate,
                "seconds": time.perf_counter() - started}
-        result.history.append(row)
-        if history_path is not None and writes:
-            _append_csv(history_path, row)
-
-        key = (validation["macro_f1"], -validation["loss"])
-        if best_key is None or key > best_key:
-            best_key, result.best_epoch = key, epoch
-            result.best_metrics = {**row, "val_confusion": validation["confusion"].tolist()}
-            best_state = copy.deepcopy(model.state_dict())
-            if on_improvement is not None and writes:
-                on_improvement(model, epoch, result.best_metrics)
+        improved = state.record(row, validation["confusion"])
+        if log is not None:
+            log.append(row)
+        if improved and on_improvement is not None and writes:
+            on_improvement(model, epoch, state.best_metrics)
         if checkpoint_path is not None and writes:
-            atomic_save({
-                "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), **_rng_states(train_loader, device),
-                "best_state": best_state, "best_key": list(best_key),
-                "best_epoch": result.best_epoch, "best_metrics": result.best_metrics,
-                "history": result.history}, checkpoint_path)
+            atomic_save(state.state_dict(), checkpoint_path)
         epochs.set_postfix(loss=f"{train['loss']:.3f}", val_f1=f"{validation['macro_f1']:.3f}",
-                           best=result.best_epoch)
+                           best=state.best_epoch)
         logger.debug("epoch %d: %s", epoch, row)
         if (epoch >= config.min_epochs
-                and epochs_without_gain(result.history, config.early_stopping_min_delta)
+                and epochs_without_gain(state.history, config.early_stopping_min_delta)
                 >= config.early_stopping_patience):
             logger.info("early stop at epoch %d: no macro-F1 gain in %d epochs", epoch,
                         config.early_stopping_patience)
-            result.stopped_early = True
+            stopped_early = True
             break
-    model.load_state_dict(best_state)
+    model.load_state_dict(state.best_weights)
     if checkpoint_path is not None and writes:
         checkpoint_path.unlink(missing_ok=True)
-    return result
-
-
-def _rng_states(train_loader: DataLoader, device: torch.device) -> dict[str, Any]:
-    """Every random state a resumed run needs to draw what this run would have drawn."""
-    return {"torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "loader_rng": (train_loader.generator.get_state()
-                           if train_loader.generator is not None else None)}
-
-
-def _set_rng_states(state: dict[str, Any], train_loader: DataLoader,
-                    device: torch.device) -> None:
-    torch.set_rng_state(state["torch_rng"])
-    if device.type == "cuda" and state.get("cuda_rng") is not None:
-        torch.cuda.set_rng_state(state["cuda_rng"], device)
-    if train_loader.generator is not None and state["loader_rng"] is not None:
-        train_loader.generator.set_state(state["loader_rng"])
-
-
-def _append_csv(path: Path, row: dict[str, float]) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-
-
-def read_history(path: str | Path) -> dict[str, list[float]]:
-    """The per-epoch log written by :func:`fit`, as columns (name -> one value per epoch).
-
-    Raises
-    ------
-    DeepAudioError
-        The file is missing or is not such a log.
-    """
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            rows = list(csv.DictReader(stream))
-    except OSError as error:
-        raise DeepAudioError(f"cannot read training history '{path}': "
-                             f"{error.strerror}") from error
-    if not rows or "epoch" not in rows[0]:
-        raise DeepAudioError(f"'{path}' is not a training history (no 'epoch' column)")
-    try:
-        return {name: [float(row[name]) for row in rows] for name in rows[0]}
-    except (TypeError, ValueError) as error:
-        raise DeepAudioError(f"training history '{path}' holds a bad value: {error}") from error
+    return FitResult(best_epoch=state.best_epoch, best_metrics=state.best_metrics,
+                     history=state.history, stopped_early=stopped_early)
