@@ -213,6 +213,22 @@ def print_results(results, class_names: Sequence[str], *, segments: bool = False
     return printed
 
 
+def classify_and_print(model, inputs: Sequence[str], *, segments: bool = False,
+                       precision: str = "fp32") -> int:
+    """Classify ``inputs`` with any predictor (or model, or model file), print the
+    results (:func:`print_results`) and return the exit status (:func:`exit_status`).
+
+    One input that cannot be used raises its error (a one-line ``error:``, status 2);
+    among several, each is skipped with a warning and the status is 1.
+    """
+    from deep_audio.predicting import as_predictor, classify_files
+
+    predictor = as_predictor(model, precision=precision)
+    results = classify_files(inputs, predictor, skip_unreadable=len(inputs) > 1)
+    return exit_status(print_results(results, predictor.class_names, segments=segments),
+                       len(inputs))
+
+
 def exit_status(done: int, total: int, *, what: str = "read") -> int:
     """0 when all ``total`` inputs were handled, else 1 after saying how many were not."""
     if done < total:

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from deep_audio.bin import _cli
 from deep_audio.device import resolve_device
-from deep_audio.inference import classify_file, classify_files
+from deep_audio.inference import classify_file
 from deep_audio.models import load_model
 
 __all__ = ["classify_file", "main"]
@@ -32,10 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     settings = _cli.config_from_args(args).training
     model = load_model(args.model, device=resolve_device(settings.device))
-    results = classify_files(args.input, model, precision=settings.precision,
-                             skip_unreadable=len(args.input) > 1)
-    classified = _cli.print_results(results, model.class_names, segments=args.segments)
-    return _cli.exit_status(classified, len(args.input))
+    return _cli.classify_and_print(model, args.input, segments=args.segments,
+                                   precision=settings.precision)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,6 @@ from typing import Sequence
 
 from deep_audio.bin import _cli
 from deep_audio.onnx_inference import OnnxClassifier
-from deep_audio.predicting import classify_files
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,10 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = OnnxClassifier(args.model)
-    results = classify_files(args.input, model, skip_unreadable=len(args.input) > 1)
-    classified = _cli.print_results(results, model.class_names, segments=args.segments)
-    return _cli.exit_status(classified, len(args.input))
+    return _cli.classify_and_print(OnnxClassifier(args.model), args.input,
+                                   segments=args.segments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
