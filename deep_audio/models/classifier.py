@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -22,19 +24,25 @@ class AudioClassifier(nn.Module):
 
     Carries its settings (``config``), ``class_names`` and segment plan (``plan``: how
     a file is read and cut, :class:`~deep_audio.segmenting.SegmentPlan`) as plain
-    attributes so that a loaded model is all that inference needs.
+    attributes so that a loaded model is all that inference needs; ``metadata`` (plain
+    data stored in the model file: best epoch, skipped files, ...) and ``path`` (the file
+    it was loaded from, ``None`` for a model built in memory) are declared here too.
 
     Shapes: waveform segments ``(batch, segment_samples)`` in, logits
     ``(batch, n_classes)`` out, where ``segment_samples`` is
     ``config.segments.segment_seconds`` at ``config.front_end.sample_rate``.
     """
 
-    def __init__(self, config: Config, class_names: Sequence[str]):
+    def __init__(self, config: Config, class_names: Sequence[str], *,
+                 metadata: Mapping[str, Any] | None = None,
+                 path: str | os.PathLike | None = None):
         super().__init__()
         if len(class_names) < 2:
             raise ValueError(f"a classifier needs at least two classes, got {list(class_names)}")
         self.config = config
         self.class_names = list(class_names)
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.path: Path | None = None if path is None else Path(path)
         self.plan = SegmentPlan.from_config(config)
         self.segment_samples = self.plan.segment_samples
         self.front_end = LogMel.from_config(config.front_end)

@@ -64,8 +64,8 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
                ) -> AudioClassifier:
     """Read a model file written by :func:`save_model`; the model is in eval mode.
 
-    The returned model has ``class_names``, ``config``, ``metadata`` and ``path`` (the
-    file it was read from) attributes.
+    The returned model's ``metadata`` is the file's and its ``path`` the file it was read
+    from (see :class:`~deep_audio.models.AudioClassifier`).
 
     Raises
     ------
@@ -76,12 +76,11 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
     payload = load_payload(path)
     try:
         config = stored_config(payload["config"], source=str(path))
-        model = AudioClassifier(config, payload["class_names"])
+        model = AudioClassifier(config, payload["class_names"],
+                                metadata=payload.get("metadata", {}), path=path)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
         raise ModelFileError(f"model file '{path}' is inconsistent: {error}") from error
-    model.metadata = payload.get("metadata", {})
-    model.path = path
     return model.to(device).eval()
 
 
