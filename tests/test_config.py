@@ -1,11 +1,13 @@
+from pathlib import Path
+
 import pytest
 
 from deep_audio.config import Config, leaf_names, load_config, override, stored_config
 from deep_audio.errors import ConfigError
 
 
-def test_defaults_give_the_seed_input_size():
-    config = load_config()
+def test_seed_preset_gives_the_seed_input_size():
+    config = load_config(Path(__file__).resolve().parent.parent / "configs" / "seed.yaml")
     assert config.front_end.sample_rate == 16000
     assert config.front_end.hop_length == 160
     assert config.front_end.n_mels == 128
@@ -36,7 +38,7 @@ def test_yaml_file_overrides_defaults_and_keeps_the_rest(tmp_path):
 
 
 def test_round_trip_through_plain_dict():
-    config = load_config(conv_channels=[8, 16], dropout=[0.1, 0.2])
+    config = load_config(conv_channels=[8, 16], hidden_units=[32, 16], dropout=[0.1, 0.2])
     assert Config.from_dict(config.to_dict()) == config
 
 
@@ -47,7 +49,9 @@ def test_round_trip_through_plain_dict():
     ({"hop_seconds": 0}, "hop_seconds=0.0 must be > 0"),
     ({"precision": "fp8"}, "precision='fp8' must be one of"),
     ({"f_max": 9000.0}, "f_min/f_max"),
-    ({"dropout": [0.5]}, "one value per hidden layer"),
+    ({"dropout": [0.5, 0.5]}, "one value per hidden layer"),
+    ({"pooling": "max"}, "pooling='max' must be one of flatten, time_mean"),
+    ({"schedule": "cosine"}, "schedule='cosine' must be one of onecycle, plateau"),
     ({"classifier": "svn"}, "classifier='svn' must be one of svm, svm_rbf, knn"),
     ({"cv_folds": 1}, "cv_folds=1 must be >= 2"),
     ({"short_step_seconds": 0}, "short_step_seconds=0.0 must be > 0"),

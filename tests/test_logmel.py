@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -6,12 +8,15 @@ from deep_audio.config import load_config
 from deep_audio.features import LogMel, Normalize, band_statistics
 from tests.conftest import tone
 
+SEED_PRESET = Path(__file__).resolve().parent.parent / "configs" / "seed.yaml"
 
-def test_default_segment_gives_the_seed_input_size():
-    front_end = LogMel.from_config(load_config().front_end)
-    out = front_end(torch.zeros(3, 32000))
-    assert out.shape == (3, 128, 201)
-    assert front_end.n_frames(32000) == 201
+
+def test_segments_give_the_seed_and_default_input_sizes():
+    seed = LogMel.from_config(load_config(SEED_PRESET).front_end)
+    assert seed(torch.zeros(3, 32000)).shape == (3, 128, 201)  # 2.0 s, the seed's input
+    assert seed.n_frames(32000) == 201
+    default = LogMel.from_config(load_config().front_end)
+    assert default(torch.zeros(3, 16000)).shape == (3, 64, 101)  # 1.0 s
 
 
 def test_silence_is_finite_and_at_the_floor():
@@ -34,7 +39,7 @@ def test_a_tone_lights_the_band_that_holds_its_frequency():
 def test_leading_axes_and_autocast_keep_float32():
     front_end = LogMel.from_config(load_config().front_end)
     x = torch.randn(2, 3, 8000)
-    assert front_end(x).shape == (2, 3, 128, 51)
+    assert front_end(x).shape == (2, 3, 64, 51)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert front_end(x).dtype == torch.float32
 
