@@ -20,7 +20,7 @@ from deep_audio.device import resolve_device
 from deep_audio.inference import evaluate_folders
 from deep_audio.models import load_model
 from deep_audio.plots import plot_confusion_matrix, plot_training_report
-from deep_audio.training.trainer import read_history
+from deep_audio.training.history import read_history
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_per_process,
                                              init_process_group, shutdown)
 from deep_audio.training.distributed import from_environment as distributed_from_environment
-from deep_audio.training.trainer import class_weights, fit, read_history
+from deep_audio.training.history import read_history
+from deep_audio.training.trainer import class_weights, fit
 
 logger = logging.getLogger(__name__)
 

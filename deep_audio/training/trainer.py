@@ -22,7 +22,7 @@ from deep_audio.metrics import scores
 from deep_audio.models.io import atomic_save, load_checkpoint
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import Distributed, all_reduce_sum, broadcast_buffers
-from deep_audio.training.history import HistoryLog, read_history  # noqa: F401 (re-exported)
+from deep_audio.training.history import HistoryLog
 from deep_audio.training.state import TrainingState
 
 logger = logging.getLogger(__name__)
