@@ -225,8 +225,9 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     if augment is not None:
         augment.to(device)
     amp_dtype = autocast_dtype(config.precision, device)
-    # bin/benchmark.py on a 2-core AVX-512 CPU: channels_last gives 1.06-1.15x in fp32
-    # and 1.1-1.2x on top of bf16 autocast; it is the layout cuDNN prefers under AMP.
+    # bin/benchmark.py, 2-core CPUs: channels_last gives 1.08-1.15x for the seed network
+    # and 1.29-1.37x for the default one in fp32 (AVX2 and AVX-512 kernels); it is the
+    # layout cuDNN prefers under AMP.
     model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate, weight_decay=config.weight_decay)
