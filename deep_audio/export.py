@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from deep_audio.errors import ExportError
+from deep_audio.files import atomic_write
 from deep_audio.models import AudioClassifier
 from deep_audio.onnx_inference import softmax
 
@@ -88,8 +89,8 @@ def to_torchscript(model: AudioClassifier, path: str | os.PathLike) -> Path:
     example = torch.zeros(2, model.segment_samples)
     with torch.no_grad():
         traced = torch.jit.trace(model, example)
-    torch.jit.save(traced, str(path),
-                   _extra_files={METADATA_FILE: json.dumps(export_metadata(model))})
+    extra = {METADATA_FILE: json.dumps(export_metadata(model))}
+    atomic_write(path, lambda stream: torch.jit.save(traced, stream, _extra_files=extra))
     logger.info("TorchScript model written to %s", path)
     return path
 
@@ -120,14 +121,13 @@ def to_onnx(model: AudioClassifier, path: str | os.PathLike, *,
             model, (example,), dynamo=True, opset_version=opset_version,
             input_names=["waveform"], output_names=["logits"],
             dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
-        program.save(str(path), external_data=False)
+        exported = program.model_proto  # weights included: one file, no external data
     except Exception as error:  # the exporter raises many types
         raise ExportError(f"cannot export to ONNX '{path}': {error}") from error
-    exported = onnx.load(str(path))
     for key, value in export_metadata(model).items():
         entry = exported.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(exported, str(path))
+    atomic_write(path, lambda stream: onnx.save(exported, stream))
     logger.info("ONNX model (opset %d) written to %s", opset_version, path)
     return path
 

@@ -22,6 +22,7 @@ import numpy as np
 from deep_audio.bin import _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
+from deep_audio.files import atomic_write
 from deep_audio.inference.embeddings import DEFAULT_LAYER, DeepFeatures, extract_deep_features
 from deep_audio.models import load_model
 
@@ -63,12 +64,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_npz(deep: DeepFeatures, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as stream:
-        np.savez(stream, features=deep.features, files=np.array(deep.files, dtype=str),
-                 labels=np.array(deep.labels, dtype=str), names=np.array(deep.names),
-                 layer=np.array(deep.layer), model=np.array(deep.model_path or ""),
-                 skipped=np.array(deep.skipped, dtype=str).reshape(-1, 2))
+    arrays = dict(features=deep.features, files=np.array(deep.files, dtype=str),
+                  labels=np.array(deep.labels, dtype=str), names=np.array(deep.names),
+                  layer=np.array(deep.layer), model=np.array(deep.model_path or ""),
+                  skipped=np.array(deep.skipped, dtype=str).reshape(-1, 2))
+    atomic_write(path, lambda stream: np.savez(stream, **arrays))
 
 
 def write_csv(deep: DeepFeatures, path: Path) -> None:

@@ -24,6 +24,7 @@ from deep_audio.audio import read_audio
 from deep_audio.bin import _cli
 from deep_audio.config import ClassicConfig
 from deep_audio.errors import DeepAudioError
+from deep_audio.files import atomic_write
 from deep_audio.features.handcrafted import (directory_feature_extraction, file_features,
                                              folder_features, short_term_features)
 
@@ -79,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
         _write_csv(output, ["file"] + names, [[f] + [repr(float(v)) for v in row]
                                               for f, row in zip(files, features)])
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(output, features=features, files=np.array(files), names=np.array(names),
-                 skipped=np.array(skipped, dtype=str).reshape(-1, 2))
+        arrays = dict(features=features, files=np.array(files), names=np.array(names),
+                      skipped=np.array(skipped, dtype=str).reshape(-1, 2))
+        atomic_write(output, lambda stream: np.savez(stream, **arrays))
     print(f"{len(files)} files x {features.shape[1]} features -> {output}"
           + (f" ({len(skipped)} skipped)" if skipped else ""))
     return 1 if skipped else 0
@@ -100,8 +101,8 @@ def _short_term(args: argparse.Namespace, output: Path, classic: ClassicConfig) 
                    [[f"{t:.6f}"] + [repr(float(v)) for v in column]
                     for t, column in zip(times, features.T)])
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(output, features=features, names=np.array(names), times=times)
+        atomic_write(output, lambda stream: np.savez(stream, features=features,
+                                                     names=np.array(names), times=times))
     print(f"{features.shape[1]} frames x {features.shape[0]} features -> {output}")
     return 0
 

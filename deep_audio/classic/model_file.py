@@ -26,6 +26,7 @@ import numpy as np
 from deep_audio.audio import printable
 from deep_audio.config import load_config
 from deep_audio.errors import ModelFileError
+from deep_audio.files import atomic_write, check_header, resolve_model_path
 
 FORMAT = "deep_audio.classic"
 FORMAT_VERSION = 1
@@ -51,31 +52,18 @@ def resolve_classic_model_path(name: str | os.PathLike,
     >>> str(resolve_classic_model_path("svm1")), str(resolve_classic_model_path("out/a.skops"))
     ('models/svm1.skops', 'out/a.skops')
     """
-    path = Path(name)
-    if path.suffix != SUFFIX:
-        path = path.with_name(path.name + SUFFIX)
-    if path.parent == Path(".") and not str(name).startswith("."):
-        if models_dir is None:
-            models_dir = load_config().training.models_dir
-        path = Path(models_dir) / path
-    return path
+    if models_dir is None:
+        models_dir = load_config().training.models_dir
+    return resolve_model_path(name, models_dir, suffix=SUFFIX)
 
 
 def save_classic_model(path: str | os.PathLike, model: dict[str, Any]) -> Path:
     """Write ``model`` (the dict described in the module docstring) to ``path`` atomically."""
     import skops.io
 
-    path = Path(path)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **model,
                "versions": library_versions()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        skops.io.dump(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda stream: skops.io.dump(payload, stream))
 
 
 def load_classic_model(path: str | os.PathLike) -> dict[str, Any]:
@@ -111,13 +99,10 @@ def load_classic_model(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as error:
         raise ModelFileError(f"cannot load classic model file '{name}': it is damaged "
                              f"({type(error).__name__}); {advice}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"'{name}' is not a deep_audio classic model file (a skops "
-                             f"file of another program); {advice}")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(f"classic model file '{name}' has format version "
-                             f"{payload['format_version']}; this deep_audio reads up to "
-                             f"{FORMAT_VERSION}: upgrade deep_audio")
+    check_header(payload, format=FORMAT, max_version=FORMAT_VERSION, path=path,
+                 what="classic model file",
+                 foreign=f"'{name}' is not a deep_audio classic model file (a skops file "
+                         f"of another program); {advice}")
     return payload
 
 

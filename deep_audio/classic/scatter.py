@@ -9,10 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.classic.training import ClassicTrainingResult, train_classifier
+from deep_audio.classic.training import (ClassicTrainingResult, class_folder_features,
+                                         train_classifier)
 from deep_audio.config import Config, load_config, override
 from deep_audio.errors import DeepAudioError
-from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
+from deep_audio.features.handcrafted import MID_TERM_NAMES
 
 
 @dataclass
@@ -64,19 +65,9 @@ def plot_feature_space(
         if name not in MID_TERM_NAMES:
             raise DeepAudioError(f"unknown feature {name!r}; names look like "
                                  f"'spectral_centroid_mean' or 'mfcc_1_std'")
-    folders = [Path(p) for p in paths]
-    if len(folders) < 2:
-        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in folders]}")
-    columns = [MID_TERM_NAMES.index(x_feature), MID_TERM_NAMES.index(y_feature)]
-    rows, labels = [], []
-    for label, folder in enumerate(folders):
-        result = folder_features(folder, sample_rate=sample_rate, **classic.windows)
-        if not result.files:
-            raise DeepAudioError(f"class folder '{folder}' holds no usable audio file")
-        rows.append(result.features[:, columns])
-        labels.append(np.full(len(result.files), label))
-    points, labels = np.concatenate(rows), np.concatenate(labels)
-    class_names = [folder.resolve().name for folder in folders]
+    class_names, features, labels, _ = class_folder_features(
+        paths, sample_rate=sample_rate, windows=classic.windows)
+    points = features[:, [MID_TERM_NAMES.index(x_feature), MID_TERM_NAMES.index(y_feature)]]
     training = train_classifier(points, labels, class_names, classifier_type,
                                 parameter_values=parameter_values, config=config)
 

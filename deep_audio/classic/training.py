@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
                                             make_pipeline, parameter_name)
+from deep_audio.audio import printable
 from deep_audio.classic.model_file import resolve_classic_model_path, save_classic_model
 from deep_audio.config import Config, load_config
 from deep_audio.data.folders import class_names_of
@@ -220,24 +221,13 @@ def extract_features_and_train(
     config = config or load_config()
     if models_dir is None:
         models_dir = config.training.models_dir
-    folders = [Path(p) for p in paths]
-    class_names = class_names_of(folders)
-
-    rows, labels, skipped = [], [], []
     windows = {"mid_window_seconds": float(mid_window), "mid_step_seconds": float(mid_step),
                "short_window_seconds": float(short_window),
                "short_step_seconds": float(short_step)}
-    for label, folder in enumerate(folders):
-        result = folder_features(folder, sample_rate=sample_rate, **windows)
-        if len(result.files) == 0:
-            raise DeepAudioError(f"class folder '{folder}' holds no usable audio file"
-                                 + (f" ({len(result.skipped)} skipped)" if result.skipped else ""))
-        logger.info("%s: %d files", class_names[label], len(result.files))
-        rows.append(result.features)
-        labels.append(np.full(len(result.files), label))
-        skipped.extend(result.skipped)
+    class_names, features, labels, skipped = class_folder_features(
+        paths, sample_rate=sample_rate, windows=windows)
 
-    result = train_classifier(np.concatenate(rows), np.concatenate(labels), class_names,
+    result = train_classifier(features, labels, class_names,
                               classifier_type, folds=folds, parameter_values=parameter_values,
                               seed=seed, config=config)
     result.skipped = skipped
@@ -256,3 +246,49 @@ def extract_features_and_train(
         plot_confusion_matrix(result.confusion_matrix, class_names, confusion_matrix_path,
                               title=f"{classifier_type}, out-of-fold")
     return result
+
+
+def class_folder_features(paths: Sequence[str | os.PathLike], *, sample_rate: int | None,
+                          windows: dict[str, float]
+                          ) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """The 136 file features of every file in each class folder, and the class labels.
+
+    Parameters
+    ----------
+    paths : sequence of str or PathLike
+        One folder per class, at least two, with distinct names
+        (:func:`~deep_audio.data.folders.class_names_of`).
+    sample_rate : int, optional
+        Resample every file to this rate (Hz) first; ``None`` keeps each file's rate.
+    windows : dict of str to float
+        ``mid_window_seconds``, ``mid_step_seconds``, ``short_window_seconds``,
+        ``short_step_seconds`` of :func:`~deep_audio.features.handcrafted.folder_features`.
+
+    Returns
+    -------
+    class_names : list of str
+    features : np.ndarray, float64, shape (n_files, 136)
+    labels : np.ndarray, int, shape (n_files,)
+    skipped : list of (str, str)
+        Files that could not be used, with the reason.
+
+    Raises
+    ------
+    DeepAudioError
+        Fewer than two folders, two folders with one name, or a folder with no usable
+        audio file.
+    """
+    folders = [Path(p) for p in paths]
+    class_names = class_names_of(folders)
+    rows, labels, skipped = [], [], []
+    for label, folder in enumerate(folders):
+        result = folder_features(folder, sample_rate=sample_rate, **windows)
+        if len(result.files) == 0:
+            raise DeepAudioError(f"class folder '{printable(folder)}' holds no usable audio "
+                                 "file" + (f" ({len(result.skipped)} skipped)"
+                                           if result.skipped else ""))
+        logger.info("%s: %d files", class_names[label], len(result.files))
+        rows.append(result.features)
+        labels.append(np.full(len(result.files), label))
+        skipped.extend(result.skipped)
+    return class_names, np.concatenate(rows), np.concatenate(labels), skipped

@@ -39,8 +39,12 @@ class DecodedFiles:
     skipped: list[tuple[Path, str]]
 
 
-def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list[LabelledFile]]:
+def class_folders(folders: Sequence[str | os.PathLike], *, min_folders: int = 2
+                  ) -> tuple[list[str], list[LabelledFile]]:
     """One class per folder, named after it; files are found recursively.
+
+    This and :func:`class_names_of` are the one listing of class folders: every command
+    that takes class folders finds names and files here.
 
     Files come from :func:`~deep_audio.audio.list_audio_files`: with the usable ones,
     anything named like audio that cannot be read (a folder, a broken link, an ``.m4a``)
@@ -53,13 +57,21 @@ def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list
     files : list of LabelledFile
         Every audio file with its class index.
 
+    Parameters
+    ----------
+    folders : sequence of str or PathLike
+        One folder per class.
+    min_folders : int
+        How many folders are needed: 2 to train, 1 to embed or evaluate.
+
     Raises
     ------
     DeepAudioError
-        Fewer than two folders, two folders with one name, or a folder with no audio.
+        Fewer than ``min_folders`` folders, two folders with one name, or a folder with
+        no audio.
     """
     paths = [Path(folder) for folder in folders]
-    names = class_names_of(paths)
+    names = class_names_of(paths, min_folders=min_folders)
     files = []
     for label, path in enumerate(paths):
         found = list_audio_files(path)
@@ -69,17 +81,23 @@ def class_folders(folders: Sequence[str | os.PathLike]) -> tuple[list[str], list
     return names, files
 
 
-def class_names_of(folders: Sequence[str | os.PathLike]) -> list[str]:
+def class_names_of(folders: Sequence[str | os.PathLike], *, min_folders: int = 2
+                   ) -> list[str]:
     """The class names of class folders: their names, which must be distinct.
+
+    Two folders with one name (``train/dog`` and ``extra/dog``) are refused: their files
+    would silently become one class, or two classes that cannot be told apart.
 
     Raises
     ------
     DeepAudioError
-        Fewer than two folders, or two folders with one name.
+        Fewer than ``min_folders`` folders, or two folders with one name.
     """
     paths = [Path(folder) for folder in folders]
-    if len(paths) < 2:
-        raise DeepAudioError(f"need at least two class folders, got {[str(p) for p in paths]}")
+    if len(paths) < min_folders:
+        needed = {1: "one class folder", 2: "two class folders"}.get(
+            min_folders, f"{min_folders} class folders")
+        raise DeepAudioError(f"need at least {needed}, got {[printable(p) for p in paths]}")
     names = [path.resolve().name for path in paths]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

@@ -30,9 +30,10 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from deep_audio.audio import list_audio_files
+from deep_audio.audio import printable
+from deep_audio.data.folders import class_folders
 from deep_audio.device import autocast_dtype
-from deep_audio.errors import AudioError, DeepAudioError, ModelFileError
+from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.inference.classify import as_model, batched_outputs
 from deep_audio.models import AudioClassifier
 from deep_audio.models.classifier import FEATURE_SECTIONS
@@ -262,31 +263,46 @@ def extract_deep_features(model: AudioClassifier | str | os.PathLike,
     """
     model = as_model(model)
     size = check_layer(model, layer)
-    if not folders:
-        raise DeepAudioError("no folders given")
-    paths, labels, class_names = [], {}, []
-    for folder in folders:
-        found = list_audio_files(folder)
-        if not found:
-            raise AudioError(f"folder '{folder}' holds no audio files")
-        name = Path(folder).resolve().name
-        class_names.append(name)
-        paths.extend(found)
-        labels.update({path: name for path in found})
+    class_names, labelled = class_folders(folders, min_folders=1)
+    labels = {item.path: class_names[item.label] for item in labelled}
+    features, files, skipped = embedding_matrix(
+        model, [item.path for item in labelled], layer=layer, precision=precision,
+        batch_size=batch_size, source=f"{[printable(f) for f in folders]}")
+    return DeepFeatures(
+        features=features, files=[str(path) for path in files],
+        labels=[labels[path] for path in files], class_names=class_names,
+        names=feature_names(layer, size), layer=layer, model_path=model_path_of(model),
+        skipped=skipped)
+
+
+def embedding_matrix(model: AudioClassifier, paths: Sequence[Path], *, layer: str,
+                     precision: str = "fp32", batch_size: int | None = None,
+                     source: str = "the input") -> tuple[np.ndarray, list[Path],
+                                                         list[tuple[str, str]]]:
+    """File embeddings of ``paths``; unreadable files are skipped, logged and listed.
+
+    Returns
+    -------
+    features : np.ndarray, float32, shape (n_used, embedding_layers(model)[layer])
+    used : list of Path
+        The file of each row.
+    skipped : list of (str, str)
+        Files that could not be read, with the reason.
+
+    Raises
+    ------
+    DeepAudioError
+        No file could be read (``source`` names where they came from).
+    """
     skipped: list[tuple[Path, str]] = []
     embeddings = list(embed_files(paths, model, layer=layer, batch_size=batch_size,
                                   precision=precision, skip_unreadable=True, skipped=skipped))
     if not embeddings:
-        raise DeepAudioError(f"none of the {len(paths)} audio files in "
-                             f"{[str(f) for f in folders]} could be read")
+        raise DeepAudioError(f"none of the {len(paths)} audio files in {source} could be read")
     if skipped:
         logger.warning("skipped %d of %d audio files", len(skipped), len(paths))
-    return DeepFeatures(
-        features=np.stack([e.embedding for e in embeddings]).astype(np.float32),
-        files=[str(e.path) for e in embeddings], labels=[labels[e.path] for e in embeddings],
-        class_names=list(dict.fromkeys(class_names)), names=feature_names(layer, size),
-        layer=layer, model_path=model_path_of(model),
-        skipped=[(str(path), reason) for path, reason in skipped])
+    return (np.stack([e.embedding for e in embeddings]).astype(np.float32),
+            [e.path for e in embeddings], [(str(path), reason) for path, reason in skipped])
 
 
 def model_path_of(model: AudioClassifier) -> str | None:

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from deep_audio.audio import list_audio_files
+from deep_audio.audio import printable
+from deep_audio.data.folders import class_folders, class_names_of
 from deep_audio.errors import DeepAudioError
 from deep_audio.metrics import confusion_matrix, scores
 from deep_audio.predicting import FileResult, as_predictor, classify_files
@@ -53,20 +54,19 @@ def evaluate_folders(model: Any, folders: Sequence[str | os.PathLike], *,
 
     ``model`` is any predictor, a loaded model or a model file (see
     :func:`deep_audio.predicting.as_predictor`). Folder names must be class names of the
-    model; a model class with no folder simply has no support. Unreadable files are
-    skipped and counted.
+    model and distinct (:func:`~deep_audio.data.folders.class_folders`, at least one
+    folder, each holding audio); a model class with no folder simply has no support.
+    Unreadable files are skipped and counted.
     """
     model = as_predictor(model, precision=precision)
-    labelled = []
-    for folder in folders:
-        name = Path(folder).resolve().name
+    names = class_names_of(folders, min_folders=1)
+    for folder, name in zip(folders, names):
         if name not in model.class_names:
-            raise DeepAudioError(f"folder '{folder}' is named '{name}', which is not a class "
-                                 f"of this model; its classes are {model.class_names}")
-        label = model.class_names.index(name)
-        labelled.extend((path, label) for path in list_audio_files(folder))
-    if not labelled:
-        raise DeepAudioError(f"no audio files in {[str(f) for f in folders]}")
+            raise DeepAudioError(f"folder '{printable(folder)}' is named '{name}', which is "
+                                 f"not a class of this model; its classes are "
+                                 f"{model.class_names}")
+    names, files = class_folders(folders, min_folders=1)
+    labelled = [(item.path, model.class_names.index(names[item.label])) for item in files]
     truth = {path: label for path, label in labelled}
     predictions = [(p, truth[p.path]) for p in classify_files(
         [path for path, _ in labelled], model, skip_unreadable=True)]

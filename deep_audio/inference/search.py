@@ -25,10 +25,13 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from deep_audio.errors import DeepAudioError, ModelFileError
+from deep_audio.audio import list_audio_files, printable
+from deep_audio.errors import AudioError, DeepAudioError, ModelFileError
+from deep_audio.files import atomic_write, check_header
 from deep_audio.inference.classify import as_model
-from deep_audio.inference.embeddings import (DEFAULT_LAYER, check_signature, embed_files,
-                                             extract_deep_features, feature_signature)
+from deep_audio.inference.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
+                                             embed_files, embedding_matrix, feature_signature,
+                                             model_path_of)
 from deep_audio.models import AudioClassifier
 
 logger = logging.getLogger(__name__)
@@ -65,17 +68,19 @@ class SoundIndex:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the index to ``path`` (``.npz``); returns the path."""
+        """Write the index to ``path`` (``.npz``) atomically; returns the path.
+
+        A crash while saving leaves the previous file in place
+        (:func:`~deep_audio.files.atomic_write`).
+        """
         path = Path(path)
         if path.suffix != ".npz":
-            raise DeepAudioError(f"index file '{path}' must end in .npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as stream:
-            np.savez(stream, format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
-                     embeddings=self.embeddings, files=np.array(self.files, dtype=str),
-                     layer=np.array(self.layer), model_path=np.array(self.model_path or ""),
-                     signature=np.array(json.dumps(self.signature)))
-        return path
+            raise DeepAudioError(f"index file '{printable(path)}' must end in .npz")
+        arrays = dict(format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
+                      embeddings=self.embeddings, files=np.array(self.files, dtype=str),
+                      layer=np.array(self.layer), model_path=np.array(self.model_path or ""),
+                      signature=np.array(json.dumps(self.signature)))
+        return atomic_write(path, lambda stream: np.savez(stream, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SoundIndex":
@@ -88,15 +93,13 @@ class SoundIndex:
         """
         path = Path(path)
         if not path.is_file():
-            raise ModelFileError(f"index file '{path}' does not exist")
+            raise ModelFileError(f"index file '{printable(path)}' does not exist")
         try:
             with np.load(path, allow_pickle=False) as data:
-                if str(data["format"]) != FORMAT:
-                    raise ModelFileError(f"'{path}' is not a deep_audio sound index")
-                if int(data["format_version"]) > FORMAT_VERSION:
-                    raise ModelFileError(f"index file '{path}' has format version "
-                                         f"{int(data['format_version'])}; this deep_audio "
-                                         f"reads up to {FORMAT_VERSION}: upgrade deep_audio")
+                check_header(data, format=FORMAT, max_version=FORMAT_VERSION, path=path,
+                             what="index file",
+                             foreign=f"cannot read index file '{printable(path)}': it is not "
+                                     "a deep_audio sound index")
                 return cls(embeddings=data["embeddings"].astype(np.float32),
                            files=[str(f) for f in data["files"]], layer=str(data["layer"]),
                            model_path=str(data["model_path"]) or None,
@@ -104,7 +107,8 @@ class SoundIndex:
         except ModelFileError:
             raise
         except Exception as error:  # zip, key and JSON errors of a damaged or foreign file
-            raise ModelFileError(f"cannot read index file '{path}': {error}") from error
+            raise ModelFileError(f"cannot read index file '{printable(path)}': "
+                                 f"{error}") from error
 
 
 def build_index(model: AudioClassifier | str | os.PathLike,
@@ -133,9 +137,17 @@ def build_index(model: AudioClassifier | str | os.PathLike,
     model = as_model(model)
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
-    deep = extract_deep_features(model, folders, layer=layer, precision=precision)
-    return SoundIndex(unit_rows(deep.features), deep.files, layer, deep.model_path,
-                      feature_signature(model, layer), deep.skipped)
+    check_layer(model, layer)
+    if not folders:
+        raise DeepAudioError("no folders given")
+    # Not class folders: two folders may share a name, so files are listed directly.
+    paths = [path for folder in folders for path in list_audio_files(folder)]
+    if not paths:
+        raise AudioError(f"no audio files in {[printable(f) for f in folders]}")
+    features, used, skipped = embedding_matrix(model, paths, layer=layer, precision=precision,
+                                               source=f"{[printable(f) for f in folders]}")
+    return SoundIndex(unit_rows(features), [str(path) for path in used], layer,
+                      model_path_of(model), feature_signature(model, layer), skipped)
 
 
 def search(index: SoundIndex, query_files: Iterable[str | os.PathLike], *, k: int = 5,

@@ -32,7 +32,11 @@ import torch
 from deep_audio.audio import printable
 from deep_audio.config import stored_config
 from deep_audio.errors import ConfigError, ModelFileError
+from deep_audio.files import atomic_write, check_header, resolve_model_path
 from deep_audio.models.classifier import AudioClassifier
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "atomic_save", "library_versions", "load_checkpoint",
+           "load_model", "load_payload", "plain_data", "resolve_model_path", "save_model"]
 
 FORMAT = "deep_audio.model"
 FORMAT_VERSION = 1
@@ -97,12 +101,8 @@ def load_payload(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelFileError(f"model file '{printable(path)}' does not exist")
     payload = _load_weights_only(path, "model")
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(_foreign(path, payload))
-    if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(f"model file '{printable(path)}' has format version "
-                             f"{payload['format_version']}; this deep_audio reads up to "
-                             f"{FORMAT_VERSION}: upgrade deep_audio")
+    check_header(payload, format=FORMAT, max_version=FORMAT_VERSION, path=path,
+                 what="model file", foreign=_foreign(path, payload))
     return payload
 
 
@@ -206,36 +206,9 @@ def _foreign(path: Path, payload: Any) -> str:
             f"{_ADVICE['model']}")
 
 
-def resolve_model_path(name: str | os.PathLike, models_dir: str | os.PathLike) -> Path:
-    """Where a model called ``name`` lives: a bare name goes to ``models_dir``.
-
-    ``.pt`` is added unless already there, so ``name`` and ``name.pt`` are the same file.
-
-    >>> str(resolve_model_path("cnn", "models")), str(resolve_model_path("out/cnn.pt", "models"))
-    ('models/cnn.pt', 'out/cnn.pt')
-    """
-    path = Path(name)
-    if path.suffix != ".pt":
-        path = path.with_name(path.name + ".pt")
-    if path.parent == Path(".") and not str(name).startswith("."):
-        path = Path(models_dir) / path
-    return path
-
-
 def atomic_save(payload: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    """``torch.save`` ``payload`` to ``path`` atomically (:func:`~deep_audio.files.atomic_write`)."""
+    return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
 def library_versions() -> dict[str, str]:
