@@ -15,6 +15,7 @@ without importing torch.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -23,12 +24,14 @@ from deep_audio.audio import printable
 from deep_audio.errors import ModelFileError
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any], *,
+                 sync: bool = True) -> Path:
     """Call ``write(stream)`` on a temporary file beside ``path``, then rename it over ``path``.
 
-    The temporary file (``.<name>.<pid>.tmp`` in the same folder, so the rename stays on
-    one file system) is flushed and synced before :func:`os.replace`; if ``write`` raises,
-    it is removed and ``path`` keeps its old content. Missing folders are created.
+    The temporary file (``.<name>.<pid>.<thread>.tmp`` in the same folder, so the rename
+    stays on one file system and concurrent writers never share one) is flushed and, with
+    ``sync``, synced to disk before :func:`os.replace`; if ``write`` raises, it is removed
+    and ``path`` keeps its old content. Missing folders are created.
 
     Parameters
     ----------
@@ -37,6 +40,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     write : callable
         Writes the whole content to the binary stream it is given (``torch.save``,
         ``np.savez``, ``skops.io.dump``, ...).
+    sync : bool
+        ``os.fsync`` before the rename, so that the new content survives a power cut;
+        ``False`` for files that can be made again (the audio cache).
 
     Returns
     -------
@@ -52,12 +58,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(temporary, "wb") as stream:
             write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
+            if sync:
+                stream.flush()
+                os.fsync(stream.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

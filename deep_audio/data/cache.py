@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from deep_audio.audio import check_file, printable, read_audio
 from deep_audio.errors import AudioError, ConfigError
+from deep_audio.files import atomic_write
 
 FORMAT_VERSION = 1  # bump when the decoder's output changes (e.g. another resampler)
 
@@ -118,15 +118,7 @@ class AudioCache:
 
     def _atomic(self, target: Path, write) -> None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
-            try:
-                with os.fdopen(descriptor, "wb") as stream:
-                    write(stream)
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            atomic_write(target, write, sync=False)  # a lost entry is decoded again
         except OSError as error:
             raise ConfigError(f"cannot write to the audio cache '{self.directory}': "
                               f"{error.strerror or error}; set cache_dir to a writable "
