@@ -18,7 +18,7 @@ unknown origin) is never passed on.
 from __future__ import annotations
 
 import os
-import pickletools
+import pickletools  # disassembles opcodes to name a refused object; never unpickles
 import platform
 import re
 import warnings
