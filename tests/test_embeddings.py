@@ -14,12 +14,14 @@ from deep_audio.classic import classify_file, load_classic_model
 from deep_audio.data import cut_segment
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.inference import classify_files
-from deep_audio.inference.deep_classifier import (classify_files_deep, deep_file_classification,
+from deep_audio.inference.deep_classifier import (DeepFeatureClassifier, classify_files_deep,
+                                                  deep_file_classification,
                                                   load_deep_feature_classifier,
                                                   train_deep_feature_classifier)
 from deep_audio.inference.embeddings import (embed_file, embed_files, embed_segments,
                                              embedding_layers, extract_deep_features)
 from deep_audio.models import AudioClassifier, load_model, save_model
+from deep_audio.predicting import Predictor
 from tests.conftest import small_config
 
 CLASSES = ["low", "high", "noise"]
@@ -161,6 +163,9 @@ def test_deep_plus_classic_features(trained, dataset, test_files, tmp_path):
     classifier = load_deep_feature_classifier(result.model_path)
     assert classifier.combine_classic
     assert accuracy(list(classify_files_deep(test_files, classifier)), test_files) >= 0.8
+    # the hand-crafted statistics are those of whole files: no segment posteriors
+    with pytest.raises(DeepAudioError, match="whole files"):
+        classifier.posteriors(np.zeros((1, classifier.plan.segment_samples), np.float32))
 
 
 def test_per_segment_logistic_regression_averages_segment_probabilities(
@@ -183,6 +188,60 @@ def test_per_segment_logistic_regression_averages_segment_probabilities(
     with pytest.raises(DeepAudioError, match="one or the other"):
         train_deep_feature_classifier(trained.model_path, dataset["train"], tmp_path / "x",
                                       per_segment=True, combine_classic=True)
+
+
+def test_a_per_segment_classifier_is_a_predictor(trained, dataset, test_files, tmp_path):
+    result = train_deep_feature_classifier(trained.model_path, dataset["train"],
+                                           tmp_path / "probe", layer="conv",
+                                           classifier_type="logistic", per_segment=True)
+    classifier = DeepFeatureClassifier.load(result.model_path)
+    assert isinstance(classifier, Predictor) and classifier.plan == load_model(
+        trained.model_path).plan
+    old = list(classify_files_deep(test_files, classifier))
+    new = list(classify_files(test_files, classifier))
+    assert [r.path for r in new] == [r.path for r in old]
+    assert [r.class_name for r in new] == [r.class_name for r in old]
+    np.testing.assert_allclose(np.stack([r.posteriors for r in new]),
+                               np.stack([r.posteriors for r in old]), rtol=1e-4, atol=1e-6)
+    assert all(len(r.segments) == 4 for r in new)  # 1.2 s files: 4 segments each
+    segments = embed_file(test_files[0], trained.model_path, layer="conv").segments
+    np.testing.assert_allclose(new[0].segment_posteriors,
+                               classifier.predict_proba(segments), rtol=1e-4, atol=1e-6)
+
+
+def test_a_per_file_classifier_classifies_segments(deep_svm, test_files):
+    classifier = DeepFeatureClassifier.load(deep_svm.model_path)
+    assert isinstance(classifier, Predictor) and not classifier.per_segment
+    old = list(classify_files_deep(test_files, classifier))
+    new = list(classify_files(test_files, classifier))
+    # a file's posterior is the mean of its segments' here, of its mean embedding there
+    agree = np.mean([a.class_index == b.class_index for a, b in zip(old, new)])
+    assert agree >= 0.8 and accuracy(new, test_files) >= 0.8
+    assert all(r.segment_posteriors.shape == (len(r.segments), 3) for r in new)
+
+
+def test_deep_feature_classifier_save_and_load_round_trip(deep_svm, test_files, tmp_path):
+    classifier = DeepFeatureClassifier.load(deep_svm.model_path)
+    assert classifier.path == deep_svm.model_path and classifier.layer == "linear1"
+    assert classifier.classifier_type == "svm" and len(classifier.feature_names) == 32
+    assert classifier.cnn_path == str(classifier.cnn.path.resolve())
+    assert classifier.training["cv_macro_f1"] == pytest.approx(deep_svm.macro_f1)
+    assert classifier.training["parameter"]["name"] == "C"
+    copy_path = classifier.save(tmp_path / "copy.skops")
+    assert classifier.path == copy_path
+    original, copied = load_classic_model(deep_svm.model_path), load_classic_model(copy_path)
+    assert set(copied) == set(original)
+    assert copied["deep_features"] == original["deep_features"]
+    again = DeepFeatureClassifier.load(copy_path)
+    for name in ("class_names", "layer", "combine_classic", "windows", "per_segment",
+                 "classifier_type", "feature_names", "cnn_path", "signature", "training"):
+        assert getattr(again, name) == getattr(classifier, name), name
+    features = np.stack([embed_file(path, classifier.cnn, layer="linear1").embedding
+                         for path in test_files[:4]])
+    np.testing.assert_array_equal(again.predict_proba(features),
+                                  classifier.predict_proba(features))
+    assert [p.posteriors.tolist() for p in classify_files_deep(test_files[:4], again)] == [
+        p.posteriors.tolist() for p in classify_files_deep(test_files[:4], classifier)]
 
 
 def test_grouped_folds_keep_each_files_segments_together(monkeypatch):
@@ -213,6 +272,8 @@ def test_a_cnn_that_embeds_differently_is_refused(deep_svm, model, test_files, t
     save_model(tmp_path / "retrained.pt", changed)
     with pytest.raises(ModelFileError, match="other weights"):
         load_deep_feature_classifier(deep_svm.model_path, cnn_model=tmp_path / "retrained.pt")
+    with pytest.raises(ModelFileError, match="other weights"):
+        DeepFeatureClassifier.load(deep_svm.model_path, cnn_model=tmp_path / "retrained.pt")
     other = AudioClassifier(small_config(n_mels=16), CLASSES)
     save_model(tmp_path / "other.pt", other)
     with pytest.raises(ModelFileError, match=r"front_end.n_mels is 16, was 32"):

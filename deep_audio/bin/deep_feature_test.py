@@ -38,17 +38,10 @@ def run(args: argparse.Namespace) -> int:
     cnn = None if args.cnn_model is None else load_model(args.cnn_model, device=device)
     classifier = load_deep_feature_classifier(args.model, cnn_model=cnn, device=device,
                                               models_dir=config.training.models_dir)
-    names = classifier.class_names
-    print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
-    classified = 0
-    for prediction in classify_files_deep(args.input, classifier,
-                                          precision=config.training.precision,
-                                          skip_unreadable=True):
-        classified += 1
-        winner = prediction.class_index
-        print(f"{prediction.path}\t{prediction.class_name}\t"
-              f"{prediction.posteriors[winner]:.3f}\t"
-              + _cli.probability_columns(prediction.posteriors))
+    classified = _cli.print_results(
+        classify_files_deep(args.input, classifier, precision=config.training.precision,
+                            skip_unreadable=True),
+        classifier.class_names)
     return _cli.exit_status(classified, len(args.input), what="classified")
 
 

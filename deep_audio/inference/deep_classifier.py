@@ -15,15 +15,21 @@ more entry::
 ``signature`` (:func:`~deep_audio.inference.embeddings.feature_signature`) records the
 CNN's feature settings and a hash of its weights; classifying with a CNN that embeds
 differently (other settings, retrained weights) is refused.
+
+A loaded classifier is a :class:`DeepFeatureClassifier` (``predict_proba``, ``save``,
+``load``, typed attributes instead of the file's keys) and, unless it appends
+hand-crafted statistics, a predictor (:mod:`deep_audio.predicting`):
+``classify_files(paths, DeepFeatureClassifier.load("dog_cat_deep_svm"))`` reads, cuts
+and reports files like the PyTorch and ONNX models do, with segment posteriors.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -36,20 +42,26 @@ from deep_audio.classic.classifiers import check_classifier_type
 from deep_audio.classic.training import ClassicTrainingResult
 from deep_audio.config import Config, load_config
 from deep_audio.data import class_folders
+from deep_audio.device import autocast_dtype
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
 from deep_audio.inference.classify import FilePrediction, as_model
 from deep_audio.inference.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
-                                             embed_files, feature_names, feature_signature,
-                                             model_path_of)
+                                             embed_files, embed_segments, feature_names,
+                                             feature_signature, model_path_of)
 from deep_audio.models import AudioClassifier, load_model
+from deep_audio.segmenting import SegmentPlan
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class DeepFeatureClassifier:
-    """A loaded deep-feature classifier and the CNN it embeds with.
+    """A deep-feature classifier: the CNN it embeds with and the scikit-learn pipeline.
+
+    A predictor (see :mod:`deep_audio.predicting`) unless ``combine_classic``:
+    :func:`deep_audio.predicting.classify_files` takes it like any PyTorch or ONNX
+    model. Load one with :meth:`load`, write it with :meth:`save`.
 
     Attributes
     ----------
@@ -62,8 +74,25 @@ class DeepFeatureClassifier:
         Whether the 136 hand-crafted statistics follow the embedding.
     windows : dict of str to float, optional
         The hand-crafted features' windows in seconds, when ``combine_classic``.
-    path : Path
-        The classifier's model file.
+    path : Path or None
+        The classifier's model file (``None`` until saved).
+    per_segment : bool
+        Trained on segment embeddings (a file's probabilities are the mean of its
+        segments') rather than on one mean embedding per file.
+    classifier_type : str
+        ``svm``, ``logistic``, ... (see :func:`deep_audio.classic.make_pipeline`).
+    feature_names : list of str
+        Column names of the pipeline's input, ``(n_features,)``.
+    cnn_path : str or None
+        The CNN's model file recorded at training time.
+    signature : dict
+        :func:`~deep_audio.inference.embeddings.feature_signature` of the CNN at
+        training time.
+    training : dict
+        Training figures stored in the file: ``parameter`` (name and value),
+        ``cv_macro_f1``, ``confusion_matrix``.
+    precision : str
+        Of the CNN's forward passes in :meth:`posteriors` (``fp32``, ``bf16``, ...).
     """
 
     pipeline: Pipeline
@@ -72,8 +101,153 @@ class DeepFeatureClassifier:
     layer: str
     combine_classic: bool
     windows: dict[str, float] | None
-    path: Path
+    path: Path | None
     per_segment: bool = False
+    classifier_type: str = ""
+    feature_names: list[str] = field(default_factory=list)
+    cnn_path: str | None = None
+    signature: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+
+    @property
+    def plan(self) -> SegmentPlan:
+        """The CNN's segment plan: files are read and cut as for the CNN itself."""
+        return self.cnn.plan
+
+    @property
+    def config(self) -> Config:
+        """The CNN's settings."""
+        return self.cnn.config
+
+    @property
+    def batch_size(self) -> int:
+        """Segments per forward pass of the CNN (``inference.inference_batch_size``)."""
+        return self.cnn.config.inference.inference_batch_size
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities of feature rows.
+
+        Parameters
+        ----------
+        features : np.ndarray, shape (n_rows, len(feature_names))
+            Embeddings (segment embeddings for a ``per_segment`` classifier, mean file
+            embeddings otherwise), followed by the hand-crafted statistics when
+            ``combine_classic``.
+
+        Returns
+        -------
+        np.ndarray, float64, shape (n_rows, len(class_names))
+            Zero for a class the pipeline never saw in training.
+        """
+        features = np.asarray(features, dtype=np.float64)
+        raw = self.pipeline.predict_proba(features)
+        probabilities = np.zeros((len(features), len(self.class_names)))
+        probabilities[:, np.asarray(self.pipeline.classes_, dtype=int)] = raw
+        return probabilities
+
+    def embed(self, segments: np.ndarray) -> np.ndarray:
+        """The CNN's ``layer`` embeddings of waveform segments.
+
+        ``(n, plan.segment_samples)`` float32 -> ``(n, size)`` float64.
+        """
+        amp_dtype = autocast_dtype(self.precision, next(self.cnn.parameters()).device)
+        return embed_segments(self.cnn, segments, layer=self.layer,
+                              batch_size=self.batch_size,
+                              amp_dtype=amp_dtype).astype(np.float64)
+
+    def posteriors(self, segments: np.ndarray) -> np.ndarray:
+        """Class posteriors of waveform segments: the pipeline on their embeddings.
+
+        For a ``per_segment`` classifier these are exactly the segment probabilities
+        whose mean :func:`classify_files_deep` reports. A per-file classifier learnt
+        from mean file embeddings; here it sees each segment's embedding, so a file's
+        posterior from :func:`deep_audio.predicting.classify_files` (the mean of its
+        segments') may differ from :func:`classify_files_deep`'s (the posterior of the
+        mean embedding).
+
+        Parameters
+        ----------
+        segments : np.ndarray, float32, shape (n_segments, plan.segment_samples)
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n_segments, len(class_names))
+
+        Raises
+        ------
+        DeepAudioError
+            ``combine_classic``: the hand-crafted statistics are those of whole files;
+            use :func:`classify_files_deep`.
+        """
+        if self.combine_classic:
+            raise DeepAudioError(
+                f"classifier '{self.path}' appends hand-crafted statistics of whole files "
+                "to the embedding, so it cannot classify segments; use classify_files_deep")
+        return self.predict_proba(self.embed(segments)).astype(np.float32)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the classifier (not the CNN: its path and signature) as a skops file.
+
+        ``path`` is used as given; sets and returns :attr:`path`.
+        """
+        training = self.training
+        self.path = save_classic_model(path, {
+            "pipeline": self.pipeline, "classifier_type": self.classifier_type,
+            "class_names": list(self.class_names), "feature_names": list(self.feature_names),
+            "windows": self.windows,
+            "sample_rate": self.cnn.config.front_end.sample_rate,
+            **{key: training[key] for key in ("parameter", "cv_macro_f1", "confusion_matrix")
+               if key in training},
+            "deep_features": {"cnn_model": self.cnn_path, "layer": self.layer,
+                              "combine_classic": bool(self.combine_classic),
+                              "per_segment": bool(self.per_segment),
+                              "signature": self.signature}})
+        return self.path
+
+    @classmethod
+    def load(cls, model_name: str | os.PathLike, *,
+             cnn_model: AudioClassifier | str | os.PathLike | None = None,
+             models_dir: str | os.PathLike | None = None,
+             device: torch.device | str = "cpu") -> "DeepFeatureClassifier":
+        """Load a deep-feature classifier and its CNN, and check that they still match.
+
+        Parameters
+        ----------
+        model_name : str or PathLike
+            As given to :func:`train_deep_feature_classifier` (a bare name is looked up
+            in ``models_dir``, default: the config's ``training.models_dir``).
+        cnn_model : AudioClassifier or path, optional
+            The CNN to embed with; default: the file recorded at training time.
+        models_dir : str or PathLike, optional
+        device : torch.device or str
+            Where the recorded CNN file is loaded (a given ``cnn_model`` stays where it
+            is).
+
+        Raises
+        ------
+        ModelFileError
+            The file is not a deep-feature classifier, the CNN file is missing, or the
+            CNN embeds differently (other feature settings or weights) from the one used
+            in training.
+        """
+        path = find_classic_model(model_name, models_dir)
+        model = load_classic_model(path)
+        deep = model.get("deep_features")
+        if not deep:
+            raise ModelFileError(f"'{path}' is a classic model on hand-crafted features, not "
+                                 "a deep-feature classifier; use deep_audio.bin.classic_test")
+        cnn = (load_model(deep["cnn_model"], device=device) if cnn_model is None
+               else as_model(cnn_model))
+        check_signature(deep["signature"], cnn, what=f"classifier '{path}'")
+        return cls(model["pipeline"], list(model["class_names"]), cnn, deep["layer"],
+                   bool(deep["combine_classic"]), model["windows"], path,
+                   per_segment=bool(deep.get("per_segment", False)),
+                   classifier_type=str(model.get("classifier_type", "")),
+                   feature_names=list(model.get("feature_names", [])),
+                   cnn_path=deep["cnn_model"], signature=dict(deep["signature"]),
+                   training={key: model[key] for key in
+                             ("parameter", "cv_macro_f1", "confusion_matrix") if key in model})
 
 
 def segment_feature_rows(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,
@@ -236,19 +410,15 @@ def train_deep_feature_classifier(
                               groups=groups)
     result.skipped = skipped
     names = feature_names(layer, size) + (list(MID_TERM_NAMES) if combine_classic else [])
-    result.model_path = save_classic_model(
-        resolve_classic_model_path(output, models_dir),
-        {"pipeline": result.pipeline, "classifier_type": classifier_type,
-         "class_names": class_names, "feature_names": names,
-         "windows": windows,
-         "sample_rate": cnn.config.front_end.sample_rate,
-         "parameter": {"name": result.parameter[0], "value": float(result.parameter[1])},
-         "cv_macro_f1": float(result.macro_f1),
-         "confusion_matrix": result.confusion_matrix.tolist(),
-         "deep_features": {"cnn_model": cnn_path, "layer": layer,
-                           "combine_classic": bool(combine_classic),
-                           "per_segment": bool(per_segment),
-                           "signature": feature_signature(cnn, layer)}})
+    classifier = DeepFeatureClassifier(
+        result.pipeline, list(class_names), cnn, layer, bool(combine_classic), windows, None,
+        per_segment=bool(per_segment), classifier_type=classifier_type, feature_names=names,
+        cnn_path=cnn_path, signature=feature_signature(cnn, layer),
+        training={"parameter": {"name": result.parameter[0],
+                                "value": float(result.parameter[1])},
+                  "cv_macro_f1": float(result.macro_f1),
+                  "confusion_matrix": result.confusion_matrix.tolist()})
+    result.model_path = classifier.save(resolve_classic_model_path(output, models_dir))
     logger.info("saved %s", result.model_path)
     return result
 
@@ -258,39 +428,9 @@ def load_deep_feature_classifier(
     cnn_model: AudioClassifier | str | os.PathLike | None = None,
     models_dir: str | os.PathLike | None = None, device: torch.device | str = "cpu",
 ) -> DeepFeatureClassifier:
-    """Load a deep-feature classifier and its CNN, and check that they still match.
-
-    Parameters
-    ----------
-    model_name : str or PathLike
-        As given to :func:`train_deep_feature_classifier` (a bare name is looked up in
-        ``models_dir``, default: the config's ``training.models_dir``).
-    cnn_model : AudioClassifier or path, optional
-        The CNN to embed with; default: the file recorded at training time.
-    models_dir : str or PathLike, optional
-    device : torch.device or str
-        Where the recorded CNN file is loaded (a given ``cnn_model`` stays where it is).
-
-    Raises
-    ------
-    ModelFileError
-        The file is not a deep-feature classifier, the CNN file is missing, or the CNN
-        embeds differently (other feature settings or weights) from the one used in
-        training.
-    """
-    path = find_classic_model(model_name, models_dir)
-    model = load_classic_model(path)
-    deep = model.get("deep_features")
-    if not deep:
-        raise ModelFileError(f"'{path}' is a classic model on hand-crafted features, not a "
-                             "deep-feature classifier; use deep_audio.bin.classic_test")
-    cnn = (load_model(deep["cnn_model"], device=device) if cnn_model is None
-           else as_model(cnn_model))
-    check_signature(deep["signature"], cnn, what=f"classifier '{path}'")
-    return DeepFeatureClassifier(model["pipeline"], list(model["class_names"]), cnn,
-                                 deep["layer"], bool(deep["combine_classic"]),
-                                 model["windows"], path,
-                                 per_segment=bool(deep.get("per_segment", False)))
+    """Load a deep-feature classifier; :meth:`DeepFeatureClassifier.load`."""
+    return DeepFeatureClassifier.load(model_name, cnn_model=cnn_model, models_dir=models_dir,
+                                      device=device)
 
 
 def classify_files_deep(paths: Iterable[str | os.PathLike], classifier: DeepFeatureClassifier,
@@ -317,20 +457,12 @@ def classify_files_deep(paths: Iterable[str | os.PathLike], classifier: DeepFeat
     if not used:
         return
     if classifier.per_segment:
-        probabilities = np.stack([_probabilities(classifier, r).mean(axis=0) for r in rows])
+        probabilities = np.stack([classifier.predict_proba(r).mean(axis=0) for r in rows])
     else:
-        probabilities = _probabilities(classifier, features)
+        probabilities = classifier.predict_proba(features)
     for path, row in zip(used, probabilities):
         winner = int(np.argmax(row))
         yield FilePrediction(path, winner, classifier.class_names[winner], row)
-
-
-def _probabilities(classifier: DeepFeatureClassifier, features: np.ndarray) -> np.ndarray:
-    """``(n_rows, n_classes)`` probabilities, zero for a class the pipeline never saw."""
-    raw = classifier.pipeline.predict_proba(features)
-    probabilities = np.zeros((len(features), len(classifier.class_names)))
-    probabilities[:, np.asarray(classifier.pipeline.classes_, dtype=int)] = raw
-    return probabilities
 
 
 def deep_file_classification(path: str | os.PathLike, model_name: str | os.PathLike, *,
