@@ -16,8 +16,9 @@ import skops.io
 import soundfile
 
 from deep_audio.bin import classic_test, classic_training, feature_extraction, feature_plots
-from deep_audio.classic import (CLASSIFIER_TYPES, TRUSTED_TYPES, extract_features_and_train,
-                                file_classification, load_classic_model, plot_feature_space,
+from deep_audio.classic import (CLASSIFIER_TYPES, TRUSTED_TYPES, ClassicModel, classify_file,
+                                extract_features_and_train, file_classification,
+                                load_classic_model, plot_feature_space,
                                 resolve_classic_model_path, train_classifier)
 from deep_audio.classic import training as classic_training_module
 from deep_audio.classic.classifiers import PARAMETER_GRIDS
@@ -125,6 +126,32 @@ def test_model_file_holds_settings_and_loads_without_pickle(svm_model, monkeypat
         assert "schema.json" in archive.namelist()
         assert not any(name.endswith((".pkl", ".pickle", ".joblib"))
                        for name in archive.namelist())
+
+
+def test_classic_model_is_typed_and_round_trips(svm_model, classes, tmp_path):
+    result, models = svm_model
+    model = ClassicModel.load("tones_svm", models_dir=models)
+    assert model.path == result.model_path and model.classifier_type == "svm"
+    assert model.class_names == ["low", "high", "noise"] and len(model.feature_names) == 136
+    assert model.windows["mid_window_seconds"] == 1.0 and model.sample_rate is None
+    assert model.training["parameter"]["name"] == "C"
+    features = np.random.default_rng(0).standard_normal((4, 136))
+    np.testing.assert_allclose(model.predict_proba(features),
+                               result.pipeline.predict_proba(features))
+    path = next(classes["test"][1].iterdir())
+    index, probabilities = model.classify_file(path)
+    wclass, p, _ = file_classification(path, "tones_svm", models_dir=models)
+    assert index == wclass and np.array_equal(probabilities, p)
+    assert np.array_equal(classify_file(path, load_classic_model(result.model_path))[1], p)
+    copy = model.save(tmp_path / "copy.skops")
+    assert model.path == copy
+    original, copied = load_classic_model(result.model_path), load_classic_model(copy)
+    assert set(copied) == set(original)
+    again = ClassicModel.load(copy)
+    for name in ("classifier_type", "class_names", "feature_names", "windows", "sample_rate",
+                 "training"):
+        assert getattr(again, name) == getattr(model, name), name
+    assert np.array_equal(again.classify_file(path)[1], p)
 
 
 def test_trusted_types_are_exactly_what_the_classifiers_need(classes, tmp_path):

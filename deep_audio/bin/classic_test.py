@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from deep_audio.bin import _cli
-from deep_audio.classic import classify_file, file_classification, find_classic_model
-from deep_audio.classic.model_file import load_classic_model
+from deep_audio.classic import ClassicModel, file_classification
 from deep_audio.errors import DeepAudioError
+from deep_audio.predicting import FileResult
 
 __all__ = ["file_classification", "main"]
 logger = logging.getLogger(__name__)
@@ -33,20 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     config = _cli.config_from_args(args)
-    model = load_classic_model(find_classic_model(args.model, config.training.models_dir))
-    names = model["class_names"]
-    print("file\tclass\tprobability\t" + "\t".join(f"p({name})" for name in names))
-    failed = 0
-    for path in args.input:
+    model = ClassicModel.load(args.model, models_dir=config.training.models_dir)
+    printed = _cli.print_results(classified_files(model, args.input), model.class_names)
+    return _cli.exit_status(printed, len(args.input), what="classified")
+
+
+def classified_files(model: ClassicModel, paths: Sequence[str]) -> Iterator[FileResult]:
+    """Each usable file's result, in input order; unusable files are logged and skipped."""
+    for path in paths:
         try:
-            index, probabilities = classify_file(path, model)
+            _, probabilities = model.classify_file(path)
         except DeepAudioError as error:
             logger.warning("skipping %s", error)
-            failed += 1
             continue
-        print(f"{path}\t{names[index]}\t{probabilities[index]:.3f}\t"
-              + _cli.probability_columns(probabilities))
-    return _cli.exit_status(len(args.input) - failed, len(args.input), what="classified")
+        yield FileResult.from_posteriors(path, model.class_names, probabilities)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,8 @@ The seed's calls::
 """
 
 from deep_audio.classic.classifiers import CLASSIFIER_TYPES, make_pipeline
-from deep_audio.classic.classify import classify_file, file_classification, find_classic_model
+from deep_audio.classic.classify import (ClassicModel, classify_file, file_classification,
+                                         find_classic_model)
 from deep_audio.classic.model_file import (TRUSTED_TYPES, load_classic_model,
                                            resolve_classic_model_path, save_classic_model)
 from deep_audio.classic.scatter import FeatureScatter, plot_feature_space
@@ -15,7 +16,8 @@ from deep_audio.classic.training import (ClassicTrainingResult, extract_features
                                          train_classifier)
 from deep_audio.features.handcrafted import directory_feature_extraction
 
-__all__ = ["CLASSIFIER_TYPES", "ClassicTrainingResult", "FeatureScatter", "TRUSTED_TYPES",
+__all__ = ["CLASSIFIER_TYPES", "ClassicModel", "ClassicTrainingResult", "FeatureScatter",
+           "TRUSTED_TYPES",
            "classify_file", "plot_feature_space",
            "directory_feature_extraction", "extract_features_and_train", "file_classification",
            "find_classic_model", "load_classic_model", "make_pipeline",

@@ -1,14 +1,23 @@
-"""Classifying files with a classic model file."""
+"""Classifying files with a classic model file.
+
+A loaded model is a :class:`ClassicModel`: typed attributes instead of the file's dict
+keys, ``predict_proba`` of feature rows, ``classify_file`` of an audio file, ``save``
+and ``load``. :func:`classify_file` and :func:`file_classification` (pyAudioAnalysis's
+call) are thin wrappers around it.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
-from deep_audio.classic.model_file import load_classic_model, resolve_classic_model_path
+from deep_audio.classic.model_file import (load_classic_model, resolve_classic_model_path,
+                                           save_classic_model)
 from deep_audio.config import Config, load_config
 from deep_audio.errors import ModelFileError
 from deep_audio.features.handcrafted import file_features
@@ -26,19 +35,116 @@ def find_classic_model(model_name: str | os.PathLike,
     return resolved
 
 
-def classify_file(path: str | os.PathLike, model: dict[str, Any]
+_TRAINING_KEYS = ("parameter", "cv_macro_f1", "confusion_matrix")
+
+
+@dataclass
+class ClassicModel:
+    """A classic classifier on the 136 hand-crafted statistics of whole files.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Scaler + classifier.
+    classifier_type : str
+        ``svm``, ``svm_rbf``, ``knn``, ... (see :func:`deep_audio.classic.make_pipeline`).
+    class_names : list of str
+    feature_names : list of str
+        Column names of the pipeline's input, ``(n_features,)``.
+    windows : dict of str to float
+        ``mid_window_seconds``, ``mid_step_seconds``, ``short_window_seconds``,
+        ``short_step_seconds`` of :func:`~deep_audio.features.handcrafted.file_features`.
+    sample_rate : int or None
+        Files are resampled to this rate (Hz) first; ``None`` keeps each file's rate.
+    training : dict
+        Training figures stored in the file: ``parameter`` (name and value),
+        ``cv_macro_f1``, ``confusion_matrix``.
+    path : Path or None
+        The model file (``None`` until saved).
+    """
+
+    pipeline: Pipeline
+    classifier_type: str
+    class_names: list[str]
+    feature_names: list[str]
+    windows: dict[str, float]
+    sample_rate: int | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @classmethod
+    def from_dict(cls, model: dict[str, Any], *, path: str | os.PathLike | None = None
+                  ) -> "ClassicModel":
+        """The model of a dict read by
+        :func:`~deep_audio.classic.model_file.load_classic_model`.
+
+        Raises
+        ------
+        ModelFileError
+            The dict is a deep-feature classifier's.
+        """
+        if model.get("deep_features"):
+            raise ModelFileError("this classic model classifies a CNN's deep features, not "
+                                 "hand-crafted ones; use deep_audio.bin.deep_feature_test")
+        return cls(model["pipeline"], str(model["classifier_type"]),
+                   list(model["class_names"]), list(model.get("feature_names", [])),
+                   dict(model["windows"]), model.get("sample_rate"),
+                   {key: model[key] for key in _TRAINING_KEYS if key in model},
+                   None if path is None else Path(path))
+
+    @classmethod
+    def load(cls, model_name: str | os.PathLike, *,
+             models_dir: str | os.PathLike | None = None) -> "ClassicModel":
+        """Load a classic model file (skops, trusted types only; no code runs).
+
+        ``model_name`` is a bare name looked up in ``models_dir`` (default: the config's
+        ``training.models_dir``) or a path (see :func:`find_classic_model`).
+
+        Raises
+        ------
+        ModelFileError
+            Missing, damaged or foreign file, or a deep-feature classifier's.
+        """
+        path = find_classic_model(model_name, models_dir)
+        return cls.from_dict(load_classic_model(path), path=path)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model as a skops file at ``path`` (used as given); sets and returns
+        :attr:`path`."""
+        self.path = save_classic_model(path, {
+            "pipeline": self.pipeline, "classifier_type": self.classifier_type,
+            "class_names": list(self.class_names), "feature_names": list(self.feature_names),
+            "windows": dict(self.windows), "sample_rate": self.sample_rate,
+            **{key: self.training[key] for key in _TRAINING_KEYS if key in self.training}})
+        return self.path
+
+    def predict_proba(self, feature_rows: np.ndarray) -> np.ndarray:
+        """Class probabilities of feature rows.
+
+        ``(n_files, n_features)`` -> ``(n_files, len(class_names))`` float64, zero for a
+        class the pipeline never saw in training.
+        """
+        feature_rows = np.asarray(feature_rows, dtype=np.float64)
+        raw = self.pipeline.predict_proba(feature_rows)
+        probabilities = np.zeros((len(feature_rows), len(self.class_names)))
+        probabilities[:, np.asarray(self.pipeline.classes_, dtype=int)] = raw
+        return probabilities
+
+    def classify_file(self, path: str | os.PathLike) -> tuple[int, np.ndarray]:
+        """Class index and probabilities ``(n_classes,)`` of one audio file."""
+        vector, _ = file_features(path, sample_rate=self.sample_rate, **self.windows)
+        probabilities = self.predict_proba(vector[None, :])[0]
+        return int(np.argmax(probabilities)), probabilities
+
+
+def classify_file(path: str | os.PathLike, model: ClassicModel | dict[str, Any]
                   ) -> tuple[int, np.ndarray]:
-    """Class index and probabilities of one file under a loaded model (see
-    :func:`~deep_audio.classic.model_file.load_classic_model`)."""
-    if model.get("deep_features"):
-        raise ModelFileError("this classic model classifies a CNN's deep features, not "
-                             "hand-crafted ones; use deep_audio.bin.deep_feature_test")
-    vector, _ = file_features(path, sample_rate=model["sample_rate"], **model["windows"])
-    pipeline = model["pipeline"]
-    raw = pipeline.predict_proba(vector[None, :])[0]
-    probabilities = np.zeros(len(model["class_names"]))
-    probabilities[np.asarray(pipeline.classes_, dtype=int)] = raw
-    return int(np.argmax(probabilities)), probabilities
+    """Class index and probabilities of one file under a loaded model: a
+    :class:`ClassicModel` or the dict of
+    :func:`~deep_audio.classic.model_file.load_classic_model`."""
+    if not isinstance(model, ClassicModel):
+        model = ClassicModel.from_dict(model)
+    return model.classify_file(path)
 
 
 def file_classification(path: str | os.PathLike, model_name: str | os.PathLike,
@@ -81,10 +187,9 @@ def file_classification(path: str | os.PathLike, model_name: str | os.PathLike,
     """
     if models_dir is None:
         models_dir = (config or load_config()).training.models_dir
-    model_path = find_classic_model(model_name, models_dir)
-    model = load_classic_model(model_path)
-    if model_type is not None and model_type != model["classifier_type"]:
-        raise ModelFileError(f"model '{model_path}' is a {model['classifier_type']} model, "
+    model = ClassicModel.load(model_name, models_dir=models_dir)
+    if model_type is not None and model_type != model.classifier_type:
+        raise ModelFileError(f"model '{model.path}' is a {model.classifier_type} model, "
                              f"not {model_type}")
-    index, probabilities = classify_file(path, model)
-    return index, probabilities, list(model["class_names"])
+    index, probabilities = model.classify_file(path)
+    return index, probabilities, list(model.class_names)

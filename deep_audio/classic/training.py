@@ -26,7 +26,8 @@ from sklearn.pipeline import Pipeline
 from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
                                             make_pipeline, parameter_name)
 from deep_audio.audio import printable
-from deep_audio.classic.model_file import resolve_classic_model_path, save_classic_model
+from deep_audio.classic.classify import ClassicModel
+from deep_audio.classic.model_file import resolve_classic_model_path
 from deep_audio.config import Config, load_config
 from deep_audio.data.folders import class_names_of
 from deep_audio.errors import DeepAudioError
@@ -231,14 +232,13 @@ def extract_features_and_train(
                               classifier_type, folds=folds, parameter_values=parameter_values,
                               seed=seed, config=config)
     result.skipped = skipped
-    result.model_path = save_classic_model(
-        resolve_classic_model_path(model_name, models_dir),
-        {"pipeline": result.pipeline, "classifier_type": classifier_type,
-         "class_names": class_names, "feature_names": list(MID_TERM_NAMES),
-         "windows": windows, "sample_rate": sample_rate,
-         "parameter": {"name": result.parameter[0], "value": float(result.parameter[1])},
-         "cv_macro_f1": float(result.macro_f1),
-         "confusion_matrix": result.confusion_matrix.tolist()})
+    model = ClassicModel(result.pipeline, classifier_type, list(class_names),
+                         list(MID_TERM_NAMES), windows, sample_rate, training={
+                             "parameter": {"name": result.parameter[0],
+                                           "value": float(result.parameter[1])},
+                             "cv_macro_f1": float(result.macro_f1),
+                             "confusion_matrix": result.confusion_matrix.tolist()})
+    result.model_path = model.save(resolve_classic_model_path(model_name, models_dir))
     logger.info("saved %s", result.model_path)
     if confusion_matrix_path is not None:
         from deep_audio.plots import plot_confusion_matrix
