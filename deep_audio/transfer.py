@@ -36,14 +36,11 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from deep_audio.config import Config, leaf_names, load_config, override
-from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError
 from deep_audio.models import AudioClassifier, load_model
 from deep_audio.models.classifier import FEATURE_SECTIONS
-from deep_audio.training.distributed import from_environment as distributed_from_environment
-from deep_audio.training.distributed import init_process_group, shutdown
 from deep_audio.training.train import (TrainingResult, prepare_data, run_training,
-                                       set_cpu_threads)
+                                       training_session)
 
 logger = logging.getLogger(__name__)
 
@@ -279,11 +276,7 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
     config = dataclasses.replace(config, training=dataclasses.replace(
         config.training, learning_rate=learning_rate))
 
-    distributed = distributed_from_environment()  # under torchrun: DDP, as train_model
-    device = init_process_group(distributed, resolve_device(config.training.device))
-    try:
-        set_cpu_threads(config.training, distributed)
-        torch.manual_seed(config.training.seed)
+    with training_session(config.training) as (device, distributed):  # DDP under torchrun
         data = prepare_data(folders, dataclasses.replace(config, **{
             section: getattr(source.config, section) for section in FEATURE_SECTIONS}),
             distributed=distributed)
@@ -301,15 +294,11 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
                       "strategy": None if layers_frozen is not None else strategy,
                       "layers_frozen": n_frozen, "trainable_parameters": trainable,
                       "learning_rate": learning_rate}
-        if distributed.enabled:  # other dropout masks per process
-            torch.manual_seed(config.training.seed + distributed.rank)
         result = run_training(new_model, data, output, config=new_model.config,
                               device=device, progress=progress,
                               metadata={"transfer": provenance}, distributed=distributed)
         fold_head(new_model)
         return result
-    finally:
-        shutdown()
 
 
 def _section_of(key: str, config: Config) -> str | None:

@@ -75,7 +75,6 @@ device = init_process_group(context, torch.device("cpu"))
 torch.manual_seed(0)
 data = prepare_data(folders, config, distributed=context)
 model = AudioClassifier(config, data.class_names)
-torch.manual_seed(context.rank)  # different dropout per process, as train_model does
 result = run_training(model, data, out + "/model", config=config, device=device,
                       progress=False, distributed=context)
 digest = hashlib.sha256(b"".join(v.detach().numpy().tobytes()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
@@ -138,20 +139,27 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
     >>> train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")  # doctest: +SKIP
     """
     config = override(config or load_config(), **overrides)
-    distributed = distributed_from_environment()
-    device = init_process_group(distributed, resolve_device(config.training.device))
-    try:
-        set_cpu_threads(config.training, distributed)
-        torch.manual_seed(config.training.seed)
+    with training_session(config.training) as (device, distributed):
         data = prepare_data(folders, config, distributed=distributed)
         model = AudioClassifier(config, data.class_names).to(device)
         model.normalize.set_statistics(*band_statistics(
             model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
             device))
-        if distributed.enabled:  # same initial weights (DDP broadcasts them), other dropout
-            torch.manual_seed(config.training.seed + distributed.rank)
         return run_training(model, data, output, config=config, device=device,
                             progress=progress, resume=resume, distributed=distributed)
+
+
+@contextlib.contextmanager
+def training_session(training: TrainingConfig) -> Iterator[tuple[torch.device, Distributed]]:
+    """The device and, under torchrun, the process group of a training run, with the CPU
+    threads and the seed set; the process group is left on exit. Shared by
+    ``train_model`` and ``transfer_learning``."""
+    distributed = distributed_from_environment()
+    device = init_process_group(distributed, resolve_device(training.device))
+    try:
+        set_cpu_threads(training, distributed)
+        torch.manual_seed(training.seed)
+        yield device, distributed
     finally:
         shutdown()
 
@@ -176,6 +184,8 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
     run only rank 0 writes files; every process returns the same result.
     """
     training = config.training
+    if distributed.enabled:  # same initial weights (DDP broadcasts them), other dropout
+        torch.manual_seed(training.seed + distributed.rank)
     model_path = resolve_model_path(output, training.models_dir)
     history_path = model_path.with_suffix(".history.csv")
     train_loader, validation_loader = make_loaders(data, training, device, distributed)
