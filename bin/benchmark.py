@@ -107,7 +107,7 @@ def worker_memory(folders: list[str], cache_dir: str) -> dict:
     from deep_audio.features import band_statistics
     from deep_audio.models import AudioClassifier
     from deep_audio.training.train import make_loaders, prepare_data
-    from deep_audio.training.trainer import TrainingStep, train_one_epoch
+    from deep_audio.training.loop import TrainingStep, train_one_epoch
 
     config = load_config(conv_channels=[8, 16, 32, 64], hidden_units=[64], dropout=[0.5],
                          cache_dir=cache_dir, device="cpu")
@@ -190,7 +190,7 @@ def training_speed(precision: str, *, channels_last: bool, device, steps: int,
     from deep_audio.config import load_config
     from deep_audio.device import autocast_dtype
     from deep_audio.models import AudioClassifier
-    from deep_audio.training.trainer import TrainingStep, train_one_epoch
+    from deep_audio.training.loop import TrainingStep, train_one_epoch
 
     torch.manual_seed(0)
     config = load_config(preset, device=str(device))

@@ -6,7 +6,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from deep_audio.models import AudioClassifier
 from deep_audio.training import train_one_epoch
-from deep_audio.training.trainer import TrainingStep
+from deep_audio.training.loop import TrainingStep
 from deep_audio.training.augment import Augmentation
 
 from tests.conftest import small_config

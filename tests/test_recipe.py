@@ -9,7 +9,7 @@ from deep_audio.config import load_config
 from deep_audio.models import AudioClassifier, load_model, save_model
 from deep_audio.models import io as model_io
 from deep_audio.training import train_model
-from deep_audio.training.trainer import epochs_without_gain, make_scheduler
+from deep_audio.training.loop import epochs_without_gain, make_scheduler
 from tests.conftest import small_config
 
 SEED_PRESET = Path(__file__).resolve().parent.parent / "configs" / "seed.yaml"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from deep_audio.models import load_model
-from deep_audio.training import train_model, trainer
+from deep_audio.training import loop, train_model
 from tests.conftest import small_config
 
 
@@ -24,7 +24,7 @@ def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeyp
     config = small_config(models_dir=str(tmp_path), epochs=4, min_epochs=4, schedule=schedule)
     straight = train_model(dataset["train"], "straight", config=config, progress=False)
 
-    real_evaluate, calls = trainer.evaluate, []
+    real_evaluate, calls = loop.evaluate, []
 
     def crash_in_epoch_3(*args, **kwargs):
         calls.append(1)
@@ -32,7 +32,7 @@ def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeyp
             raise KeyboardInterrupt
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "evaluate", crash_in_epoch_3)
+    monkeypatch.setattr(loop, "evaluate", crash_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
         train_model(dataset["train"], "resumed", config=config, progress=False)
     checkpoint = tmp_path / "resumed.checkpoint.pt"
@@ -40,7 +40,7 @@ def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeyp
     assert len(_rows(tmp_path / "resumed.history.csv")) == 2
     load_model(tmp_path / "resumed.pt")  # the best model so far is intact
 
-    monkeypatch.setattr(trainer, "evaluate", real_evaluate)
+    monkeypatch.setattr(loop, "evaluate", real_evaluate)
     resumed = train_model(dataset["train"], "resumed", config=config, progress=False,
                           resume=True)
     assert not checkpoint.exists()

@@ -11,7 +11,7 @@ from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.inference import classify_file, classify_files, evaluate_folders
 from deep_audio.models import load_model
 from deep_audio.training import train_model
-from deep_audio.training.trainer import class_weights
+from deep_audio.training.loop import class_weights
 from tests.conftest import small_config
 
 

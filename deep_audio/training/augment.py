@@ -1,7 +1,7 @@
 """Training-time augmentation, applied to whole batches on the training device.
 
 Three places in the training step, in this order (see
-:func:`deep_audio.training.trainer.train_one_epoch`):
+:func:`deep_audio.training.loop.train_one_epoch`):
 
 1. on the waveform, before the front-end: a random gain and a random circular time
    shift per segment (:meth:`Augmentation.waveform`);

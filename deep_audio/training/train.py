@@ -27,7 +27,7 @@ from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_p
                                              init_process_group, shutdown)
 from deep_audio.training.distributed import from_environment as distributed_from_environment
 from deep_audio.training.history import read_history
-from deep_audio.training.trainer import class_weights, fit
+from deep_audio.training.loop import class_weights, fit
 
 logger = logging.getLogger(__name__)
 
