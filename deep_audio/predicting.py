@@ -11,8 +11,9 @@ A *predictor* is anything with
 
 The PyTorch model (:class:`deep_audio.inference.TorchPredictor`), the ONNX model
 (:class:`deep_audio.onnx_inference.OnnxClassifier`) and a deep-feature classifier
-(:class:`deep_audio.inference.deep_classifier.DeepFeatureClassifier`) are predictors,
-so :func:`classify_files`, :func:`deep_audio.inference.segment_recording` and
+(:class:`deep_audio.inference.deep_classifier.DeepFeatureClassifier`, except one trained
+with hand-crafted file statistics, which describe whole files, not segments) are
+predictors, so :func:`classify_files`, :func:`deep_audio.inference.segment_recording` and
 :func:`deep_audio.inference.evaluate_folders` read, cut and classify a file the same way
 whichever one is given. Every path returns a file's result as a :class:`FileResult`.
 
