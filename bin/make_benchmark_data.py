@@ -56,6 +56,21 @@ def _write_source(task_dir: Path, text: str) -> None:
     (task_dir / "SOURCE.txt").write_text(text.strip() + "\n\nCounts\n" + _counts(task_dir) + "\n")
 
 
+def _copy_split(task_dir: Path, sources: dict[str, dict[str, Path]], test_keys: set[str], *,
+                n_train: int, n_test: int, suffix: str) -> None:
+    """Copy up to ``n_train`` / ``n_test`` files per class (drawn with the fixed seed)
+    into ``train`` / ``test``; a key (phrase, prompt) in ``test_keys`` only ever goes to
+    ``test``, so no phrase is on both sides. ``sources``: class -> key -> file."""
+    rng = random.Random(SEED)
+    for name, files in sources.items():
+        for split, n in (("train", n_train), ("test", n_test)):
+            pool = sorted(k for k in files if (k in test_keys) == (split == "test"))
+            for key in sorted(rng.sample(pool, min(n, len(pool)))):
+                dest = task_dir / split / name / (key.replace("/", "__") + suffix)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(files[key], dest)
+
+
 def make_speakers(tuxpaint: Path, out: Path, n_classes: int = 15, n_train: int = 35,
                   n_test: int = 15, test_fraction: float = 0.3, max_s: float = 5.0) -> None:
     """Tux Paint spoken descriptions: <stamp>_desc_<lang>.ogg (no suffix: English)."""
@@ -75,14 +90,8 @@ def make_speakers(tuxpaint: Path, out: Path, n_classes: int = 15, n_train: int =
     test_stamps = set(stamps[:int(test_fraction * len(stamps))])
     task_dir = out / "speakers"
     _reset(task_dir)
-    rng = random.Random(SEED)
-    for lang in sorted(languages):
-        for split, n in (("train", n_train), ("test", n_test)):
-            pool = sorted(s for s in clips[lang] if (s in test_stamps) == (split == "test"))
-            for stamp in sorted(rng.sample(pool, min(n, len(pool)))):
-                dest = task_dir / split / lang / (stamp.replace("/", "__") + ".ogg")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(clips[lang][stamp], dest)
+    _copy_split(task_dir, {lang: clips[lang] for lang in sorted(languages)}, test_stamps,
+                n_train=n_train, n_test=n_test, suffix=".ogg")
     _write_source(task_dir, f"""
 Source: Debian package tuxpaint-stamps-default (Tux Paint stamps, GPL-2), spoken stamp
 descriptions usr/share/tuxpaint/stamps/**/<stamp>_desc_<lang>.ogg (<stamp>_desc.ogg = en).
@@ -193,14 +202,8 @@ def make_languages(asterisk_root: Path, out: Path, n_train: int = 60, n_test: in
     test_names = set(names[:int(test_fraction * len(names))])
     task_dir = out / "languages"
     _reset(task_dir)
-    rng = random.Random(SEED)
-    for lang in ASTERISK_LANGUAGES:
-        for split, n in (("train", n_train), ("test", n_test)):
-            pool = sorted(p for p in prompts[lang] if (p in test_names) == (split == "test"))
-            for name in sorted(rng.sample(pool, min(n, len(pool)))):
-                dest = task_dir / split / lang / (name.replace("/", "__") + ".wav")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(prompts[lang][name], dest)
+    _copy_split(task_dir, {lang: prompts[lang] for lang in ASTERISK_LANGUAGES}, test_names,
+                n_train=n_train, n_test=n_test, suffix=".wav")
     _write_source(task_dir, f"""
 Source: Debian packages asterisk-core-sounds-{{{','.join(ASTERISK_LANGUAGES)}}}-wav 1.6.1
 (Asterisk core sound prompts; en/es/fr/it CC-BY-SA-3.0, ru CC-BY-3.0), 8 kHz mono WAV,
