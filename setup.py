@@ -38,6 +38,18 @@ setup(
         "matplotlib>=3.7",
         "skops>=0.10",
         "threadpoolctl>=3",
+        # Sound event detection scores (deep_audio.inference.events): sed_eval (needs
+        # dcase_util) and PSDS from sed_scores_eval, whose Cython code breaks with
+        # pandas 3: it hands DataFrame.to_numpy() views, read-only under pandas 3's
+        # copy-on-write, to typed memoryviews ("buffer source array is read-only"),
+        # hence the one upper bound here. sed_scores_eval builds from source (a C++
+        # compiler and Cython) and pulls in PyPI's obsolete 'pathlib' backport, which
+        # the standard library's pathlib shadows. Tested: sed_eval 0.2.1, dcase_util
+        # 0.2.20, sed_scores_eval 0.0.4, pandas 2.3.3, numpy 2.4, Python 3.11.
+        "sed_eval>=0.2.1",
+        "dcase_util>=0.2.20",
+        "sed_scores_eval>=0.0.4",
+        "pandas>=1.5,<3",
     ],
     extras_require={
         # ONNX export (deep_audio.export) and torch-free inference (deep_audio.onnx_inference).

@@ -1,0 +1,215 @@
+"""Sound events from multi-label posteriors, annotation files, sed_eval and PSDS scores."""
+
+import numpy as np
+import pytest
+
+from deep_audio.errors import DeepAudioError
+from deep_audio.inference.events import (AnnotationError, Event, SegmentScores,
+                                         detect_events, evaluate_events, owned_bounds,
+                                         read_events, write_events)
+
+CLASSES = ["dog", "siren"]
+
+
+def frames(n: int, hop_seconds: float = 0.5):
+    starts = np.arange(n) * hop_seconds
+    return starts, starts + hop_seconds
+
+
+def spans(events):
+    return [(e.onset_seconds, e.offset_seconds, e.label) for e in events]
+
+
+# ------------------------------------------------------------------------- detection
+
+
+def test_median_filter_removes_a_one_segment_blip_but_keeps_a_long_event():
+    starts, ends = frames(20)
+    p = np.zeros((20, 1))
+    p[3, 0] = 0.9            # a blip: one 0.5 s frame
+    p[10:16, 0] = 0.9        # an event: 3 s
+    p[12, 0] = 0.1           # with a one-frame dropout inside
+    raw = detect_events(starts, ends, p, ["dog"], thresholds=0.5)
+    assert spans(raw) == [(1.5, 2.0, "dog"), (5.0, 6.0, "dog"), (6.5, 8.0, "dog")]
+    filtered = detect_events(starts, ends, p, ["dog"], thresholds=0.5,
+                             median_filter_seconds=1.5)  # 3 frames
+    assert spans(filtered) == [(5.0, 8.0, "dog")]
+    # confidence: time-weighted mean of the unfiltered posterior over the event
+    assert filtered[0].confidence == pytest.approx((5 * 0.9 + 0.1) / 6)
+
+
+def test_median_filter_length_per_class():
+    starts, ends = frames(10)
+    p = np.zeros((10, 2))
+    p[4, :] = 0.9
+    events = detect_events(starts, ends, p, CLASSES, median_filter_seconds=[1.5, 0.0])
+    assert spans(events) == [(2.0, 2.5, "siren")]
+
+
+def test_min_duration_drops_short_events_after_gap_merging():
+    starts, ends = frames(20)
+    p = np.zeros((20, 1))
+    p[2:4, 0] = 0.8          # 1.0 s
+    p[8:10, 0] = 0.8         # 1.0 s, then a 0.5 s gap
+    p[11:13, 0] = 0.8        # 1.0 s
+    p[16:17, 0] = 0.8        # 0.5 s, alone
+    events = detect_events(starts, ends, p, ["dog"], min_duration_seconds=1.0)
+    assert spans(events) == [(1.0, 2.0, "dog"), (4.0, 5.0, "dog"), (5.5, 6.5, "dog")]
+    events = detect_events(starts, ends, p, ["dog"], min_duration_seconds=1.5,
+                           min_gap_seconds=0.6)
+    assert spans(events) == [(4.0, 6.5, "dog")]  # merged to 2.5 s; the rest too short
+
+
+def test_gap_merging_joins_only_gaps_shorter_than_the_limit():
+    starts, ends = frames(12)
+    p = np.zeros((12, 1))
+    p[0:2, 0] = p[3:5, 0] = p[8:10, 0] = 0.9  # gaps of 0.5 s and 1.5 s
+    events = detect_events(starts, ends, p, ["dog"], min_gap_seconds=1.0)
+    assert spans(events) == [(0.0, 2.5, "dog"), (4.0, 5.0, "dog")]
+
+
+def test_per_class_thresholds():
+    starts, ends = frames(6)
+    p = np.array([[0.0, 0.0], [0.6, 0.6], [0.6, 0.6], [0.3, 0.3], [0.0, 0.0], [0, 0]])
+    events = detect_events(starts, ends, p, CLASSES, thresholds=[0.5, 0.25])
+    assert spans(events) == [(0.5, 1.5, "dog"), (0.5, 2.0, "siren")]
+    assert detect_events(starts, ends, p, CLASSES, thresholds=np.array([0.7, 0.7])) == []
+
+
+def test_overlapping_segments_own_the_time_between_centres():
+    starts = np.arange(0.0, 5.0, 0.5)  # 1 s windows, 0.5 s hop
+    ends = starts + 1.0
+    p = np.zeros((10, 1))
+    p[4:6, 0] = 1.0                    # windows [2, 3] and [2.5, 3.5]
+    bounds = owned_bounds(starts, ends)
+    assert bounds[0] == 0.0 and bounds[-1] == 5.5
+    assert spans(detect_events(starts, ends, p, ["dog"])) == [(2.25, 3.25, "dog")]
+
+
+def test_bad_settings_name_the_value():
+    starts, ends = frames(4)
+    with pytest.raises(DeepAudioError, match="thresholds"):
+        detect_events(starts, ends, np.zeros((4, 2)), CLASSES, thresholds=[0.5, 0.5, 0.5])
+    with pytest.raises(DeepAudioError, match="min_gap_seconds"):
+        detect_events(starts, ends, np.zeros((4, 2)), CLASSES, min_gap_seconds=-1)
+    with pytest.raises(DeepAudioError, match="class names"):
+        detect_events(starts, ends, np.zeros((4, 2)), ["dog"])
+
+
+# ------------------------------------------------------------------ annotation files
+
+
+def test_write_then_read_round_trip(tmp_path):
+    events = [Event(0.5, 1.25, "dog", 0.8), Event(2.0, 3.0, "siren", 0.6)]
+    path = write_events(tmp_path / "e.tsv", events, with_confidence=True)
+    assert path.read_text().splitlines()[0] == "onset\toffset\tevent_label\tconfidence"
+    assert read_events(path) == events
+    named = [Event(0.5, 1.25, "dog", filename="a.wav")]
+    assert read_events(write_events(tmp_path / "n.tsv", named)) == named
+
+
+def test_read_dcase_formats(tmp_path):
+    plain = tmp_path / "plain.tsv"
+    plain.write_text("# a comment\n0.5\t1.5\tdog\n\n2\t4.25\tcar horn\n")
+    assert spans(read_events(plain)) == [(0.5, 1.5, "dog"), (2.0, 4.25, "car horn")]
+    named = tmp_path / "named.csv"
+    named.write_text("filename,event_label,onset,offset\na.wav,dog,1,2\nb.wav,,,\n"
+                     "c.wav,siren,0,3\n")
+    events = read_events(named)
+    assert [(e.filename, e.label, e.onset_seconds) for e in events] == [
+        ("a.wav", "dog", 1.0), ("c.wav", "siren", 0.0)]
+    four = tmp_path / "four.tsv"
+    four.write_text("a.wav\t1\t2\tdog\nb.wav\n")
+    assert [(e.filename, e.label) for e in read_events(four)] == [("a.wav", "dog")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0.5\t1.5\tdog\n1.0\tlater\tdog\n", "line 2: offset 'later' is not a number"),
+    ("0.5\t1.5\tdog\n\n3.0\t2.0\tdog\n", "line 3: onset=3.0 and offset=2.0"),
+    ("0.5\t1.5\n", "line 1: expected 'onset offset label'"),
+    ("onset\toffset\tevent_label\n1\t2\t\n", "line 2: empty label"),
+    ("start\tend\n1\t2\n", "line 1: expected"),
+    ("onset\tend\tlabel\n1\t2\tdog\n", "line 1: header .* has no offset column"),
+])
+def test_annotation_errors_name_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(text)
+    with pytest.raises(AnnotationError, match=message) as error:
+        read_events(path)
+    assert "bad.tsv" in str(error.value)
+
+
+def test_missing_annotation_names_the_file(tmp_path):
+    with pytest.raises(AnnotationError, match="nowhere.tsv"):
+        read_events(tmp_path / "nowhere.tsv")
+
+
+# ------------------------------------------------------------------------- scoring
+
+REFERENCE = {
+    "a": [Event(1.0, 3.0, "dog"), Event(2.0, 6.0, "siren"), Event(12.0, 13.5, "dog")],
+    "b": [Event(0.5, 2.5, "siren"), Event(8.0, 11.0, "dog")],
+}
+DURATIONS = {"a": 20.0, "b": 20.0}
+
+
+def test_sed_eval_perfect_prediction():
+    scores = evaluate_events(REFERENCE, REFERENCE, class_names=CLASSES,
+                             durations_seconds=DURATIONS)
+    assert scores.segment_f1 == pytest.approx(1.0)
+    assert scores.segment_error_rate == pytest.approx(0.0)
+    assert scores.event_f1 == pytest.approx(1.0)
+    assert scores.event_error_rate == pytest.approx(0.0)
+    assert scores.event_class_f1 == {"dog": pytest.approx(1.0), "siren": pytest.approx(1.0)}
+    assert "F1 1.000" in scores.format()
+
+
+def test_sed_eval_empty_prediction():
+    scores = evaluate_events(REFERENCE, {}, class_names=CLASSES, durations_seconds=DURATIONS)
+    assert scores.segment_f1 == 0.0 and scores.event_f1 == 0.0
+    assert scores.event_error_rate == pytest.approx(1.0)  # all deletions
+    assert scores.n_estimated_events == 0 and scores.n_reference_events == 5
+
+
+def test_event_based_collars():
+    # onset 0.15 s late is inside the 0.2 s collar; 0.3 s is not
+    near = {"a": [Event(1.15, 3.0, "dog")]}
+    far = {"a": [Event(1.3, 3.0, "dog")]}
+    ref = {"a": [Event(1.0, 3.0, "dog")]}
+    assert evaluate_events(ref, near, class_names=CLASSES).event_f1 == pytest.approx(1.0)
+    assert evaluate_events(ref, far, class_names=CLASSES).event_f1 == 0.0
+    assert evaluate_events(ref, far, class_names=CLASSES,
+                           t_collar_seconds=0.5).event_f1 == pytest.approx(1.0)
+
+
+def test_unknown_labels_are_refused():
+    with pytest.raises(DeepAudioError, match="cat"):
+        evaluate_events({"a": [Event(0, 1, "cat")]}, {}, class_names=CLASSES)
+
+
+def _track(events, duration_seconds, hop_seconds=0.25):
+    starts, ends = frames(int(duration_seconds / hop_seconds), hop_seconds)
+    centres = (starts + ends) / 2
+    posteriors = np.zeros((len(starts), len(CLASSES)))
+    for e in events:
+        inside = (centres > e.onset_seconds) & (centres < e.offset_seconds)
+        posteriors[inside, CLASSES.index(e.label)] = 1.0
+    return SegmentScores(starts, ends, posteriors)
+
+
+def test_psds_of_perfect_scores_is_near_one_and_of_random_scores_low():
+    # long recordings: in short clips dense events make a whole-clip detection count as
+    # a hit under scenario 2 (detection tolerance 0.1), so random scores would score high
+    durations = {"a": 200.0, "b": 200.0}
+    perfect = {name: _track(events, durations[name]) for name, events in REFERENCE.items()}
+    scores = evaluate_events(REFERENCE, REFERENCE, class_names=CLASSES,
+                             durations_seconds=durations, scores=perfect)
+    assert scores.psds["psds1"] > 0.95 and scores.psds["psds2"] > 0.95
+    rng = np.random.default_rng(0)
+    noise = {name: SegmentScores(t.starts_seconds, t.ends_seconds,
+                                 rng.random(t.posteriors.shape))
+             for name, t in perfect.items()}
+    random = evaluate_events(REFERENCE, {}, class_names=CLASSES,
+                             durations_seconds=durations, scores=noise)
+    assert random.psds["psds1"] < 0.1 and random.psds["psds2"] < 0.3
+    assert "PSDS1" in random.format()
