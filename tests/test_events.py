@@ -213,3 +213,19 @@ def test_psds_of_perfect_scores_is_near_one_and_of_random_scores_low():
                              durations_seconds=durations, scores=noise)
     assert random.psds["psds1"] < 0.1 and random.psds["psds2"] < 0.3
     assert "PSDS1" in random.format()
+
+
+def test_event_timeline_plot(tmp_path):
+    from deep_audio.inference.event_plots import plot_event_timeline
+
+    starts, ends = frames(40)
+    p = np.zeros((40, 2))
+    p[4:12, 0] = p[8:20, 1] = 0.9
+    events = detect_events(starts, ends, p, CLASSES)
+    path = plot_event_timeline(starts, ends, p, CLASSES, tmp_path / "t.svg", events=events,
+                               truth=[Event(2.0, 6.0, "dog")], thresholds=0.5)
+    svg = path.read_text()
+    assert "siren (t=0.50)" in svg and "annotated" in svg
+    with pytest.raises(DeepAudioError, match="cat"):
+        plot_event_timeline(starts, ends, p, CLASSES, tmp_path / "u.png",
+                            events=[Event(0, 1, "cat")])
