@@ -76,7 +76,8 @@ def feature_classifier_accuracy(source: str, folders: list[Path], test_folders: 
                                 output: Path, seed: int, **options) -> float:
     """A classifier on the source's embeddings (``options``: see
     ``train_deep_feature_classifier``), scored on the test folders."""
-    result = train_deep_feature_classifier(source, folders, output, seed=seed, **options)
+    result = train_deep_feature_classifier(source, folders, output, seed=seed,
+                                           precision="fp32", **options)
     classifier = load_deep_feature_classifier(result.model_path)
     files = [(path, label) for label, folder in enumerate(test_folders)
              for path in list_audio_files(folder)]

@@ -10,11 +10,13 @@ without importing torch.
   message for a newer version.
 - :func:`resolve_model_path`: a bare name goes to the models folder, the suffix is added
   when missing, a path with a folder is used as given.
+- :func:`library_versions`: the versions a model file records of what wrote it.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,3 +137,22 @@ def resolve_model_path(name: str | os.PathLike, models_dir: str | os.PathLike, *
     if path.parent == Path(".") and not str(name).startswith("."):
         path = Path(models_dir) / path
     return path
+
+
+def library_versions(*packages: str) -> dict[str, str]:
+    """The versions of deep_audio, Python, numpy and ``packages`` (distribution names such
+    as ``torch`` or ``scikit-learn``), as recorded in every model file.
+
+    Read from the installed packages' metadata, so nothing is imported.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from deep_audio import __version__
+
+    versions = {"deep_audio": __version__, "python": platform.python_version()}
+    for name in ("numpy", *packages):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

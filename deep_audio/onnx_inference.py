@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deep_audio.config import Config, load_config, stored_config
+from deep_audio.config import Config, stored_config
 from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.predicting import FileResult, batched, classify_files
 from deep_audio.segmenting import SegmentPlan
@@ -82,9 +82,8 @@ class OnnxClassifier:
         try:
             self.class_names = list(json.loads(metadata["deep_audio.class_names"]))
             self.plan = SegmentPlan.from_metadata(metadata)
-            self.config: Config = (
-                stored_config(json.loads(metadata["deep_audio.config"]), source=str(path))
-                if "deep_audio.config" in metadata else load_config())
+            self.config: Config = stored_config(json.loads(metadata["deep_audio.config"]),
+                                                source=str(path))
         except (KeyError, ValueError) as error:
             if isinstance(error, ConfigError):
                 raise ModelFileError(f"ONNX model '{self.path}' stores settings this "

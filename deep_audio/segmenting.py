@@ -115,7 +115,7 @@ class SegmentPlan:
         """The plan stored in an exported model's metadata (see :meth:`to_metadata`).
 
         A file exported before the minimum length was stored takes it from its stored
-        config (``deep_audio.config``), else from today's default settings.
+        config (``deep_audio.config``, written by every export).
 
         Raises
         ------
@@ -127,9 +127,7 @@ class SegmentPlan:
             stored = json.loads(metadata.get(f"{METADATA_PREFIX}config", "{}"))
             minimum = stored.get("segments", {}).get("min_file_seconds")
         if minimum is None:
-            from deep_audio.config import load_config
-
-            minimum = load_config().segments.min_file_seconds
+            raise KeyError(f"{METADATA_PREFIX}min_file_seconds")
         return cls(sample_rate=int(metadata[f"{METADATA_PREFIX}sample_rate"]),
                    segment_samples=int(metadata[f"{METADATA_PREFIX}segment_samples"]),
                    hop_samples=int(metadata[f"{METADATA_PREFIX}segment_hop_samples"]),

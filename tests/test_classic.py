@@ -159,7 +159,7 @@ def test_trusted_types_are_exactly_what_the_classifiers_need(classes, tmp_path):
     labels = np.arange(12) % 2
     needed = set()
     for classifier_type in CLASSIFIER_TYPES:
-        result = train_classifier(features, labels, ["a", "b"], classifier_type, folds=3,
+        result = train_classifier(features, labels, ["a", "b"], classifier_type, folds=3, seed=0,
                                   parameter_values=SMALL_GRIDS[classifier_type] and [5])
         path = tmp_path / f"{classifier_type}.skops"
         skops.io.dump({"pipeline": result.pipeline}, path)
@@ -198,9 +198,9 @@ def test_model_type_mismatch_and_bad_audio(svm_model, tmp_path):
 
 
 def test_model_paths():
-    assert resolve_classic_model_path("a") == Path("models/a.skops")
+    assert resolve_classic_model_path("a", "models") == Path("models/a.skops")
     assert resolve_classic_model_path("a.skops", "out") == Path("out/a.skops")
-    assert resolve_classic_model_path("dir/a") == Path("dir/a.skops")
+    assert resolve_classic_model_path("dir/a", "out") == Path("dir/a.skops")
 
 
 def test_training_input_errors(classes, tmp_path):
@@ -234,11 +234,11 @@ def test_settings_come_from_the_config(monkeypatch, classes, tmp_path):
     monkeypatch.setattr(classic_training_module, "StratifiedKFold", recording)
     features = np.random.default_rng(0).standard_normal((12, 5))
     labels = np.arange(12) % 2
-    train_classifier(features, labels, ["a", "b"], "knn")
-    train_classifier(features, labels, ["a", "b"], "knn", config=load_config(cv_folds=3, seed=7))
-    train_classifier(features, labels, ["a", "b"], "knn", folds=4, seed=2,
-                     config=load_config(cv_folds=3, seed=7))
-    assert splits == [(5, 0), (3, 7), (4, 2)]
+    # a helper takes explicit values; only the entry points read the config
+    train_classifier(features, labels, ["a", "b"], "knn", folds=4, seed=2)
+    assert splits == [(4, 2)]
+    with pytest.raises(TypeError):
+        train_classifier(features, labels, ["a", "b"], "knn")
     # models_dir: the config's training.models_dir unless given
     config = load_config(models_dir=str(tmp_path / "from_config"), cv_folds=2)
     result = extract_features_and_train(classes["train"][:2], *WINDOWS, "knn", "m",

@@ -260,7 +260,7 @@ def test_grouped_folds_keep_each_files_segments_together(monkeypatch):
     groups = np.repeat(np.arange(12), 5)  # 12 files of 5 segments
     labels = groups % 2
     features = rng.standard_normal((60, 3)) + labels[:, None]
-    training.train_classifier(features, labels, ["a", "b"], "logistic", folds=3,
+    training.train_classifier(features, labels, ["a", "b"], "logistic", folds=3, seed=0,
                               groups=groups)
     assert seen and all(not (train & test) for train, test in seen)
 
@@ -312,6 +312,16 @@ def test_training_and_test_clis(trained, dataset, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("file\tclass\tprobability")
     assert [line.split("\t")[1] for line in lines[1:]] == ["high", "high"]
+    # --segments: the classifier on each segment, the same rows as the predictor gives
+    assert deep_feature_test.main(["-m", str(model_path), "-i", str(files[0]),
+                                   "--segments", "--precision", "fp32"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"# {files[0]}: ") and lines[1].startswith("start_seconds")
+    expected = next(classify_files([files[0]], DeepFeatureClassifier.load(model_path)))
+    rows = [line.split("\t") for line in lines[2:]]
+    assert len(rows) == len(expected.starts_seconds) >= 1
+    assert np.allclose([[float(v) for v in row[4:]] for row in rows],
+                       expected.segment_posteriors, atol=2e-3)
 
 
 def test_cli_errors_are_one_line(trained, dataset, tmp_path, capsys):

@@ -43,11 +43,13 @@ def test_plan_from_config_and_metadata():
     assert (plan.sample_rate, plan.segment_samples, plan.hop_samples, plan.min_seconds) == (
         8000, 4000, 2000, 0.02)
     assert SegmentPlan.from_metadata(plan.to_metadata()) == plan
-    # An export made before the minimum was stored: from its config, else the default.
+    # An export made before the minimum was stored: from its config (every export has
+    # one); metadata without either is not a deep_audio export.
     old = {k: v for k, v in plan.to_metadata().items() if "min_file" not in k}
     assert SegmentPlan.from_metadata(
         {**old, "deep_audio.config": json.dumps(config.to_dict())}).min_seconds == 0.02
-    assert SegmentPlan.from_metadata(old).min_seconds == load_config().segments.min_file_seconds
+    with pytest.raises(KeyError, match="min_file_seconds"):
+        SegmentPlan.from_metadata(old)
     assert plan.with_hop_seconds(0.1).hop_samples == 800
     with pytest.raises(DeepAudioError, match="hop_samples=0 must be > 0"):
         SegmentPlan(8000, 4000, 0)

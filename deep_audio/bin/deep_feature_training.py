@@ -62,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     cnn = load_model(args.model, device=resolve_device(config.training.device))
     result = train_deep_feature_classifier(
         cnn, args.input, args.output, layer=args.layer, combine_classic=args.combine_classic,
-        parameter_values=parameters, precision=config.training.precision, config=config,
-        per_segment=args.per_segment)
+        parameter_values=parameters, per_segment=args.per_segment, config=config)
     print_result(result)
     return 0
 

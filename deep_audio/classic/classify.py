@@ -23,11 +23,14 @@ from deep_audio.errors import ModelFileError
 from deep_audio.features.handcrafted import file_features
 
 
-def find_classic_model(model_name: str | os.PathLike,
-                       models_dir: str | os.PathLike | None = None) -> Path:
+def find_classic_model(model_name: str | os.PathLike, models_dir: str | os.PathLike | None
+                       ) -> Path:
     """The file of ``model_name``: ``<models_dir>/<name>.skops`` for a bare name, else the
     path (``.skops`` added if missing); an existing file named exactly ``model_name`` is
-    used as is. ``models_dir`` defaults to the config's ``training.models_dir``."""
+    used as is. ``models_dir=None`` means the config's ``training.models_dir``: the
+    loaders are entry points, so they may read the config."""
+    if models_dir is None:
+        models_dir = load_config().training.models_dir
     resolved = resolve_classic_model_path(model_name, models_dir)
     literal = Path(model_name)
     if not resolved.is_file() and literal.is_file():

@@ -17,16 +17,13 @@ with exactly those. A bare model name is written to ``<models_dir>/<name>.skops`
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from deep_audio.audio import printable
-from deep_audio.config import load_config
 from deep_audio.errors import ModelFileError
-from deep_audio.files import atomic_write, check_header, resolve_model_path
+from deep_audio.files import atomic_write, check_header, library_versions, resolve_model_path
 
 FORMAT = "deep_audio.classic"
 FORMAT_VERSION = 1
@@ -42,18 +39,16 @@ TRUSTED_TYPES = (
 )
 
 
-def resolve_classic_model_path(name: str | os.PathLike,
-                               models_dir: str | os.PathLike | None = None) -> Path:
+def resolve_classic_model_path(name: str | os.PathLike, models_dir: str | os.PathLike
+                               ) -> Path:
     """Where a classic model called ``name`` lives.
 
-    A bare name (no directory part) goes to ``models_dir`` (default: the config's
-    ``training.models_dir``); ``.skops`` is added unless already there.
+    A bare name (no directory part) goes to ``models_dir``; ``.skops`` is added unless
+    already there.
 
-    >>> str(resolve_classic_model_path("svm1")), str(resolve_classic_model_path("out/a.skops"))
-    ('models/svm1.skops', 'out/a.skops')
+    >>> [str(resolve_classic_model_path(name, "models")) for name in ("svm1", "out/a.skops")]
+    ['models/svm1.skops', 'out/a.skops']
     """
-    if models_dir is None:
-        models_dir = load_config().training.models_dir
     return resolve_model_path(name, models_dir, suffix=SUFFIX)
 
 
@@ -62,7 +57,7 @@ def save_classic_model(path: str | os.PathLike, model: dict[str, Any]) -> Path:
     import skops.io
 
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **model,
-               "versions": library_versions()}
+               "versions": library_versions("scikit-learn", "skops")}
     return atomic_write(path, lambda stream: skops.io.dump(payload, stream))
 
 
@@ -105,13 +100,3 @@ def load_classic_model(path: str | os.PathLike) -> dict[str, Any]:
                          f"of another program); {advice}")
     return payload
 
-
-def library_versions() -> dict[str, str]:
-    import sklearn
-    import skops
-
-    from deep_audio import __version__
-
-    return {"deep_audio": __version__, "scikit-learn": sklearn.__version__,
-            "skops": skops.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}

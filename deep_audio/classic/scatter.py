@@ -69,7 +69,8 @@ def plot_feature_space(
         paths, sample_rate=sample_rate, windows=classic.windows)
     points = features[:, [MID_TERM_NAMES.index(x_feature), MID_TERM_NAMES.index(y_feature)]]
     training = train_classifier(points, labels, class_names, classifier_type,
-                                parameter_values=parameter_values, config=config)
+                                folds=classic.cv_folds, seed=config.training.seed,
+                                parameter_values=parameter_values)
 
     from deep_audio.plots import plot_decision_surface
 

@@ -79,9 +79,8 @@ class ClassicTrainingResult:
 
 def train_classifier(
     features: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-    classifier_type: str, *, folds: int | None = None,
-    parameter_values: Sequence[float] | None = None, seed: int | None = None,
-    config: Config | None = None, groups: np.ndarray | None = None,
+    classifier_type: str, *, folds: int, seed: int,
+    parameter_values: Sequence[float] | None = None, groups: np.ndarray | None = None,
 ) -> ClassicTrainingResult:
     """Choose the hyper-parameter by stratified cross-validation, report, refit on all.
 
@@ -95,25 +94,18 @@ def train_classifier(
     class_names : sequence of str
     classifier_type : str
         See :func:`deep_audio.classic.classifiers.make_pipeline`.
-    folds : int, optional
-        Cross-validation folds (fewer when the smallest class has fewer files); default
-        ``config.classic.cv_folds``.
+    folds : int
+        Cross-validation folds (fewer when the smallest class has fewer files); the
+        entry points pass ``config.classic.cv_folds``.
+    seed : int
+        Seed of the fold split and of the randomised models (``config.training.seed``).
     parameter_values : sequence of float, optional
         Candidates for the tuned parameter; default: pyAudioAnalysis's grid.
-    seed : int, optional
-        Seed of the fold split and of the randomised models; default
-        ``config.training.seed``.
-    config : Config, optional
-        Settings; default :func:`deep_audio.config.load_config`.
     groups : np.ndarray of int, shape (n_rows,), optional
         The file of each row when rows are segments: folds keep a file's rows together
         (StratifiedGroupKFold), so no file is scored by a model that saw part of it.
     """
     check_classifier_type(classifier_type)
-    if folds is None or seed is None:
-        config = config or load_config()
-        folds = config.classic.cv_folds if folds is None else folds
-        seed = config.training.seed if seed is None else seed
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels)
     class_names = list(class_names)
@@ -228,9 +220,10 @@ def extract_features_and_train(
     class_names, features, labels, skipped = class_folder_features(
         paths, sample_rate=sample_rate, windows=windows)
 
-    result = train_classifier(features, labels, class_names,
-                              classifier_type, folds=folds, parameter_values=parameter_values,
-                              seed=seed, config=config)
+    result = train_classifier(
+        features, labels, class_names, classifier_type,
+        folds=config.classic.cv_folds if folds is None else folds,
+        seed=config.training.seed if seed is None else seed, parameter_values=parameter_values)
     result.skipped = skipped
     model = ClassicModel(result.pipeline, classifier_type, list(class_names),
                          list(MID_TERM_NAMES), windows, sample_rate, training={

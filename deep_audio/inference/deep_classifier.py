@@ -40,7 +40,7 @@ from deep_audio.classic import (find_classic_model, load_classic_model,
                                 train_classifier)
 from deep_audio.classic.classifiers import check_classifier_type
 from deep_audio.classic.training import ClassicTrainingResult
-from deep_audio.config import Config, load_config
+from deep_audio.config import Config, load_config, override
 from deep_audio.data import class_folders
 from deep_audio.device import autocast_dtype
 from deep_audio.errors import DeepAudioError, ModelFileError
@@ -318,10 +318,8 @@ def train_deep_feature_classifier(
     cnn_model: AudioClassifier | str | os.PathLike, folders: Sequence[str | os.PathLike],
     output: str | os.PathLike, *, layer: str = DEFAULT_LAYER,
     classifier_type: str | None = None, combine_classic: bool = False,
-    folds: int | None = None, parameter_values: Sequence[float] | None = None,
-    seed: int | None = None, precision: str | None = None,
-    models_dir: str | os.PathLike | None = None, config: Config | None = None,
-    per_segment: bool = False,
+    parameter_values: Sequence[float] | None = None, per_segment: bool = False,
+    config: Config | None = None, **overrides: Any,
 ) -> ClassicTrainingResult:
     """Train a classic classifier on a CNN's file embeddings of class folders; save it.
 
@@ -343,16 +341,8 @@ def train_deep_feature_classifier(
     combine_classic : bool
         Append the 136 hand-crafted statistics to each embedding, with the windows of
         ``config.classic`` (stored in the model file).
-    folds, parameter_values, seed
+    parameter_values : sequence of float, optional
         See :func:`deep_audio.classic.train_classifier`.
-    precision : str, optional
-        Of the CNN's forward passes (see
-        :func:`~deep_audio.inference.embeddings.embed_files`); default ``fp32``.
-    models_dir : str or PathLike, optional
-        Folder of bare model names; default ``config.training.models_dir``.
-    config : Config, optional
-        Settings; default :func:`deep_audio.config.load_config`. The CNN's own feature
-        settings are those stored in its model file.
     per_segment : bool
         Learn from every segment's embedding (labelled with its file's class; folds keep
         a file's segments together) instead of one mean embedding per file; a file's
@@ -360,6 +350,14 @@ def train_deep_feature_classifier(
         gives the classifier many more examples: it is the transfer method that beats
         training from scratch in ``bin/benchmark_transfer.py`` (``layer="conv_bands"``,
         ``classifier_type="logistic"``). Not with ``combine_classic``.
+    config : Config, optional
+        Settings; default :func:`deep_audio.config.load_config`. Used here:
+        ``classic.cv_folds``, ``training.seed``, ``training.precision`` (of the CNN's
+        forward passes), ``training.models_dir`` (of a bare ``output``) and, for
+        ``combine_classic``, the ``classic`` windows. The CNN's own feature settings are
+        those stored in its model file.
+    **overrides
+        Any single setting by name (``cv_folds=3``, ``seed=1``, ``precision="fp32"``).
 
     Returns
     -------
@@ -372,10 +370,9 @@ def train_deep_feature_classifier(
     ...     "models/cnn.pt", ["data/dog", "data/cat"], "dog_cat_deep_svm", layer="linear2")
     >>> print(result.report)  # doctest: +SKIP
     """
-    config = config or load_config()
+    config = override(config or load_config(), **overrides)
     classifier_type = check_classifier_type(classifier_type or config.classic.classifier)
-    if models_dir is None:
-        models_dir = config.training.models_dir
+    precision = config.training.precision
     windows = dict(config.classic.windows) if combine_classic else None
     cnn = as_model(cnn_model)
     size = check_layer(cnn, layer)
@@ -391,7 +388,7 @@ def train_deep_feature_classifier(
     groups = None
     if per_segment:
         rows, used, skipped = segment_feature_rows([f.path for f in files], cnn, layer=layer,
-                                                   precision=precision or "fp32")
+                                                   precision=precision)
         features = np.concatenate(rows) if rows else np.empty((0, size))
         lengths = [len(r) for r in rows]
         labels = np.repeat(np.array([label_of[path] for path in used], dtype=int), lengths)
@@ -401,13 +398,13 @@ def train_deep_feature_classifier(
     else:
         features, used, skipped = deep_feature_matrix(
             [f.path for f in files], cnn, layer=layer, windows=windows,
-            precision=precision or "fp32")
+            precision=precision)
         labels = np.array([label_of[path] for path in used], dtype=int)
         logger.info("%d files x %d features (%s%s)", *features.shape, layer,
                     " + 136 hand-crafted" if combine_classic else "")
-    result = train_classifier(features, labels, class_names, classifier_type, folds=folds,
-                              parameter_values=parameter_values, seed=seed, config=config,
-                              groups=groups)
+    result = train_classifier(features, labels, class_names, classifier_type,
+                              folds=config.classic.cv_folds, seed=config.training.seed,
+                              parameter_values=parameter_values, groups=groups)
     result.skipped = skipped
     names = feature_names(layer, size) + (list(MID_TERM_NAMES) if combine_classic else [])
     classifier = DeepFeatureClassifier(
@@ -418,7 +415,7 @@ def train_deep_feature_classifier(
                                 "value": float(result.parameter[1])},
                   "cv_macro_f1": float(result.macro_f1),
                   "confusion_matrix": result.confusion_matrix.tolist()})
-    result.model_path = classifier.save(resolve_classic_model_path(output, models_dir))
+    result.model_path = classifier.save(resolve_classic_model_path(output, config.training.models_dir))
     logger.info("saved %s", result.model_path)
     return result
 

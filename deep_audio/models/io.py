@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import pickletools  # disassembles opcodes to name a refused object; never unpickles
-import platform
 import re
 import warnings
 import zipfile
@@ -32,7 +31,7 @@ import torch
 from deep_audio.audio import printable
 from deep_audio.config import stored_config
 from deep_audio.errors import ConfigError, ModelFileError
-from deep_audio.files import atomic_write, check_header, resolve_model_path
+from deep_audio.files import atomic_write, check_header, library_versions, resolve_model_path
 from deep_audio.models.classifier import AudioClassifier
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "atomic_save", "library_versions", "load_checkpoint",
@@ -59,7 +58,7 @@ def save_model(path: str | os.PathLike, model: AudioClassifier, *,
         "state_dict": {k: v.to(dtype) if k in parameters else v for k, v in state.items()},
         "class_names": list(model.class_names),
         "config": model.config.to_dict(),
-        "metadata": plain_data({**(metadata or {}), "versions": library_versions()}),
+        "metadata": plain_data({**(metadata or {}), "versions": library_versions("torch", "torchaudio")}),
     }
     return atomic_save(payload, path)
 
@@ -210,15 +209,6 @@ def atomic_save(payload: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` ``payload`` to ``path`` atomically (:func:`~deep_audio.files.atomic_write`)."""
     return atomic_write(path, lambda stream: torch.save(payload, stream))
 
-
-def library_versions() -> dict[str, str]:
-    import torchaudio
-
-    from deep_audio import __version__
-
-    return {"deep_audio": __version__, "torch": torch.__version__,
-            "torchaudio": torchaudio.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
 
 
 def plain_data(value: Any) -> Any:
