@@ -5,7 +5,10 @@
 Prints per-class precision, recall and F1, accuracy and the confusion matrix, and saves
 the confusion matrix as a PNG (default: beside the model). ``--report PNG`` also writes
 the training report: the model's training curves (from ``MODEL.history.csv``, when it
-is there) beside the confusion matrix on these folders.
+is there) beside the confusion matrix on these folders. ``--html FILE`` writes the
+interactive evaluation report: a clickable confusion matrix listing each cell's files
+with posteriors, audio, spectrogram and segment posteriors (audio clips embedded up to
+a size cap, or linked by relative path with ``--link-audio``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", metavar="PNG",
                         help="training curves and this confusion matrix in one picture "
                              "(.png, .svg or .html)")
+    parser.add_argument("--html", metavar="FILE",
+                        help="interactive evaluation report (one self-contained page)")
+    parser.add_argument("--link-audio", action="store_true",
+                        help="in --html, link audio files by relative path instead of "
+                             "embedding clips")
+    parser.add_argument("--audio-clip-seconds", type=float, default=4.0, metavar="SECONDS",
+                        help="in --html, embed the first SECONDS of each file")
+    parser.add_argument("--audio-cap-mb", type=float, default=4.0, metavar="MB",
+                        help="in --html, embed at most this much audio (mistakes first)")
     _cli.add_config(parser, flags=("device", "precision"))
     return parser
 
@@ -60,6 +72,15 @@ def run(args: argparse.Namespace) -> int:
                                    f"{report.scores['accuracy']:.3f} on "
                                    f"{', '.join(Path(f).name for f in args.input)}")
         print(f"training report: {args.report}")
+    if args.html:
+        from deep_audio.reports import evaluation_report
+
+        page = evaluation_report(
+            report, args.html, link_audio=args.link_audio,
+            clip_seconds=args.audio_clip_seconds,
+            audio_budget_bytes=int(args.audio_cap_mb * 1e6),
+            title=f"{Path(args.model).stem} on {', '.join(Path(f).name for f in args.input)}")
+        print(f"evaluation report: {page} ({page.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

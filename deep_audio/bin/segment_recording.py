@@ -1,14 +1,16 @@
 """Label the regions of long recordings with a trained model.
 
     python -m deep_audio.bin.segment_recording -m models/cnn.pt -i recording.flac [-o out/]
-        [--format csv|json] [--plot png|html] [--truth annotation.txt]
+        [--format csv|json] [--plot png|html] [--truth annotation.txt] [--html]
 
 Reads each recording in blocks (any length), prints its regions (start, end, label,
 confidence) and writes ``OUT/<name>.regions.csv`` plus ``OUT/<name>.regions.segments.csv``
 (segment posteriors), or ``OUT/<name>.json``, and with ``--plot`` a timeline picture
 ``OUT/<name>.timeline.png`` (or ``.html``). With ``--truth`` (one annotation file per
 recording, ``start end label`` per line) it prints per-class and overall accuracy on a
-fine time grid and draws the annotation under the regions.
+fine time grid and draws the annotation under the regions. ``--html`` writes
+``OUT/<name>.report.html``: the timeline zoomable, the recording playable from any point
+clicked, the annotation as a second lane.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=["csv", "json"], default="csv")
     parser.add_argument("--plot", choices=["png", "html", "none"], default="png",
                         help="timeline picture of posteriors and regions")
+    parser.add_argument("--html", action="store_true",
+                        help="interactive timeline page OUT/<name>.report.html")
+    parser.add_argument("--link-audio", action="store_true",
+                        help="in --html, link the recording instead of embedding it")
     parser.add_argument("--truth", nargs="+", metavar="ANNOTATION",
                         help="one annotation file per input: 'start end label' per line")
     parser.add_argument("--segment-hop-seconds", type=float, metavar="SECONDS",
@@ -72,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
             print(evaluate_segmentation(result, truth).format())
         if args.plot != "none":
             written.append(result.plot(output / f"{stem}.timeline.{args.plot}", truth=truth))
+        if args.html:
+            from deep_audio.reports import segmentation_report
+
+            written.append(segmentation_report(result, output / f"{stem}.report.html",
+                                               truth=truth, link_audio=args.link_audio))
         print("written: " + ", ".join(map(str, written)) + "\n")
     return 0
 

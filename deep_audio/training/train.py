@@ -215,6 +215,13 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
         model_path.with_suffix(".report.png"), best_epoch=result.best_epoch,
         title=f"{model_path.stem}: best validation macro-F1 "
               f"{result.best_metrics['val_macro_f1']:.3f}")
+    from deep_audio.reports import training_report  # imports plotly only when training ends
+
+    training_report(
+        read_history(history_path), result.best_metrics["val_confusion"], data.class_names,
+        model_path.with_suffix(".report.html"), best_epoch=result.best_epoch,
+        title=f"{model_path.stem}: best validation macro-F1 "
+              f"{result.best_metrics['val_macro_f1']:.3f}")
 
     if data.skipped_files:
         logger.warning("%d file(s) skipped:\n%s", len(data.skipped_files),
