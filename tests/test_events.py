@@ -121,6 +121,9 @@ def test_read_dcase_formats(tmp_path):
     four = tmp_path / "four.tsv"
     four.write_text("a.wav\t1\t2\tdog\nb.wav\n")
     assert [(e.filename, e.label) for e in read_events(four)] == [("a.wav", "dog")]
+    spaces = tmp_path / "spaces.txt"
+    spaces.write_text("start end label\n0.5 1.5 bass drum\n")
+    assert spans(read_events(spaces)) == [(0.5, 1.5, "bass drum")]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -128,8 +131,9 @@ def test_read_dcase_formats(tmp_path):
     ("0.5\t1.5\tdog\n\n3.0\t2.0\tdog\n", "line 3: onset=3.0 and offset=2.0"),
     ("0.5\t1.5\n", "line 1: expected 'onset offset label'"),
     ("onset\toffset\tevent_label\n1\t2\t\n", "line 2: empty label"),
-    ("start\tend\n1\t2\n", "line 1: expected"),
-    ("onset\tend\tlabel\n1\t2\tdog\n", "line 1: header .* has no offset column"),
+    ("start\tend\n1\t2\n", "line 1: header .* has no label column"),
+    ("0.5 1.5\n", "line 1: expected 'onset offset label'"),
+    ("onset\tstop\tlabel\n1\t2\tdog\n", "line 1: header .* has no offset column"),
 ])
 def test_annotation_errors_name_file_and_line(tmp_path, text, message):
     path = tmp_path / "bad.tsv"

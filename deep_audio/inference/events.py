@@ -67,6 +67,8 @@ PSDS_SCENARIOS: dict[str, dict[str, Any]] = {
 }
 _LABEL_COLUMNS = ("event_label", "label", "labels", "class", "event")
 _FILENAME_COLUMNS = ("filename", "file", "path", "audio_id")
+_ONSET_COLUMNS = ("onset", "start", "onset_seconds", "start_seconds")
+_OFFSET_COLUMNS = ("offset", "end", "offset_seconds", "end_seconds")
 
 
 class AnnotationError(DeepAudioError):
@@ -273,10 +275,11 @@ def _true_runs(active: np.ndarray) -> list[tuple[int, int]]:
 def read_events(path: str | os.PathLike) -> list[Event]:
     """Events from an annotation file: ``[filename] onset offset label`` per line.
 
-    Fields are separated by tabs (DCASE) or commas; onset and offset are seconds. An
-    optional header line names the columns (``onset``, ``offset``, and ``event_label``
-    or ``label``; optionally ``filename`` and ``confidence``) in any order. Without a
-    header, 3 fields are ``onset offset label`` and 4 are ``filename onset offset label``.
+    Fields are separated by tabs (DCASE), commas, or else spaces (then the label is the
+    rest of the line); onset and offset are seconds. An optional header line names the
+    columns (``onset`` or ``start``, ``offset`` or ``end``, ``event_label`` or ``label``;
+    optionally ``filename`` and ``confidence``) in any order. Without a header, 3 fields
+    are ``onset offset label`` and 4 are ``filename onset offset label``.
     A line holding only a filename (or a filename with empty onset, offset and label)
     is a recording without events and is skipped. Blank lines and ``#`` comments are
     skipped.
@@ -300,9 +303,7 @@ def read_events(path: str | os.PathLike) -> list[Event]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        delimiter = "\t" if "\t" in line else ","
-        fields = [f.strip() for f in next(csv.reader(io.StringIO(line),
-                                                     delimiter=delimiter))]
+        fields = _split(line)
         where = f"annotation '{path}' line {number}"
         if columns is None and not events and _is_header(fields):
             columns = _header_columns(fields, where)
@@ -354,15 +355,29 @@ def write_events(path: str | os.PathLike, events: Iterable[Event], *,
     return path
 
 
+def _split(line: str) -> list[str]:
+    """Fields of a line: tab- or comma-separated (CSV quoting), else whitespace-separated
+    with the label last (it may hold spaces)."""
+    if "\t" in line or "," in line:
+        delimiter = "\t" if "\t" in line else ","
+        return [f.strip() for f in next(csv.reader(io.StringIO(line), delimiter=delimiter))]
+    fields = line.split()
+    try:
+        float(fields[0])
+        return line.split(maxsplit=2)              # onset offset label
+    except ValueError:
+        return line.split(maxsplit=3)              # filename onset offset label, or a header
+
+
 def _is_header(fields: list[str]) -> bool:
-    return any(f.lower() in ("onset", "offset") for f in fields)
+    return any(f.lower() in _ONSET_COLUMNS + _OFFSET_COLUMNS for f in fields)
 
 
 def _header_columns(fields: list[str], where: str) -> dict[str, int]:
     lower = [f.lower() for f in fields]
     columns = {}
-    for name, choices in (("filename", _FILENAME_COLUMNS), ("onset", ("onset",)),
-                          ("offset", ("offset",)), ("label", _LABEL_COLUMNS),
+    for name, choices in (("filename", _FILENAME_COLUMNS), ("onset", _ONSET_COLUMNS),
+                          ("offset", _OFFSET_COLUMNS), ("label", _LABEL_COLUMNS),
                           ("confidence", ("confidence", "score"))):
         found = [i for i, f in enumerate(lower) if f in choices]
         if found:
