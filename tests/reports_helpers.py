@@ -10,8 +10,8 @@ import soundfile
 
 from deep_audio.inference import evaluate_folders, segment_recording
 from deep_audio.models import load_model
-from deep_audio.reports import (evaluation_report, feature_space_report, multilabel_report,
-                                segmentation_report, spectrogram_report)
+from deep_audio.reports import (evaluation_report, multilabel_report, segmentation_report,
+                                spectrogram_report)
 
 from tests.conftest import tone
 
@@ -60,17 +60,12 @@ def make_timeline(trained, folder: Path, **options) -> Path:
 
 
 def make_feature_space(dataset, path: Path) -> Path:
-    files = [f for folder in dataset["test"] for f in sorted(folder.iterdir())]
-    labels = np.repeat(np.arange(3), len(files) // 3)
-    rng = np.random.default_rng(0)
-    points = rng.normal(size=(len(files), 2)) + labels[:, None] * 3.0
+    """The seed's scatter of the test folders (an SVM on two features), as a page."""
+    from deep_audio.classic import plot_feature_space
 
-    def predict(grid):  # nearest class centre, a stand-in for a fitted classifier
-        centres = np.arange(3)[:, None] * np.array([3.0, 3.0])
-        return np.argmin(((grid[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-
-    return feature_space_report(points, labels, ["low", "high", "noise"], path, files=files,
-                                predict=predict, x_label="feature x", y_label="feature y")
+    return plot_feature_space(dataset["test"], None, html=path, classifier_type="svm_rbf",
+                              mid_window_seconds=1.0, mid_step_seconds=1.0,
+                              short_window_seconds=0.05, short_step_seconds=0.025).html_path
 
 
 def make_spectrogram(folder: Path) -> Path:

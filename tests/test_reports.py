@@ -3,6 +3,7 @@
 import base64
 import io
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -11,7 +12,8 @@ import pytest
 import soundfile
 from sklearn.metrics import average_precision_score
 
-from deep_audio.bin import classification_report, segment_recording as segment_cli
+from deep_audio.bin import classification_report, feature_plots
+from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import DeepAudioError
 from deep_audio.reports import (evaluation_report, multilabel_scores, read_page_data,
                                 training_report)
@@ -262,3 +264,42 @@ def test_segment_cli_writes_the_timeline_page(trained, tmp_path, capsys):
     page = tmp_path / "out" / "rec.report.html"
     assert str(page) in capsys.readouterr().out
     assert read_page_data(page)["truth"] == [list(e) for e in EVENTS]
+
+
+WINDOWS = ["--mid-window-seconds", "1.0", "--mid-step-seconds", "1.0",
+           "--short-window-seconds", "0.05", "--short-step-seconds", "0.025"]
+
+
+def test_feature_plots_cli_pages_name_the_file_of_each_point(dataset, tmp_path, capsys):
+    from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
+
+    folders = [Path(shutil.copytree(f, tmp_path / f.name)) for f in dataset["test"][:2]]
+    (folders[0] / "broken.wav").write_bytes(b"RIFF but not audio")  # skipped: no point
+    page = tmp_path / "space.html"
+    assert feature_plots.main(["scatter", "-i", *map(str, folders), "--html", str(page),
+                               "--set", "classifier=knn", "--cv-folds", "2", *WINDOWS]) == 0
+    assert f"saved {page}" in capsys.readouterr().out
+    data = read_page_data(page)
+    scatters = [t for t in data["figures"]["feature-space"]["data"] if t["type"] == "scatter"]
+    expected = {"low": sorted(p.name for p in folders[0].iterdir() if p.name != "broken.wav"),
+                "high": sorted(p.name for p in folders[1].iterdir())}
+    columns = [MID_TERM_NAMES.index("spectral_centroid_mean"),
+               MID_TERM_NAMES.index("energy_entropy_mean")]
+    for trace, (name, files) in zip(scatters, expected.items()):
+        assert trace["name"] == f"{name} ({len(files)})" and trace["text"] == files
+        # The point named after a file holds that file's two features.
+        folder = folders[0] if name == "low" else folders[1]
+        vector, _ = file_features(folder / files[-1], mid_window_seconds=1.0,
+                                  mid_step_seconds=1.0, short_window_seconds=0.05,
+                                  short_step_seconds=0.025)
+        assert [trace["x"][-1], trace["y"][-1]] == pytest.approx(vector[columns], rel=1e-5)
+
+    spectrogram_page = tmp_path / "spectrogram.html"
+    one_file = str(next(folders[1].iterdir()))
+    assert feature_plots.main(["spectrogram", "-i", one_file, "--html",
+                               str(spectrogram_page), "--link-audio"]) == 0
+    assert f' src="{Path(one_file).parent.name}/{Path(one_file).name}"' in \
+        spectrogram_page.read_text()
+    assert feature_plots.main(["spectrogram", "-i", one_file]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "error: nothing to write: give -o IMAGE, --html PAGE or both"

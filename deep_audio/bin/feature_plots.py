@@ -5,6 +5,11 @@ over a classifier's decision surface (the seed's scatter plot).
     python -m deep_audio.bin.feature_plots scatter -i data/classical data/metal -o space.png \
         --scatter-x-feature spectral_centroid_mean --scatter-y-feature energy_entropy_mean \
         --classifier svm_rbf
+    python -m deep_audio.bin.feature_plots scatter -i data/classical data/metal --html space.html
+
+``--html PAGE`` writes an interactive page (alone or beside ``-o IMAGE``): the scatter's
+hover names each file and a click plays it; the spectrogram zooms and plays from the
+time clicked. Audio is embedded, or linked by relative path with ``--link-audio``.
 
 Defaults (spectrogram window and step, the two features, classifier, windows, seed) come
 from configs/default.yaml; the flags, ``-c YAML`` and ``--set KEY=VALUE`` override them.
@@ -28,8 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Plot a spectrogram or a 2-D feature scatter with decision regions.")
     parser.add_argument("kind", choices=["spectrogram", "scatter"])
     _cli.add_inputs(parser, help="spectrogram: one audio file; scatter: class folders")
-    parser.add_argument("-o", "--output", required=True, metavar="IMAGE",
+    parser.add_argument("-o", "--output", metavar="IMAGE",
                         help="output image (.png, .svg, .pdf)")
+    parser.add_argument("--html", metavar="PAGE",
+                        help="interactive page: hover names a file, a click plays it")
+    parser.add_argument("--link-audio", action="store_true",
+                        help="in --html, link audio by relative path instead of embedding")
     _cli.add_config(parser, flags=("spectrogram_window_seconds", "spectrogram_step_seconds",
                                    "scatter_x_feature", "scatter_y_feature", "classifier",
                                    "cv_folds", "seed"))
@@ -38,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.output and not args.html:
+        raise DeepAudioError("nothing to write: give -o IMAGE, --html PAGE or both")
     config = _cli.config_from_args(args)
     classic = config.classic
     if args.kind == "spectrogram":
@@ -47,14 +58,23 @@ def run(args: argparse.Namespace) -> int:
         magnitude, frequencies, times = spectrogram(
             samples, rate, window_seconds=classic.spectrogram_window_seconds,
             step_seconds=classic.spectrogram_step_seconds)
-        from deep_audio.plots import plot_spectrogram
+        written = []
+        if args.output:
+            from deep_audio.plots import plot_spectrogram
 
-        path = plot_spectrogram(magnitude, args.output, frequencies_hz=frequencies,
-                                times_seconds=times, title=args.input[0])
+            written.append(plot_spectrogram(magnitude, args.output, frequencies_hz=frequencies,
+                                            times_seconds=times, title=args.input[0]))
+        if args.html:
+            from deep_audio.reports import spectrogram_report
+
+            written.append(spectrogram_report(
+                magnitude, args.html, frequencies_hz=frequencies, times_seconds=times,
+                audio_path=args.input[0], link_audio=args.link_audio, title=args.input[0]))
     else:
-        result = plot_feature_space(args.input, args.output, config=config)
-        path = result.path
-    print(f"saved {path}")
+        result = plot_feature_space(args.input, args.output, config=config, html=args.html,
+                                    link_audio=args.link_audio)
+        written = [path for path in (result.path, result.html_path) if path is not None]
+    print("saved " + ", ".join(map(str, written)))
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -18,22 +18,25 @@ from deep_audio.features.handcrafted import MID_TERM_NAMES
 
 @dataclass
 class FeatureScatter:
-    """The saved image, the plotted points and the 2-feature classifier behind it."""
+    """The saved image and page, the plotted points and the 2-feature classifier behind them."""
 
-    path: Path
+    path: Path | None           # the image, when one was asked for
     points: np.ndarray          # (n_files, 2)
     labels: np.ndarray          # (n_files,)
     class_names: list[str]
     training: ClassicTrainingResult
+    files: list[str] = field(default_factory=list)  # the file of each point
+    html_path: Path | None = None
 
 
 def plot_feature_space(
-    paths: Sequence[str | os.PathLike], output: str | os.PathLike, *,
+    paths: Sequence[str | os.PathLike], output: str | os.PathLike | None, *,
     x_feature: str | None = None, y_feature: str | None = None,
     mid_window_seconds: float | None = None, mid_step_seconds: float | None = None,
     short_window_seconds: float | None = None, short_step_seconds: float | None = None,
     classifier_type: str | None = None, parameter_values: Sequence[float] | None = None,
     sample_rate: int | None = None, seed: int | None = None, config: Config | None = None,
+    html: str | os.PathLike | None = None, link_audio: bool = False,
 ) -> FeatureScatter:
     """Extract file features of each class folder, train ``classifier_type`` on two of
     them (parameter chosen by cross-validation) and save the scatter + decision surface.
@@ -42,8 +45,8 @@ def plot_feature_space(
     ----------
     paths : sequence of str or PathLike
         One folder per class.
-    output : str or PathLike
-        Image file (``.png``, ``.svg``, ``.pdf``).
+    output : str or PathLike or None
+        Image file (``.png``, ``.svg``, ``.pdf``); ``None`` for none.
     x_feature, y_feature : str, optional
         Two of the 136 names, e.g. ``spectral_centroid_mean``.
     config : Config, optional
@@ -51,6 +54,10 @@ def plot_feature_space(
         ``None`` takes its value from it: ``classic.scatter_x_feature``,
         ``classic.scatter_y_feature``, the four ``classic`` windows, ``classic.classifier``
         and ``training.seed``.
+    html : str or PathLike, optional
+        Also write the interactive page (:func:`deep_audio.reports.feature_space_report`):
+        hover shows a point's file, a click plays it (embedded clips, or linked by
+        relative path with ``link_audio``).
     """
     config = override(config or load_config(), scatter_x_feature=x_feature,
                       scatter_y_feature=y_feature, mid_window_seconds=mid_window_seconds,
@@ -65,19 +72,28 @@ def plot_feature_space(
         if name not in MID_TERM_NAMES:
             raise DeepAudioError(f"unknown feature {name!r}; names look like "
                                  f"'spectral_centroid_mean' or 'mfcc_1_std'")
+    files: list[str] = []
     class_names, features, labels, _ = class_folder_features(
-        paths, sample_rate=sample_rate, windows=classic.windows)
+        paths, sample_rate=sample_rate, windows=classic.windows, files=files)
     points = features[:, [MID_TERM_NAMES.index(x_feature), MID_TERM_NAMES.index(y_feature)]]
     training = train_classifier(points, labels, class_names, classifier_type,
                                 folds=classic.cv_folds, seed=config.training.seed,
                                 parameter_values=parameter_values)
 
-    from deep_audio.plots import plot_decision_surface
-
     name, value = training.parameter
-    path = plot_decision_surface(
-        points, labels, class_names, output, predict=training.pipeline.predict,
-        x_label=x_feature, y_label=y_feature,
-        title=f"{classifier_type} ({name}={value:g}), out-of-fold macro-F1 "
-              f"{training.macro_f1:.2f}")
-    return FeatureScatter(path, points, labels, class_names, training)
+    title = (f"{classifier_type} ({name}={value:g}), out-of-fold macro-F1 "
+             f"{training.macro_f1:.2f}")
+    path = html_path = None
+    if output is not None:
+        from deep_audio.plots import plot_decision_surface
+
+        path = plot_decision_surface(
+            points, labels, class_names, output, predict=training.pipeline.predict,
+            x_label=x_feature, y_label=y_feature, title=title)
+    if html is not None:
+        from deep_audio.reports import feature_space_report
+
+        html_path = feature_space_report(
+            points, labels, class_names, html, files=files, predict=training.pipeline.predict,
+            x_label=x_feature, y_label=y_feature, title=title, link_audio=link_audio)
+    return FeatureScatter(path, points, labels, class_names, training, files, html_path)

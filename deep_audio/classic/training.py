@@ -242,7 +242,7 @@ def extract_features_and_train(
 
 
 def class_folder_features(paths: Sequence[str | os.PathLike], *, sample_rate: int | None,
-                          windows: dict[str, float]
+                          windows: dict[str, float], files: list[str] | None = None
                           ) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """The 136 file features of every file in each class folder, and the class labels.
 
@@ -256,6 +256,8 @@ def class_folder_features(paths: Sequence[str | os.PathLike], *, sample_rate: in
     windows : dict of str to float
         ``mid_window_seconds``, ``mid_step_seconds``, ``short_window_seconds``,
         ``short_step_seconds`` of :func:`~deep_audio.features.handcrafted.folder_features`.
+    files : list, optional
+        When given, the path of each row of ``features`` is appended to it.
 
     Returns
     -------
@@ -284,4 +286,6 @@ def class_folder_features(paths: Sequence[str | os.PathLike], *, sample_rate: in
         rows.append(result.features)
         labels.append(np.full(len(result.files), label))
         skipped.extend(result.skipped)
+        if files is not None:
+            files.extend(result.files)
     return class_names, np.concatenate(rows), np.concatenate(labels), skipped
