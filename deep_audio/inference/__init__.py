@@ -25,6 +25,10 @@ _WHERE = {
                      "embedding_layers", "extract_deep_features"],
                     "deep_audio.inference.embeddings"),
     **dict.fromkeys(["SoundIndex", "build_index", "nearest"], "deep_audio.inference.search"),
+    **dict.fromkeys(["DetectionScores", "Event", "SegmentScores", "detect_events",
+                     "evaluate_events", "read_events", "write_events"],
+                    "deep_audio.inference.events"),
+    "plot_event_timeline": "deep_audio.inference.event_plots",
 }
 
 __all__ = sorted(_WHERE)
