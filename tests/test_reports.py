@@ -1,6 +1,7 @@
 """The HTML reports, read as pages (no browser): their data, audio, size cap and CLIs."""
 
 import base64
+import gzip
 import io
 import re
 import shutil
@@ -34,7 +35,7 @@ def folders(trained, dataset):
 def assert_self_contained(path: Path) -> str:
     """No script, link, image or media that the browser would fetch from elsewhere."""
     text = path.read_text(encoding="utf-8")
-    assert "Plotly" in text and text.count("<script") == 3
+    assert "Plotly.newPlot" in text and text.count("<script") == 3
     assert not re.search(r"<script[^>]*\ssrc=", text)
     assert not re.search(r"<link\b", text)
     for url in re.findall(r'"src":"([^"]*)"', text) + re.findall(r' src="([^"]*)"', text):
@@ -124,6 +125,16 @@ def test_link_audio_points_at_the_files_relative_to_the_report(folders, tmp_path
         assert not src.startswith("data:") and not src.startswith("/")
         assert (path.parent / unquote(src)).resolve() == result.path.resolve()
     assert "data:audio" not in path.read_text()
+
+
+def test_the_page_carries_all_of_plotly_js(tmp_path):
+    from plotly.offline import get_plotlyjs
+
+    text = make_multilabel(tmp_path / "ml.html").read_text()
+    start = text.index('id="plotly-js-gzip">') + len('id="plotly-js-gzip">')
+    packed = base64.b64decode(text[start:text.index("</script>", start)])
+    assert gzip.decompress(packed).decode("utf-8") == get_plotlyjs()
+    assert len(packed) < 0.45 * len(get_plotlyjs())
 
 
 def test_log_mel_image_is_small_and_puts_a_tone_in_its_band():

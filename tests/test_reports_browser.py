@@ -1,6 +1,7 @@
 """Every HTML report opened in a real headless Chromium (selenium): it draws without a
 console error, requests nothing outside the file, shows the right numbers, reacts to
-clicks and its audio decodes. Each test also saves a screenshot to docs/report_*.png.
+clicks and its audio decodes. Each test also takes a screenshot of its page; with
+DEEP_AUDIO_SCREENSHOTS=1 they replace docs/report_*.png (those linked from the README).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 """
@@ -8,6 +9,7 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -119,15 +121,20 @@ def assert_audio_decodes(driver, selector: str) -> int:
     return count
 
 
-def screenshot(driver, name: str) -> None:
-    """docs/report_<name>.png of the whole page (height capped)."""
+def screenshot(driver, name: str, folder: Path) -> None:
+    """A PNG of the whole page (height capped), into ``folder``; also into docs/ as
+    report_<name>.png with DEEP_AUDIO_SCREENSHOTS=1 (not by default: a test run would
+    otherwise change tracked files in every checkout)."""
     height, chrome = driver.execute_script(
         "return [document.documentElement.scrollHeight, outerHeight - innerHeight]")
     driver.set_window_size(1280, min(max(height + chrome + 20, 800), 2600))
     driver.execute_script("window.scrollTo(0, 0)")
     time.sleep(0.5)  # plotly resizes responsive figures on the window's resize event
-    DOCS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(DOCS / f"report_{name}.png"))
+    path = folder / f"report_{name}.png"
+    assert driver.save_screenshot(str(path)) and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("DEEP_AUDIO_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(path, DOCS / path.name)
 
 
 def test_evaluation_report_in_a_browser(browser, trained, dataset, tmp_path):
@@ -176,7 +183,7 @@ def test_evaluation_report_in_a_browser(browser, trained, dataset, tmp_path):
     shares = browser.execute_script("return document.getElementById('confusion').data[0].z")
     assert all(abs(sum(row) - 1) < 1e-3 for row in shares)
     buttons[0].click()
-    screenshot(browser, "evaluation")
+    screenshot(browser, "evaluation", tmp_path)
     assert_clean(browser)
 
 
@@ -189,7 +196,7 @@ def test_linked_audio_decodes_in_a_browser(browser, trained, dataset, tmp_path):
     assert_clean(browser)
 
 
-def test_training_report_in_a_browser(browser, trained):
+def test_training_report_in_a_browser(browser, trained, tmp_path):
     path = trained.model_path.with_suffix(".report.html")
     data = read_page_data(path)
     open_report(browser, path, 2)
@@ -199,7 +206,7 @@ def test_training_report_in_a_browser(browser, trained):
     lines = browser.execute_script(
         "return document.querySelectorAll('#curves .shapelayer path').length")
     assert lines >= 4  # the best epoch on each panel
-    screenshot(browser, "training")
+    screenshot(browser, "training", tmp_path)
     assert_clean(browser)
 
 
@@ -215,7 +222,7 @@ def test_timeline_report_in_a_browser(browser, trained, tmp_path):
     click_data_point(browser, "timeline", curve["x"][index], curve["y"][index])
     position = wait_for(browser, "document.getElementById('player').currentTime")
     assert abs(position - curve["x"][index]) < 0.5
-    screenshot(browser, "timeline")
+    screenshot(browser, "timeline", tmp_path)
     assert_clean(browser)
 
 
@@ -229,7 +236,7 @@ def test_feature_space_and_spectrogram_in_a_browser(browser, dataset, tmp_path):
     assert playing == data["files"][scatter["customdata"][0]]["audio"]["src"]
     assert browser.find_element("id", "now-playing").text == scatter["text"][0]
     assert_audio_decodes(browser, "#player")
-    screenshot(browser, "feature_space")
+    screenshot(browser, "feature_space", tmp_path)
     assert_clean(browser)
 
     path = make_spectrogram(tmp_path)
@@ -239,7 +246,7 @@ def test_feature_space_and_spectrogram_in_a_browser(browser, dataset, tmp_path):
     click_data_point(browser, "spectrogram", 7.0, heatmap["y"][len(heatmap["y"]) // 2])
     position = wait_for(browser, "document.getElementById('player').currentTime")
     assert abs(position - 7.0) < 0.3
-    screenshot(browser, "spectrogram")
+    screenshot(browser, "spectrogram", tmp_path)
     assert_clean(browser)
 
 
@@ -249,5 +256,5 @@ def test_multilabel_report_in_a_browser(browser, tmp_path):
     curves = browser.execute_script(
         "return document.getElementById('multilabel-pr').data.length")
     assert curves == 3
-    screenshot(browser, "multilabel")
+    screenshot(browser, "multilabel", tmp_path)
     assert_clean(browser)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -170,9 +171,23 @@ def evaluation_page(class_names: Sequence[str], predictions: Sequence[tuple[File
     clips = AudioClips(page_path, link=link_audio, clip_seconds=clip_seconds,
                        budget_bytes=audio_budget_bytes)
     files: list[dict] = [{} for _ in predictions]
-    for index in audio_order:
-        result, truth = predictions[index]
-        files[index] = _file_entry(result, truth, clips)
+
+    def decode(index: int) -> tuple[dict | None, bytes | None, bool]:
+        return _decode(predictions[index][0].path, clips)
+
+    # Threads overlap decoding, FFTs and encoding (soxr, numpy and libsndfile release the
+    # GIL); clips are admitted in audio_order, so the size cap keeps the mistakes' audio.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for index, (spectrogram, encoded, clipped) in zip(audio_order,
+                                                          pool.map(decode, audio_order)):
+            result, truth = predictions[index]
+            files[index] = _file_entry(result, truth)
+            if spectrogram is None:
+                files[index].update(spec=None, audio={"src": None,
+                                                      "note": "cannot read the file now"})
+            else:
+                files[index].update(spec=spectrogram,
+                                    audio=clips.admit(result.path, encoded, clipped))
 
     summary = confusion_scores(counts)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -234,22 +249,24 @@ def _confusion_figure(go, counts: np.ndarray, shares: np.ndarray, names: list[st
     return figure
 
 
-def _file_entry(result: FileResult, truth: int, clips: AudioClips) -> dict:
-    """What the page knows of one file: decision, posteriors, segments, spectrogram, audio."""
+def _file_entry(result: FileResult, truth: int) -> dict:
+    """What the page knows of one file's classification: decision, posteriors, segments."""
     centres = (np.asarray(result.starts_seconds) + np.asarray(result.ends_seconds)) / 2
-    entry = {"name": _display_name(result.path), "true": int(truth),
-             "pred": int(result.class_index), "p": finite(result.posteriors, 4),
-             "seg": {"t": finite(centres, 3),
-                     "p": finite(np.asarray(result.segment_posteriors).T, 3)}}
+    return {"name": _display_name(result.path), "true": int(truth),
+            "pred": int(result.class_index), "p": finite(result.posteriors, 4),
+            "seg": {"t": finite(centres, 3),
+                    "p": finite(np.asarray(result.segment_posteriors).T, 3)}}
+
+
+def _decode(path: Path, clips: AudioClips) -> tuple[dict | None, bytes | None, bool]:
+    """A file's log-mel picture and its encoded clip (see :meth:`AudioClips.encode`);
+    ``(None, None, False)`` when it cannot be read any more."""
     try:
-        samples, rate = read_audio(result.path, sample_rate=AUDIO_SAMPLE_RATE)
+        samples, rate = read_audio(path, sample_rate=AUDIO_SAMPLE_RATE)
     except AudioError as error:  # e.g. moved or changed since it was classified
         logger.warning("report without audio for %s", error)
-        entry.update(spec=None, audio={"src": None, "note": "cannot read the file now"})
-        return entry
-    entry["spec"] = log_mel_image(samples, rate)
-    entry["audio"] = clips.source(result.path, samples)
-    return entry
+        return None, None, False
+    return (log_mel_image(samples, rate), *clips.encode(path, samples))
 
 
 def _display_name(path: Path) -> str:
