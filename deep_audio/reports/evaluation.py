@@ -12,6 +12,7 @@ a reader wants to hear) or linked by relative path (``link_audio=True``).
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -192,7 +193,7 @@ def evaluation_page(class_names: Sequence[str], predictions: Sequence[tuple[File
     summary = confusion_scores(counts)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     page = Page(title)
-    page.add_html(f"<h1>{_escape(title)}</h1>")
+    page.add_html(f"<h1>{html.escape(title)}</h1>")
     page.add_html(f"<p>{len(predictions)} files, accuracy <b>{summary['accuracy']:.3f}</b>, "
                   f"macro-F1 <b>{summary['macro_f1']:.3f}</b>"
                   + (f"; {skipped} unreadable file(s) skipped" if skipped else "") + "</p>")
@@ -273,9 +274,3 @@ def _display_name(path: Path) -> str:
     """``class_folder/file.wav``: short, and still tells files of two folders apart."""
     path = Path(path)
     return printable(Path(path.parent.name) / path.name)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)

@@ -2,7 +2,9 @@
 
 Takes binary targets and scores of any multi-label model (one sigmoid per class), so a
 model that tags several classes per file is shown by the same page machinery as a
-single-label one:
+single-label one: :func:`multilabel_report` writes a page of its own, and
+:func:`add_multilabel_section` adds the section to any :class:`~deep_audio.reports.html.Page`
+(e.g. one from :func:`deep_audio.reports.evaluation.evaluation_page`) before ``page.write``.
 
 >>> rng = np.random.default_rng(0)
 >>> targets = rng.integers(0, 2, size=(40, 3))
