@@ -66,9 +66,12 @@ class SegmentConfig:
     segment_seconds: float
     segment_hop_seconds: float
     min_file_seconds: float
+    event_overlap_fraction: float
 
     def __post_init__(self):
         _require(self.segment_seconds > 0, "segment_seconds", self.segment_seconds, "> 0")
+        _require(0 < self.event_overlap_fraction <= 1, "event_overlap_fraction",
+                 self.event_overlap_fraction, "in (0, 1]")
         _require(self.segment_hop_seconds > 0, "segment_hop_seconds",
                  self.segment_hop_seconds, "> 0")
         _require(self.min_file_seconds >= 0, "min_file_seconds", self.min_file_seconds, ">= 0")
@@ -84,6 +87,7 @@ class ModelConfig:
     dropout: tuple[float, ...]
     pooling: str
     output_activation: bool
+    multi_label: bool
 
     def __post_init__(self):
         _require(len(self.conv_channels) >= 1, "conv_channels", self.conv_channels,

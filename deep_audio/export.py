@@ -1,6 +1,8 @@
 """Export a trained classifier to TorchScript and ONNX, and check the copies against PyTorch.
 
-Both exports hold the whole classifier, front-end included: a batch of waveform segments
+Both exports hold the whole classifier, front-end included (also a model on a PANNs
+CNN14 backbone; not one on a Hugging Face backbone, whose feature extractor runs in
+numpy outside the graph): a batch of waveform segments
 ``(batch, segment_samples)`` float32 at the model's sample rate in, logits
 ``(batch, n_classes)`` out (softmax gives the posteriors). The ONNX graph is made by
 torch's dynamo exporter (opset 18), which turns the STFT of the log-mel front-end into
@@ -67,15 +69,19 @@ def export_metadata(model: AudioClassifier) -> dict[str, str]:
     in Hz, ``deep_audio.segment_samples``, ``deep_audio.segment_hop_samples``,
     ``deep_audio.min_file_seconds``), ``deep_audio.input`` (``waveform``),
     ``deep_audio.output`` (``logits``) and ``deep_audio.config`` (JSON of the whole
-    config).
+    config); a multi-label model adds ``deep_audio.thresholds`` (JSON list, one per
+    class; its posteriors are a sigmoid of each logit).
     """
-    return {
+    metadata = {
         "deep_audio.class_names": json.dumps(list(model.class_names)),
         **model.plan.to_metadata(),
         "deep_audio.input": "waveform",
         "deep_audio.output": "logits",
         "deep_audio.config": json.dumps(model.config.to_dict()),
     }
+    if model.config.model.multi_label:
+        metadata["deep_audio.thresholds"] = json.dumps(model.thresholds.tolist())
+    return metadata
 
 
 def to_torchscript(model: AudioClassifier, path: str | os.PathLike) -> Path:
@@ -84,6 +90,7 @@ def to_torchscript(model: AudioClassifier, path: str | os.PathLike) -> Path:
     Load it with ``torch.jit.load(path, _extra_files={"deep_audio.json": ""})`` to get the
     metadata of :func:`export_metadata` back as JSON.
     """
+    _check_exportable(model, "TorchScript")
     path = _prepare(path)
     model = _cpu_copy(model)
     example = torch.zeros(2, model.segment_samples)
@@ -113,6 +120,7 @@ def to_onnx(model: AudioClassifier, path: str | os.PathLike, *,
     except ImportError as error:
         raise ExportError("ONNX export needs the onnx and onnxscript packages: "
                           "pip install 'deep_audio[export]'") from error
+    _check_exportable(model, "ONNX")
     path = _prepare(path)
     model = _cpu_copy(model)
     example = torch.zeros(2, model.segment_samples)
@@ -189,6 +197,16 @@ def verify(model: AudioClassifier, path: str | os.PathLike, *,
         raise ExportError(f"exported model '{path}' differs from PyTorch: {result.format()}")
     logger.info("%s", result.format())
     return result
+
+
+def _check_exportable(model: AudioClassifier, kind: str) -> None:
+    """Refuse a model whose input is made outside the graph (a Hugging Face feature
+    extractor runs in numpy, so a trace would freeze one batch's features)."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None and backbone.name == "hf":
+        raise ExportError(f"{kind} export needs the whole model in PyTorch, but a Hugging "
+                          "Face backbone's feature extractor runs in numpy; export the "
+                          "encoder with transformers' own tools (optimum) instead")
 
 
 def _prepare(path: str | os.PathLike) -> Path:

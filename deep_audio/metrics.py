@@ -1,4 +1,5 @@
-"""Classification metrics from a confusion matrix (numpy only)."""
+"""Classification metrics: single-label from a confusion matrix (numpy only), multi-label
+tagging from scores (scikit-learn, imported on use)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,105 @@ def scores(matrix: np.ndarray) -> dict[str, object]:
         "f1": f1.tolist(),
         "support": support.astype(int).tolist(),
     }
+
+
+def multilabel_scores(targets: np.ndarray, scores_: np.ndarray,
+                      thresholds: Sequence[float] | np.ndarray | None = None
+                      ) -> dict[str, object]:
+    """Tagging metrics of a multi-label classifier (scikit-learn's definitions).
+
+    Parameters
+    ----------
+    targets : np.ndarray, shape (n, n_classes)
+        0/1 truth per example and class.
+    scores_ : np.ndarray, shape (n, n_classes)
+        Scores (sigmoid posteriors), higher meaning more likely.
+    thresholds : sequence of float, shape (n_classes,), optional
+        Decision thresholds; default: per class, the one that maximises that class's F1
+        on these examples (see :func:`best_thresholds`).
+
+    Returns
+    -------
+    dict
+        ``map`` (macro average precision over the classes that have positives),
+        ``class_ap`` (NaN for a class without positives), ``micro_ap``, ``thresholds``,
+        and at those thresholds per-class ``precision``, ``recall``, ``f1``, their macro
+        averages (``macro_precision``, ``macro_recall``, ``macro_f1``), ``micro_f1`` and
+        ``support`` (positives per class).
+
+    >>> s = multilabel_scores(np.array([[1, 0], [0, 1], [1, 1]]),
+    ...                       np.array([[0.9, 0.2], [0.1, 0.8], [0.7, 0.3]]), [0.5, 0.5])
+    >>> round(s["map"], 3), [round(f, 3) for f in s["f1"]]
+    (1.0, [1.0, 0.667])
+    """
+    from sklearn.metrics import average_precision_score
+
+    targets = np.asarray(targets) > 0.5
+    scores_ = np.asarray(scores_, dtype=np.float64)
+    support = targets.sum(axis=0)
+    present = support > 0
+    class_ap = np.full(targets.shape[1], np.nan)
+    for index in np.flatnonzero(present):
+        class_ap[index] = average_precision_score(targets[:, index], scores_[:, index])
+    thresholds = (best_thresholds(targets, scores_) if thresholds is None
+                  else np.asarray(thresholds, dtype=np.float64))
+    decisions = scores_ >= thresholds
+    true_positives = (decisions & targets).sum(axis=0)
+    precision, recall, f1 = _precision_recall_f1(true_positives, decisions.sum(axis=0), support)
+    micro_f1 = _precision_recall_f1(true_positives.sum(), decisions.sum(), support.sum())[2]
+    return {
+        "map": float(np.nanmean(class_ap)) if present.any() else 0.0,
+        "class_ap": class_ap.tolist(),
+        "micro_ap": (float(average_precision_score(targets, scores_, average="micro"))
+                     if present.any() else 0.0),
+        "thresholds": thresholds.tolist(),
+        "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+        "macro_precision": float(precision[present].mean()) if present.any() else 0.0,
+        "macro_recall": float(recall[present].mean()) if present.any() else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "micro_f1": float(micro_f1),
+        "support": support.astype(int).tolist(),
+    }
+
+
+def _precision_recall_f1(true_positives, predicted, actual):
+    """Precision, recall and F1 from counts (arrays or scalars); 0 where undefined."""
+    true_positives, predicted, actual = (np.asarray(v, dtype=np.float64)
+                                         for v in (true_positives, predicted, actual))
+    precision = np.divide(true_positives, predicted, out=np.zeros_like(true_positives),
+                          where=predicted > 0)
+    recall = np.divide(true_positives, actual, out=np.zeros_like(true_positives),
+                       where=actual > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall,
+                   out=np.zeros_like(true_positives), where=precision + recall > 0)
+    return precision, recall, f1
+
+
+def best_thresholds(targets: np.ndarray, scores_: np.ndarray, *, default: float = 0.5
+                    ) -> np.ndarray:
+    """Per class, the score threshold that maximises F1 on these examples.
+
+    The threshold is placed half-way between the lowest accepted score and the next
+    lower one, so it does not sit on a training example. A class without positives
+    keeps ``default``.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_classes,)
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    targets = np.asarray(targets) > 0.5
+    scores_ = np.asarray(scores_, dtype=np.float64)
+    thresholds = np.full(targets.shape[1], default)
+    for index in range(targets.shape[1]):
+        if not targets[:, index].any():
+            continue
+        precision, recall, candidates = precision_recall_curve(targets[:, index],
+                                                               scores_[:, index])
+        f1 = np.divide(2 * precision * recall, precision + recall,
+                       out=np.zeros_like(precision), where=precision + recall > 0)[:-1]
+        best = candidates[int(np.argmax(f1))]
+        below = scores_[:, index][scores_[:, index] < best]
+        thresholds[index] = (best + below.max()) / 2 if len(below) else best
+    return thresholds

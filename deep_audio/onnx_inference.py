@@ -84,6 +84,10 @@ class OnnxClassifier:
             self.plan = SegmentPlan.from_metadata(metadata)
             self.config: Config = stored_config(json.loads(metadata["deep_audio.config"]),
                                                 source=str(path))
+            self.thresholds = (
+                np.asarray(json.loads(metadata.get("deep_audio.thresholds", "null"))
+                           or [0.5] * len(self.class_names), dtype=np.float64)
+                if self.config.model.multi_label else None)
         except (KeyError, ValueError) as error:
             if isinstance(error, ConfigError):
                 raise ModelFileError(f"ONNX model '{self.path}' stores settings this "
@@ -110,8 +114,9 @@ class OnnxClassifier:
         np.ndarray, float32, shape (n_segments, n_classes)
         """
         segments = np.ascontiguousarray(segments, dtype=np.float32)
+        activation = sigmoid if self.config.model.multi_label else softmax
         return batched(segments, self.batch_size,
-                       lambda batch: softmax(self.session.run(
+                       lambda batch: activation(self.session.run(
                            None, {self.input_name: batch})[0]).astype(np.float32))
 
     def classify_file(self, path: str | os.PathLike) -> FileResult:
@@ -124,6 +129,11 @@ class OnnxClassifier:
         """
         (result,) = classify_files([path], self)
         return result
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function of logits (a multi-label model's posteriors)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * logits))  # tanh form: no overflow for large |x|
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -178,7 +178,8 @@ def plot_training_report(
     history : mapping of str to sequence of float
         Per-epoch columns as in a ``*.history.csv`` file: ``epoch`` and any of
         ``train_loss``, ``val_loss``, ``train_accuracy``, ``val_accuracy``,
-        ``train_macro_f1``, ``val_macro_f1``; missing columns are left out. May be empty.
+        ``train_macro_f1``, ``val_macro_f1`` (multi-label: ``val_map`` in place of the
+        accuracies); missing columns are left out. May be empty.
     confusion : np.ndarray, shape (n_classes, n_classes), optional
         Counts (rows true, columns predicted), e.g. of the best epoch on validation data.
     class_names : sequence of str
@@ -189,7 +190,8 @@ def plot_training_report(
         Marked with a dashed line on the curves.
     """
     plt = _pyplot()
-    panels = [("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1")]
+    panels = [("loss", "loss"), ("map", "mAP") if "val_map" in history
+              else ("accuracy", "accuracy"), ("macro_f1", "macro-F1")]
     n_axes = len(panels) + (confusion is not None)
     fig, axes = plt.subplots(1, n_axes, figsize=(4.2 * n_axes + 1, 4.8))
     epochs = np.asarray(history.get("epoch", []), dtype=float)
@@ -267,5 +269,21 @@ def plot_timeline(
     if unknown:
         bars.legend(handles=[Patch(color="lightgrey", label=", ".join(sorted(unknown)))],
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
+def plot_class_scores(values: Sequence[float], class_names: Sequence[str],
+                      path: str | os.PathLike, *, ylabel: str = "average precision",
+                      title: str = "") -> Path:
+    """One bar per class (e.g. a tagger's per-class average precision); NaN bars are
+    left empty."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(class_names) + 2), 4.2))
+    heights = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    ax.bar(range(len(class_names)), heights, color="tab:blue")
+    ax.set_xticks(range(len(class_names)), list(class_names), rotation=45, ha="right")
+    ax.set(ylim=(0, 1.02), ylabel=ylabel, title=title)
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return _save(fig, plt, path)

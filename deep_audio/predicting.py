@@ -96,10 +96,14 @@ class FileResult:
     class_name : str
     posteriors : np.ndarray, shape (n_classes,)
         The file's class probabilities (for segment classifiers, the mean of
-        ``segment_posteriors`` over segments).
+        ``segment_posteriors`` over segments; multi-label, the maximum: a sound heard
+        in one segment is in the file).
     starts_seconds, ends_seconds : np.ndarray, shape (n_segments,)
         Where each segment lies in the file; empty for a classifier of whole files.
     segment_posteriors : np.ndarray, shape (n_segments, n_classes)
+    labels : list of str, or None
+        Multi-label: the classes whose file posterior reaches the model's threshold
+        (the file's tags, possibly none); ``None`` for a single-label model.
     """
 
     path: Path
@@ -109,6 +113,7 @@ class FileResult:
     starts_seconds: np.ndarray = field(default_factory=_no_times)
     ends_seconds: np.ndarray = field(default_factory=_no_times)
     segment_posteriors: np.ndarray | None = None
+    labels: list[str] | None = None
 
     def __post_init__(self):
         if self.segment_posteriors is None:
@@ -117,11 +122,21 @@ class FileResult:
     @classmethod
     def from_segments(cls, path: str | os.PathLike, class_names: Sequence[str],
                       starts_seconds: np.ndarray, ends_seconds: np.ndarray,
-                      segment_posteriors: np.ndarray) -> "FileResult":
-        """The result of a file whose posterior is the mean of its segments'."""
-        return cls.from_posteriors(path, class_names, segment_posteriors.mean(axis=0),
-                                   starts_seconds=starts_seconds, ends_seconds=ends_seconds,
-                                   segment_posteriors=segment_posteriors)
+                      segment_posteriors: np.ndarray, *,
+                      thresholds: np.ndarray | None = None) -> "FileResult":
+        """The result of a file whose posterior is the mean of its segments', or with
+        multi-label ``thresholds`` ``(n_classes,)`` their maximum, tagged with the
+        classes that reach their threshold."""
+        if thresholds is None:
+            return cls.from_posteriors(path, class_names, segment_posteriors.mean(axis=0),
+                                       starts_seconds=starts_seconds,
+                                       ends_seconds=ends_seconds,
+                                       segment_posteriors=segment_posteriors)
+        posteriors = segment_posteriors.max(axis=0)
+        return cls.from_posteriors(
+            path, class_names, posteriors, starts_seconds=starts_seconds,
+            ends_seconds=ends_seconds, segment_posteriors=segment_posteriors,
+            labels=[name for name, p, t in zip(class_names, posteriors, thresholds) if p >= t])
 
     @classmethod
     def from_posteriors(cls, path: str | os.PathLike, class_names: Sequence[str],
@@ -226,13 +241,24 @@ def classify_files(paths: Iterable[str | os.PathLike], model: Any, *,
     """
     predictor = as_predictor(model, precision=precision, batch_size=batch_size)
     plan = predictor.plan
+    thresholds = decision_thresholds(predictor)
     for group in segmented_files(paths, plan, batch_size=batch_size or predictor.batch_size,
                                  skip_unreadable=skip_unreadable, skipped=skipped):
         rows = predictor.posteriors(stack_segments(group, plan))
         for file, file_rows in zip(group, split_rows(rows, group)):
             yield FileResult.from_segments(file.path, predictor.class_names,
                                            *plan.times(file.starts, len(file.samples)),
-                                           file_rows)
+                                           file_rows, thresholds=thresholds)
+
+
+def decision_thresholds(predictor: Predictor) -> np.ndarray | None:
+    """A multi-label predictor's per-class thresholds ``(n_classes,)`` (0.5 where it
+    stores none); ``None`` for a single-label one (whose decision is the argmax)."""
+    if not predictor.config.model.multi_label:
+        return None
+    stored = getattr(predictor, "thresholds", None)
+    return (np.full(len(predictor.class_names), 0.5) if stored is None
+            else np.asarray(stored, dtype=np.float64))
 
 
 @dataclass

@@ -120,6 +120,6 @@ def test_class_folder_with_only_damaged_files_is_an_error(tmp_path, dataset):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "x.wav").write_bytes(b"junk")
-    with pytest.raises(DeepAudioError, match=r"no usable audio left in class folder\(s\) \['broken'\]"):
+    with pytest.raises(DeepAudioError, match=r"no usable audio left for class\(es\) \['broken'\]"):
         train_model([dataset["train"][0], broken], "x", config=small_config(
             models_dir=str(tmp_path)), progress=False)

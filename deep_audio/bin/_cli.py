@@ -66,9 +66,53 @@ def add_inputs(parser: argparse.ArgumentParser, *, help: str) -> None:
     parser.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH", help=help)
 
 
+def add_manifest(parser: argparse.ArgumentParser) -> None:
+    """``--manifest`` (a CSV/TSV of clips and labels), ``--audio-root`` and the column flags."""
+    group = parser.add_argument_group("manifest (instead of class folders)")
+    group.add_argument("--manifest", metavar="CSV",
+                       help="CSV or TSV with a path and a labels column (several labels "
+                            "separated by ';'), optional fold, onset and offset columns")
+    group.add_argument("--audio-root", metavar="DIR",
+                       help="folder the manifest's paths are relative to (default: the "
+                            "manifest's folder)")
+    for role, default in (("path", "path"), ("label", "labels"), ("fold", "fold"),
+                          ("onset", "onset"), ("offset", "offset")):
+        group.add_argument(f"--{role}-column", default=default, metavar="NAME",
+                           help=f"name of the {role} column (default {default})")
+
+
+def manifest_from_args(args: argparse.Namespace):
+    """The manifest named by ``--manifest`` (rows that cannot be used are reported), or
+    ``None``; ``-i`` and ``--manifest`` exclude each other, one is needed."""
+    from deep_audio.data.manifest import ManifestColumns, read_manifest
+
+    if (args.manifest is None) == (not args.input):
+        raise DeepAudioError("give class folders (-i) or a manifest (--manifest), not both")
+    if args.manifest is None:
+        return None
+    manifest = read_manifest(args.manifest, audio_root=args.audio_root, columns=ManifestColumns(
+        args.path_column, args.label_column, args.fold_column, args.onset_column,
+        args.offset_column))
+    if manifest.problems:
+        print(f"{len(manifest.problems)} manifest row(s) left out:\n"
+              + manifest.format_problems(), file=sys.stderr)
+    return manifest
+
+
 def add_model(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument("-m", "--model", required=required, metavar="MODEL.pt",
                         help="a model file written by deep_audio")
+
+
+def add_backbone(parser: argparse.ArgumentParser) -> None:
+    """``--backbone NAME``: read ``-m`` as a pretrained network's published checkpoint."""
+    from deep_audio.models.backbones import BACKBONES
+
+    parser.add_argument("--backbone", default=None, choices=BACKBONES,
+                        help="read -m as this network's published checkpoint: panns_cnn14 "
+                             "(Cnn14_mAP=0.431.pth), panns_cnn14_16k (Cnn14_16k_mAP=0.438.pth), "
+                             "hf (a Hugging Face folder or hub id; pip install "
+                             "'deep_audio[hf]'); default seed_cnn: a deep_audio model file")
 
 
 def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = DEFAULT_FLAGS

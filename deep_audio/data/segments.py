@@ -10,18 +10,25 @@ from torch.utils.data import Dataset
 
 from deep_audio.segmenting import cut_segment, segment_starts
 
-__all__ = ["SegmentDataset", "cut_segment", "segment_starts"]
+__all__ = ["SegmentDataset", "cut_segment", "event_targets", "segment_starts"]
 
 
 class SegmentDataset(Dataset):
-    """Every segment of every waveform, each with its file's label.
+    """Every segment of every waveform, each with its target.
 
-    Item ``i`` is ``(waveform (segment_samples,) float32 tensor, label int)``.
-    ``file_index[i]`` says which waveform segment ``i`` came from.
+    Single-label: ``labels`` holds a class index per file and item ``i`` is
+    ``(waveform (segment_samples,) float32 tensor, label int)``. Multi-label: ``labels``
+    holds a 0/1 vector ``(n_classes,)`` per file and the target is a float32 tensor
+    ``(n_classes,)``: the file's labels (weak), or for a file with ``events`` (strong
+    labels) the classes whose events cover the segment (see :func:`event_targets`).
+    ``file_index[i]`` says which waveform segment ``i`` came from; ``strong`` whether
+    any file has events.
     """
 
-    def __init__(self, waveforms: Sequence[np.ndarray], labels: Sequence[int], *,
-                 segment_samples: int, hop_samples: int):
+    def __init__(self, waveforms: Sequence[np.ndarray], labels: Sequence, *,
+                 segment_samples: int, hop_samples: int,
+                 events: Sequence[Sequence[tuple[float, float, int]]] | None = None,
+                 sample_rate: int | None = None, event_overlap_fraction: float = 0.5):
         self.waveforms = list(waveforms)
         self.labels = list(labels)
         self.segment_samples = segment_samples
@@ -29,15 +36,60 @@ class SegmentDataset(Dataset):
                  for start in segment_starts(len(samples), segment_samples, hop_samples)]
         self.file_index = np.array([file for file, _ in index], dtype=np.int64)
         self.starts = np.array([start for _, start in index], dtype=np.int64)
+        self.multi_label = bool(self.labels) and np.ndim(self.labels[0]) == 1
+        self.strong = any(events or ())  # some targets come from events
+        self.targets: np.ndarray | None = None
+        if self.multi_label:
+            self.targets = np.asarray(self.labels, dtype=np.float32)[self.file_index]
+            for file, file_events in enumerate(events or ()):
+                if not file_events:
+                    continue
+                rows = np.flatnonzero(self.file_index == file)
+                self.targets[rows] = event_targets(
+                    self.starts[rows] / sample_rate, segment_samples / sample_rate,
+                    file_events, self.targets.shape[1],
+                    overlap_fraction=event_overlap_fraction)
 
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         file = int(self.file_index[i])
         piece = cut_segment(self.waveforms[file], int(self.starts[i]), self.segment_samples)
+        if self.targets is not None:
+            return torch.from_numpy(piece), torch.from_numpy(self.targets[i])
         return torch.from_numpy(piece), self.labels[file]
 
     def segment_labels(self) -> np.ndarray:
-        """Label of each segment, shape ``(len(self),)``."""
+        """Target of each segment: class indices ``(len(self),)``, or multi-label a
+        0/1 matrix ``(len(self), n_classes)``."""
+        if self.targets is not None:
+            return self.targets
         return np.asarray(self.labels, dtype=np.int64)[self.file_index]
+
+
+def event_targets(starts_seconds: np.ndarray, segment_seconds: float,
+                  events: Sequence[tuple[float, float, int]], n_classes: int, *,
+                  overlap_fraction: float) -> np.ndarray:
+    """Which classes sound in each segment, from strong labels.
+
+    A segment ``[start, start + segment_seconds)`` is positive for an event's class when
+    the event covers at least ``overlap_fraction`` of the segment, or of the event when
+    the event is shorter than the segment (so a 0.2 s hit inside a 1 s segment counts).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_segments, n_classes)
+
+    >>> event_targets(np.array([0.0, 1.0, 2.0]), 1.0, [(0.9, 1.2, 1), (2.6, 4.0, 0)], 2,
+    ...               overlap_fraction=0.5).tolist()
+    [[0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    """
+    starts = np.asarray(starts_seconds, dtype=np.float64)
+    targets = np.zeros((len(starts), n_classes), dtype=np.float32)
+    ends = starts + segment_seconds
+    for onset, offset, label in events:
+        overlap = np.clip(np.minimum(ends, offset) - np.maximum(starts, onset), 0.0, None)
+        needed = overlap_fraction * min(segment_seconds, offset - onset)
+        targets[(overlap > 0) & (overlap >= needed - 1e-9), label] = 1.0
+    return targets

@@ -49,6 +49,8 @@ class TorchPredictor:
         The model's segment plan.
     config : Config
         The model's settings.
+    thresholds : np.ndarray, shape (n_classes,), or None
+        A multi-label model's decision thresholds; ``None`` for a single-label one.
     """
 
     def __init__(self, model: AudioClassifier, *, precision: str = "fp32",
@@ -57,6 +59,8 @@ class TorchPredictor:
         self.class_names: list[str] = list(model.class_names)
         self.plan: SegmentPlan = model.plan
         self.config: Config = model.config
+        self.thresholds = (model.thresholds.detach().cpu().numpy().astype(np.float64)
+                           if model.config.model.multi_label else None)
         self.batch_size = batch_size or model.config.inference.inference_batch_size
         self.amp_dtype = autocast_dtype(precision, next(model.parameters()).device)
 
@@ -64,12 +68,13 @@ class TorchPredictor:
     def of(cls, model: AudioClassifier | str | os.PathLike, *, precision: str = "fp32",
            batch_size: int | None = None, device: str = "cpu") -> "TorchPredictor":
         """A predictor of a loaded model or of a model file (loaded on ``device``)."""
-        if not isinstance(model, AudioClassifier):
+        if not isinstance(model, torch.nn.Module):  # AudioClassifier, BackboneClassifier
             model = load_model(model, device=resolve_device(device))
         return cls(model, precision=precision, batch_size=batch_size)
 
     def posteriors(self, segments: np.ndarray) -> np.ndarray:
-        """Class posteriors (softmax) of waveform segments.
+        """Class posteriors (softmax; multi-label: a sigmoid per class) of waveform
+        segments.
 
         Parameters
         ----------
@@ -86,7 +91,8 @@ class TorchPredictor:
 @torch.inference_mode()
 def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_size: int,
                        amp_dtype: torch.dtype | None = None) -> np.ndarray:
-    """Class posteriors (softmax) of waveform segments, in batches on the model's device.
+    """Class posteriors of waveform segments, in batches on the model's device: softmax,
+    or for a multi-label model (``config.model.multi_label``) a sigmoid per class.
 
     Parameters
     ----------
@@ -101,9 +107,14 @@ def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_si
     -------
     np.ndarray, float32, shape (n_segments, n_classes)
     """
-    return batched_outputs(model, segments,
-                           lambda batch: torch.softmax(model(batch).float(), dim=1),
-                           batch_size=batch_size, amp_dtype=amp_dtype)
+    if model.config.model.multi_label:
+        def forward(batch):
+            return torch.sigmoid(model(batch).float())
+    else:
+        def forward(batch):
+            return torch.softmax(model(batch).float(), dim=1)
+    return batched_outputs(model, segments, forward, batch_size=batch_size,
+                           amp_dtype=amp_dtype)
 
 
 @torch.inference_mode()
@@ -129,6 +140,8 @@ def batched_outputs(model: AudioClassifier, segments: np.ndarray,
 
 
 def as_model(model: AudioClassifier | str | os.PathLike) -> AudioClassifier:
-    """``model`` itself, or the model loaded from the file ``model`` names."""
-    return model if isinstance(model, AudioClassifier) else load_model(model)
+    """``model`` itself (an AudioClassifier or a model on a pretrained backbone,
+    :class:`~deep_audio.models.backbones.BackboneClassifier`), or the model loaded from
+    the file ``model`` names."""
+    return model if isinstance(model, torch.nn.Module) else load_model(model)
 

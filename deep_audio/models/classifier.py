@@ -31,6 +31,10 @@ class AudioClassifier(nn.Module):
     Shapes: waveform segments ``(batch, segment_samples)`` in, logits
     ``(batch, n_classes)`` out, where ``segment_samples`` is
     ``config.segments.segment_seconds`` at ``config.front_end.sample_rate``.
+
+    A multi-label model (``config.model.multi_label``: one sigmoid per class) also holds
+    ``thresholds`` ``(n_classes,)``, a buffer (so it is saved with the weights): the
+    per-class decision thresholds chosen on the validation set.
     """
 
     def __init__(self, config: Config, class_names: Sequence[str], *,
@@ -51,6 +55,8 @@ class AudioClassifier(nn.Module):
             config.model, n_classes=len(class_names),
             input_frames=self.front_end.n_frames(self.segment_samples),
             n_mels=config.front_end.n_mels)
+        if config.model.multi_label:
+            self.register_buffer("thresholds", torch.full((len(class_names),), 0.5))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

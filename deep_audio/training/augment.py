@@ -123,9 +123,11 @@ class Augmentation(nn.Module):
 
         Returns the mixed features (same shape) and targets as class probabilities,
         ``(batch, n_classes)``; without mixup (or in eval mode) the targets become
-        one-hot rows, so the loss is the usual cross-entropy.
+        one-hot rows, so the loss is the usual cross-entropy. Multi-label targets (0/1
+        rows already) are mixed as they are.
         """
-        soft = nn.functional.one_hot(targets, n_classes).to(features.dtype)
+        soft = (targets.to(features.dtype) if targets.is_floating_point()
+                else nn.functional.one_hot(targets, n_classes).to(features.dtype))
         if not self.training or not self.mixup_alpha:
             return features, soft
         concentration = torch.tensor(float(self.mixup_alpha), device=features.device)

@@ -100,6 +100,16 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def all_gather_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Every process's ``rows`` (CPU tensors ``(n_i, ...)``) stacked in rank order; the
+    rows themselves in a one-process run."""
+    if not dist.is_initialized():
+        return rows
+    gathered: list[torch.Tensor | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, rows)
+    return torch.cat(gathered)
+
+
 def broadcast_buffers(module: torch.nn.Module) -> None:
     """Copy rank 0's buffers (BatchNorm running statistics) to every process.
 

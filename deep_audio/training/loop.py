@@ -13,15 +13,16 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
-from deep_audio.metrics import scores
+from deep_audio.metrics import multilabel_scores, scores
 from deep_audio.models.io import atomic_save, load_checkpoint
 from deep_audio.training.augment import Augmentation
-from deep_audio.training.distributed import Distributed, all_reduce_sum, broadcast_buffers
+from deep_audio.training.distributed import (Distributed, all_gather_rows, all_reduce_sum,
+                                             broadcast_buffers)
 from deep_audio.training.history import HistoryLog
 from deep_audio.training.state import TrainingState
 
@@ -47,9 +48,9 @@ class TrainingStep(nn.Module):
     module for all of it, so DistributedDataParallel and ``torch.compile`` see the whole
     step.
 
-    Shapes: waveform ``(batch, samples)``, target ``(batch,)``; logits
-    ``(batch, n_classes)``; the returned target is ``(batch,)`` or, mixed,
-    ``(batch, n_classes)``.
+    Shapes: waveform ``(batch, samples)``, target ``(batch,)`` (class indices) or
+    ``(batch, n_classes)`` (multi-label 0/1); logits ``(batch, n_classes)``; the returned
+    target is as given or, mixed, ``(batch, n_classes)``.
     """
 
     def __init__(self, model: nn.Module, augment: Augmentation | None = None):
@@ -70,9 +71,10 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.
                     loss_fn: nn.Module, *, device: torch.device,
                     amp_dtype: torch.dtype | None, scaler: torch.amp.GradScaler,
                     n_classes: int, progress: bool = True, description: str = "train",
-                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-                    ) -> dict[str, float]:
-    """One pass over ``loader`` in train mode; returns mean loss, accuracy and macro-F1.
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                    multi_label: bool = False) -> dict[str, float]:
+    """One pass over ``loader`` in train mode; returns mean loss, accuracy and macro-F1
+    (multi-label: the mean loss only).
 
     ``step`` is a :class:`TrainingStep` (possibly wrapped in DistributedDataParallel or
     compiled). ``scheduler``, when given, is stepped after every optimiser step (a
@@ -100,10 +102,13 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.
         # Accumulated on the device: no host synchronisation per step on a GPU.
         loss_sum += loss.detach().double() * len(target)
         seen += len(target)
-        _count(matrix, target, logits.detach().argmax(dim=1))
+        if not multi_label:
+            _count(matrix, target, logits.detach().argmax(dim=1))
         if progress and index % 10 == 0:
             batches.set_postfix(loss=f"{loss.item():.4f}")
     loss_sum, seen = _summed(loss_sum, seen)
+    if multi_label:
+        return {"loss": loss_sum / seen}
     all_reduce_sum(matrix)
     result = scores(matrix.cpu().numpy())
     return {"loss": loss_sum / seen, "accuracy": result["accuracy"],
@@ -112,9 +117,17 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
-             device: torch.device, amp_dtype: torch.dtype | None, n_classes: int
-             ) -> dict[str, Any]:
+             device: torch.device, amp_dtype: torch.dtype | None, n_classes: int,
+             multi_label: bool = False) -> dict[str, Any]:
     """Loss, accuracy, macro-F1 and confusion matrix over every item of ``loader``.
+
+    Multi-label: loss, ``map`` (macro average precision), per-class ``class_ap``, the
+    F1-maximising ``thresholds`` and ``macro_f1`` at them (see
+    :func:`~deep_audio.metrics.multilabel_scores`). They are scored per segment when the
+    segments' targets come from events (strong labels), else per file, on the maximum
+    over its segments: with weak labels a segment inherits every label of its file, so
+    only the file's decision can be scored, and it is the maximum that
+    :class:`~deep_audio.predicting.FileResult` reports.
 
     In a distributed run each process passes its share of the items and the figures
     cover them all.
@@ -122,6 +135,7 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
     model.eval()
     loss_sum, seen = torch.zeros((), dtype=torch.float64, device=device), 0
     matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
+    all_scores, all_targets = [], []
     for waveform, target in loader:
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
@@ -129,15 +143,47 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
             logits = model(waveform)
         loss_sum += loss_fn(logits.float(), target).double() * len(target)
         seen += len(target)
-        _count(matrix, target, logits.argmax(dim=1))
+        if multi_label:
+            all_scores.append(torch.sigmoid(logits.float()).cpu())
+            all_targets.append(target.cpu())
+        else:
+            _count(matrix, target, logits.argmax(dim=1))
     if seen != len(loader.dataset):
         logger.warning("evaluated %d of %d items", seen, len(loader.dataset))
     loss_sum, seen = _summed(loss_sum, seen)
+    if multi_label:
+        empty = torch.zeros(0, n_classes)
+        targets = all_gather_rows(torch.cat(all_targets) if all_targets else empty).numpy()
+        scores_ = all_gather_rows(torch.cat(all_scores) if all_scores else empty).numpy()
+        dataset = loader.dataset
+        segments = dataset.dataset if isinstance(dataset, Subset) else dataset
+        if not getattr(segments, "strong", True):
+            files = (segments.file_index[list(dataset.indices)]
+                     if isinstance(dataset, Subset) else segments.file_index)
+            files = all_gather_rows(torch.from_numpy(files)).numpy()
+            targets, scores_ = max_by_file(targets, files), max_by_file(scores_, files)
+        result = multilabel_scores(targets, scores_)
+        return {"loss": loss_sum / max(seen, 1), "map": result["map"],
+                "macro_f1": result["macro_f1"], "class_ap": result["class_ap"],
+                "thresholds": result["thresholds"]}
     all_reduce_sum(matrix)
     confusion = matrix.cpu().numpy()
     result = scores(confusion)
     return {"loss": loss_sum / max(seen, 1), "accuracy": result["accuracy"],
             "macro_f1": result["macro_f1"], "confusion": confusion}
+
+
+def max_by_file(rows: np.ndarray, files: np.ndarray) -> np.ndarray:
+    """Row-wise maximum over the rows of each file: ``(n, C)`` -> ``(n_files, C)``, files in
+    increasing order of their index.
+
+    >>> max_by_file(np.array([[0.1, 0.9], [0.5, 0.2], [0.3, 0.3]]), np.array([1, 0, 1])).tolist()
+    [[0.5, 0.2], [0.3, 0.9]]
+    """
+    order = np.argsort(files, kind="stable")
+    files, rows = files[order], rows[order]
+    starts = np.flatnonzero(np.r_[True, files[1:] != files[:-1]])
+    return np.maximum.reduceat(rows, starts, axis=0) if len(rows) else rows
 
 
 def _summed(loss_sum: torch.Tensor, seen: int) -> tuple[float, int]:
@@ -162,6 +208,16 @@ def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def positive_weights(targets: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Multi-label loss weights of each class's positives: negatives / positives,
+    shape ``(n_classes,)`` (1 for a class without positives)."""
+    targets = np.asarray(targets, dtype=np.float64).reshape(-1, n_classes)
+    positives = targets.sum(axis=0)
+    weights = np.divide(len(targets) - positives, positives, out=np.ones(n_classes),
+                        where=positives > 0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig,
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
     """The learning-rate schedule of ``config.schedule``.
@@ -179,17 +235,19 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig,
         optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience)
 
 
-def epochs_without_gain(history: list[dict[str, float]], min_delta: float) -> int:
-    """Epochs since validation macro-F1 last rose by more than ``min_delta`` above every
-    earlier epoch's; a tie is not a gain. 0 when the last epoch was a gain.
+def epochs_without_gain(history: list[dict[str, float]], min_delta: float, *,
+                        key: str = "val_macro_f1") -> int:
+    """Epochs since the validation metric ``key`` (macro-F1; multi-label ``val_map``)
+    last rose by more than ``min_delta`` above every earlier epoch's; a tie is not a
+    gain. 0 when the last epoch was a gain.
 
     >>> epochs_without_gain([{"val_macro_f1": f} for f in (0.5, 0.9, 0.9, 0.9)], 0.0)
     2
     """
     best, last_gain = None, 0
     for index, row in enumerate(history):
-        if best is None or row["val_macro_f1"] > best + min_delta:
-            best, last_gain = row["val_macro_f1"], index
+        if best is None or row[key] > best + min_delta:
+            best, last_gain = row[key], index
     return len(history) - 1 - last_gain
 
 
@@ -199,8 +257,14 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         on_improvement: Callable[[nn.Module, int, dict[str, Any]], None] | None = None,
         history_path: Path | None = None, progress: bool = True,
         augment: Augmentation | None = None, checkpoint_path: Path | None = None,
-        resume: bool = False, distributed: Distributed = Distributed()) -> FitResult:
+        resume: bool = False, distributed: Distributed = Distributed(),
+        multi_label: bool = False) -> FitResult:
     """Train with AdamW, the schedule of :func:`make_scheduler`, early stopping on macro-F1.
+
+    ``multi_label``: binary cross-entropy on sigmoid outputs (``loss_weights`` are then
+    the positives' weights per class), and validation mAP in place of macro-F1 for
+    choosing the best epoch and stopping; the best epoch's metrics carry the per-class
+    average precision and F1-maximising thresholds.
 
     ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
     improves (ties go to the lower validation loss), so the caller can save the model;
@@ -234,10 +298,12 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     per_step = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    key = "val_map" if multi_label else "val_macro_f1"
     state = TrainingState(model, optimizer, scheduler, scaler, train_loader=train_loader,
-                          device=device)
-    loss_fn = nn.CrossEntropyLoss(
-        weight=None if loss_weights is None else loss_weights.to(device))
+                          device=device, key=key)
+    weights = None if loss_weights is None else loss_weights.to(device)
+    loss_fn = (nn.BCEWithLogitsLoss(pos_weight=weights) if multi_label
+               else nn.CrossEntropyLoss(weight=weights))
     writes = distributed.is_main
     n_validation = int(all_reduce_sum(torch.tensor(len(validation_loader.dataset))))
     logger.info("training on %s, %s precision, %d training / %d validation segments%s",
@@ -267,32 +333,41 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
         train = train_one_epoch(step, train_loader, optimizer, loss_fn, device=device,
                                 amp_dtype=amp_dtype, scaler=scaler, n_classes=n_classes,
                                 progress=progress and writes, description=f"epoch {epoch}",
-                                scheduler=scheduler if per_step else None)
+                                scheduler=scheduler if per_step else None,
+                                multi_label=multi_label)
         broadcast_buffers(model)
         validation = evaluate(model, validation_loader, loss_fn, device=device,
-                              amp_dtype=amp_dtype, n_classes=n_classes)
+                              amp_dtype=amp_dtype, n_classes=n_classes,
+                              multi_label=multi_label)
         learning_rate = optimizer.param_groups[0]["lr"]
         if not per_step:
             scheduler.step(validation["loss"])
-        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-               "train_macro_f1": train["macro_f1"], "val_loss": validation["loss"],
-               "val_accuracy": validation["accuracy"],
-               "val_macro_f1": validation["macro_f1"], "learning_rate": learning_rate,
-               "seconds": time.perf_counter() - started}
-        improved = state.record(row, validation["confusion"])
+        if multi_label:
+            row = {"epoch": epoch, "train_loss": train["loss"], "val_loss": validation["loss"],
+                   "val_map": validation["map"], "val_macro_f1": validation["macro_f1"]}
+            details = {"val_class_ap": validation["class_ap"],
+                       "thresholds": validation["thresholds"]}
+        else:
+            row = {"epoch": epoch, "train_loss": train["loss"],
+                   "train_accuracy": train["accuracy"], "train_macro_f1": train["macro_f1"],
+                   "val_loss": validation["loss"], "val_accuracy": validation["accuracy"],
+                   "val_macro_f1": validation["macro_f1"]}
+            details = {"val_confusion": validation["confusion"].tolist()}
+        row.update(learning_rate=learning_rate, seconds=time.perf_counter() - started)
+        improved = state.record(row, **details)
         if log is not None:
             log.append(row)
         if improved and on_improvement is not None and writes:
             on_improvement(model, epoch, state.best_metrics)
         if checkpoint_path is not None and writes:
             atomic_save(state.state_dict(), checkpoint_path)
-        epochs.set_postfix(loss=f"{train['loss']:.3f}", val_f1=f"{validation['macro_f1']:.3f}",
+        epochs.set_postfix(loss=f"{train['loss']:.3f}", **{key[4:]: f"{row[key]:.3f}"},
                            best=state.best_epoch)
         logger.debug("epoch %d: %s", epoch, row)
         if (epoch >= config.min_epochs
-                and epochs_without_gain(state.history, config.early_stopping_min_delta)
-                >= config.early_stopping_patience):
-            logger.info("early stop at epoch %d: no macro-F1 gain in %d epochs", epoch,
+                and epochs_without_gain(state.history, config.early_stopping_min_delta,
+                                        key=key) >= config.early_stopping_patience):
+            logger.info("early stop at epoch %d: no %s gain in %d epochs", epoch, key[4:],
                         config.early_stopping_patience)
             stopped_early = True
             break

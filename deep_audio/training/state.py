@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -15,7 +14,7 @@ class TrainingState:
     """Model, optimiser, schedule, loss scaler, random states, best epoch and history.
 
     :meth:`record` adds an epoch's row and keeps the best epoch's weights (highest
-    validation macro-F1, ties to the lower validation loss). :meth:`state_dict` is plain
+    validation metric ``key``, macro-F1 or mAP; ties to the lower validation loss). :meth:`state_dict` is plain
     data (tensors, numbers, strings, lists, dicts), so a checkpoint loads with
     ``weights_only=True``; :meth:`load_state_dict` puts a run back where it stopped, random
     states included, so it goes on as if it had never stopped.
@@ -23,11 +22,12 @@ class TrainingState:
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
                  scaler: torch.amp.GradScaler, *, train_loader: DataLoader,
-                 device: torch.device):
+                 device: torch.device, key: str = "val_macro_f1"):
         self.model, self.optimizer, self.scheduler, self.scaler = (model, optimizer,
                                                                    scheduler, scaler)
         self.generator = train_loader.generator
         self.device = device
+        self.key = key
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_epoch = 0
@@ -35,15 +35,16 @@ class TrainingState:
         self.best_metrics: dict[str, Any] = {}
         self.best_weights: dict[str, torch.Tensor] | None = None
 
-    def record(self, row: dict[str, float], confusion: np.ndarray) -> bool:
-        """Add an epoch's row; True when that epoch is the best so far."""
+    def record(self, row: dict[str, float], **details: Any) -> bool:
+        """Add an epoch's row; True when that epoch is the best so far, whose metrics
+        are then the row and ``details`` (plain data: a confusion matrix, thresholds)."""
         self.epoch = row["epoch"]
         self.history.append(row)
-        key = (row["val_macro_f1"], -row["val_loss"])
+        key = (row[self.key], -row["val_loss"])
         if self.best_key is not None and key <= self.best_key:
             return False
         self.best_key, self.best_epoch = key, row["epoch"]
-        self.best_metrics = {**row, "val_confusion": confusion.tolist()}
+        self.best_metrics = {**row, **details}
         self.best_weights = copy.deepcopy(self.model.state_dict())
         return True
 

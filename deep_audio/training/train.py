@@ -1,4 +1,4 @@
-"""``train_model``: class folders in, a trained model file out."""
+"""``train_model``: class folders or a manifest in, a trained model file out."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from deep_audio.config import (Config, TrainingConfig, load_config, override,
                                seconds_to_samples)
-from deep_audio.data import (AudioCache, SegmentDataset, class_folders, decode_files,
-                             resolve_cache_dir, stratified_file_split)
+from deep_audio.data import (AudioCache, LabelledFile, SegmentDataset, class_folders,
+                             decode_files, resolve_cache_dir, stratified_file_split)
+from deep_audio.data.manifest import Manifest, read_manifest
 from deep_audio.errors import DeepAudioError
 from deep_audio.features import band_statistics
 from deep_audio.models import AudioClassifier, resolve_model_path, save_model
@@ -27,7 +29,7 @@ from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_p
                                              init_process_group, shutdown)
 from deep_audio.training.distributed import from_environment as distributed_from_environment
 from deep_audio.training.history import read_history
-from deep_audio.training.loop import class_weights, fit
+from deep_audio.training.loop import class_weights, fit, positive_weights
 
 logger = logging.getLogger(__name__)
 
@@ -56,17 +58,25 @@ class PreparedData:
     skipped_files: list[tuple[Path, str]]
 
 
-def prepare_data(folders: Sequence[str | os.PathLike], config: Config, *,
-                 distributed: Distributed = Distributed()) -> PreparedData:
-    """Find, decode, split (stratified, by file) and segment the class folders.
+def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, *,
+                 distributed: Distributed = Distributed(),
+                 manifest: Manifest | None = None) -> PreparedData:
+    """Find, decode, split (stratified, by file) and segment the class folders, or the
+    clips of ``manifest``.
 
     Unusable files are skipped and listed in ``skipped_files``; a class left with no
     usable file is an error. With ``config.training.cache_dir`` the decoded audio is
     cached on disk and the datasets read it from there (see
-    :class:`~deep_audio.data.AudioCache`).
+    :class:`~deep_audio.data.AudioCache`). With ``config.model.multi_label`` each segment's
+    target is a 0/1 vector: its clip's labels, or from the clip's events (strong labels,
+    ``segments.event_overlap_fraction``).
     """
     training = config.training
-    class_names, files = class_folders(folders)
+    if manifest is None:
+        class_names, files = class_folders(folders)
+    else:  # a file's "label" indexes its clip until the targets are built below
+        class_names = list(manifest.class_names)
+        files = [LabelledFile(clip.path, index) for index, clip in enumerate(manifest.clips)]
     cache_dir = resolve_cache_dir(training.cache_dir)
     cache = None if cache_dir is None else AudioCache(cache_dir, config.front_end.sample_rate)
     logger.info("decoding %d files of %d classes: %s%s", len(files), len(class_names),
@@ -78,10 +88,17 @@ def prepare_data(folders: Sequence[str | os.PathLike], config: Config, *,
         barrier()
     decoded = decode_files(files, sample_rate=config.front_end.sample_rate,
                            min_seconds=config.segments.min_file_seconds, cache=cache)
-    labels = [item.label for item in decoded.files]
+    events = None
+    if manifest is None:
+        labels = [item.label for item in decoded.files]
+        strata = labels
+    else:
+        clips = [manifest.clips[item.label] for item in decoded.files]
+        labels, events = _clip_targets(clips, class_names, config.model.multi_label)
+        strata = [class_names.index(clip.labels[0]) for clip in clips]
     _check_classes(class_names, labels)
     train_index, validation_index = stratified_file_split(
-        labels, validation_fraction=training.validation_fraction, seed=training.seed)
+        strata, validation_fraction=training.validation_fraction, seed=training.seed)
     if not validation_index:
         logger.warning("no class has two usable files: the best epoch is chosen on "
                        "training data, so the reported metrics are optimistic")
@@ -95,26 +112,41 @@ def prepare_data(folders: Sequence[str | os.PathLike], config: Config, *,
     def subset(indices: list[int]) -> SegmentDataset:
         return SegmentDataset([decoded.waveforms[i] for i in indices],
                               [labels[i] for i in indices],
-                              segment_samples=segment_samples, hop_samples=hop_samples)
+                              segment_samples=segment_samples, hop_samples=hop_samples,
+                              events=None if events is None else [events[i] for i in indices],
+                              sample_rate=config.front_end.sample_rate,
+                              event_overlap_fraction=config.segments.event_overlap_fraction)
 
     train_set, validation_set = subset(train_index), subset(validation_index)
-    summary = {"class_names": class_names, "folders": [str(f) for f in folders],
+    inputs = ({"folders": [str(f) for f in folders]} if manifest is None
+              else {"manifest": str(manifest.path)})
+    summary = {"class_names": class_names, **inputs,
                "train_files": len(train_index), "validation_files": len(validation_index),
                "train_segments": len(train_set), "validation_segments": len(validation_set),
                "skipped_files": [[str(p), reason] for p, reason in decoded.skipped]}
     return PreparedData(class_names, train_set, validation_set, summary, decoded.skipped)
 
 
-def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike, *,
-                config: Config | None = None, progress: bool = True, resume: bool = False,
-                **overrides: Any) -> TrainingResult:
-    """Train the CNN on class folders and write the best model to ``output``.
+def train_model(folders: Sequence[str | os.PathLike] | None = None,
+                output: str | os.PathLike | None = None, *,
+                manifest: str | os.PathLike | Manifest | None = None,
+                audio_root: str | os.PathLike | None = None, config: Config | None = None,
+                progress: bool = True, resume: bool = False, **overrides: Any
+                ) -> TrainingResult:
+    """Train the CNN on class folders or a manifest and write the best model to ``output``.
 
     Parameters
     ----------
     folders : sequence of paths
         One folder per class; the folder's name is the class name; audio files are
-        found recursively.
+        found recursively. Or, instead:
+    manifest : path or Manifest
+        A CSV/TSV of clips and labels (see :mod:`deep_audio.data.manifest`); a clip with
+        several labels makes the model multi-label (``multi_label`` setting), events
+        (onset/offset) give segment targets. Rows that cannot be used are reported by
+        line and left out.
+    audio_root : path, optional
+        Folder the manifest's paths are relative to (default: the manifest's folder).
     output : str or PathLike
         Model name or path; a bare name goes to ``config.training.models_dir`` and
         ``.pt`` is added when missing (``"cnn"`` and ``"cnn.pt"`` are one file).
@@ -137,10 +169,16 @@ def train_model(folders: Sequence[str | os.PathLike], output: str | os.PathLike,
     Examples
     --------
     >>> train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")  # doctest: +SKIP
+    >>> train_model(manifest="meta/train.csv", audio_root="audio/", output="tagger")  # doctest: +SKIP
     """
+    if output is None or (folders is None) == (manifest is None):
+        raise DeepAudioError("train_model needs an output name and either class folders "
+                             "or a manifest")
     config = override(config or load_config(), **overrides)
+    if manifest is not None:
+        manifest, config = open_manifest(manifest, audio_root, config)
     with training_session(config.training) as (device, distributed):
-        data = prepare_data(folders, config, distributed=distributed)
+        data = prepare_data(folders, config, distributed=distributed, manifest=manifest)
         model = AudioClassifier(config, data.class_names).to(device)
         model.normalize.set_statistics(*band_statistics(
             model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
@@ -191,44 +229,53 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
     train_loader, validation_loader = make_loaders(data, training, device, distributed)
     started = time.time()
 
+    multi_label = config.model.multi_label
+
     def save_best(best_model, epoch: int, metrics: dict[str, Any]) -> None:
+        if multi_label:  # the thresholds that maximise this epoch's validation F1
+            best_model.thresholds.copy_(torch.as_tensor(metrics["thresholds"]))
         save_model(model_path, best_model, metadata={
             **data.summary, **(metadata or {}), "best_epoch": epoch, "metrics": metrics,
             "processes": distributed.world_size,
             "training_seconds": time.time() - started})
         logger.debug("epoch %d: saved %s", epoch, model_path)
 
-    weights = (class_weights(data.train_set.segment_labels(), len(data.class_names))
-               if training.class_weighting else None)
+    weights = None
+    if training.class_weighting:
+        weighting = positive_weights if multi_label else class_weights
+        weights = weighting(data.train_set.segment_labels(), len(data.class_names))
     result = fit(model, train_loader, validation_loader, config=training, device=device,
                  n_classes=len(data.class_names), loss_weights=weights,
                  on_improvement=save_best, history_path=history_path, progress=progress,
                  augment=_augmentation(config),
                  checkpoint_path=model_path.with_suffix(".checkpoint.pt"), resume=resume,
-                 distributed=distributed)
+                 distributed=distributed, multi_label=multi_label)
+    if multi_label:
+        model.thresholds.copy_(torch.as_tensor(result.best_metrics["thresholds"]))
     if not distributed.is_main:
         return TrainingResult(model_path=model_path, history_path=history_path,
                               class_names=data.class_names, best_epoch=result.best_epoch,
                               metrics=result.best_metrics, skipped_files=data.skipped_files)
+    confusion = result.best_metrics.get("val_confusion")
+    score = ("mAP", "val_map") if multi_label else ("macro-F1", "val_macro_f1")
+    title = (f"{model_path.stem}: best validation {score[0]} "
+             f"{result.best_metrics[score[1]]:.3f}")
     report_path = plot_training_report(
-        read_history(history_path), result.best_metrics["val_confusion"], data.class_names,
-        model_path.with_suffix(".report.png"), best_epoch=result.best_epoch,
-        title=f"{model_path.stem}: best validation macro-F1 "
-              f"{result.best_metrics['val_macro_f1']:.3f}")
+        read_history(history_path), None if confusion is None else np.asarray(confusion),
+        data.class_names, model_path.with_suffix(".report.png"),
+        best_epoch=result.best_epoch, title=title)
     from deep_audio.reports import training_report  # imports plotly only when training ends
 
     training_report(
-        read_history(history_path), result.best_metrics["val_confusion"], data.class_names,
-        model_path.with_suffix(".report.html"), best_epoch=result.best_epoch,
-        title=f"{model_path.stem}: best validation macro-F1 "
-              f"{result.best_metrics['val_macro_f1']:.3f}")
+        read_history(history_path), None if confusion is None else np.asarray(confusion),
+        data.class_names, model_path.with_suffix(".report.html"),
+        best_epoch=result.best_epoch, title=title)
 
     if data.skipped_files:
         logger.warning("%d file(s) skipped:\n%s", len(data.skipped_files),
                        "\n".join(f"  {reason}" for _, reason in data.skipped_files))
-    logger.info("best epoch %d: validation accuracy %.3f, macro-F1 %.3f; model: %s",
-                result.best_epoch, result.best_metrics["val_accuracy"],
-                result.best_metrics["val_macro_f1"], model_path)
+    logger.info("best epoch %d: %s; model: %s", result.best_epoch,
+                format_validation(result.best_metrics), model_path)
     return TrainingResult(model_path=model_path, history_path=history_path,
                           class_names=data.class_names, best_epoch=result.best_epoch,
                           metrics=result.best_metrics, skipped_files=data.skipped_files,
@@ -278,8 +325,50 @@ def _augmentation(config: Config) -> Augmentation | None:
     return augment
 
 
-def _check_classes(class_names: list[str], labels: list[int]) -> None:
-    empty = [name for index, name in enumerate(class_names) if index not in set(labels)]
+def format_validation(metrics: dict[str, Any]) -> str:
+    """The best epoch's validation figures in words (single- or multi-label)."""
+    if "val_map" in metrics:
+        return f"validation mAP {metrics['val_map']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}"
+    return (f"validation accuracy {metrics['val_accuracy']:.3f}, "
+            f"macro-F1 {metrics['val_macro_f1']:.3f}")
+
+
+def open_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.PathLike | None,
+                  config: Config) -> tuple[Manifest, Config]:
+    """The manifest read (its left-out rows logged; a Manifest given is the caller's to
+    report), and the config made multi-label when a clip has several labels."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest, audio_root=audio_root)
+        if manifest.problems:
+            logger.warning("%d manifest row(s) left out:\n%s", len(manifest.problems),
+                           manifest.format_problems())
+    if manifest.multi_label and not config.model.multi_label:
+        logger.info("clips with several labels: training a multi-label model")
+        config = override(config, multi_label=True)
+    return manifest, config
+
+
+def _clip_targets(clips: list, class_names: list[str], multi_label: bool
+                  ) -> tuple[list, list | None]:
+    """Per clip, a class index (single-label) or a 0/1 vector and its events as
+    ``(onset_seconds, offset_seconds, class_index)`` (multi-label)."""
+    index = {name: i for i, name in enumerate(class_names)}
+    if not multi_label:
+        return [index[clip.labels[0]] for clip in clips], None
+    targets = np.zeros((len(clips), len(class_names)), dtype=np.float32)
+    for row, clip in enumerate(clips):
+        targets[row, [index[label] for label in clip.labels]] = 1.0
+    events = [[(e.onset_seconds, e.offset_seconds, index[e.label]) for e in clip.events]
+              for clip in clips]
+    return list(targets), events
+
+
+def _check_classes(class_names: list[str], labels: list) -> None:
+    if labels and np.ndim(labels[0]) == 1:  # multi-label: every class needs a positive
+        present = set(np.flatnonzero(np.asarray(labels).sum(axis=0)).tolist())
+    else:
+        present = set(labels)
+    empty = [name for index, name in enumerate(class_names) if index not in present]
     if empty:
-        raise DeepAudioError(f"no usable audio left in class folder(s) {empty} "
+        raise DeepAudioError(f"no usable audio left for class(es) {empty} "
                              "after skipping unreadable files")

@@ -1,0 +1,268 @@
+"""Manifests: a CSV or TSV file that lists clips, their labels and folds.
+
+One row per clip (weak labels: ``labels`` holds one class, or several separated by
+``;``), or one row per event (strong labels: ``onset`` and ``offset`` in seconds; the
+rows of one clip are gathered into one :class:`Clip`). Column names default to
+``path,labels,fold,onset,offset``; ``fold``, ``onset`` and ``offset`` may be absent.
+Paths are relative to ``audio_root`` (default: the manifest's folder).
+
+A row that cannot be used (a missing file, an empty label, onset >= offset, a number
+that is not one) is reported with its line number and left out; the rest is used.
+
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "a.wav").write_bytes(b""), (folder / "b.wav").write_bytes(b"")
+>>> _ = (folder / "m.csv").write_text("path,labels,fold\\na.wav,dog;car,1\\nb.wav,,2\\n")
+>>> manifest = read_manifest(folder / "m.csv")
+>>> manifest.class_names, manifest.clips[0].labels, manifest.multi_label
+(['car', 'dog'], ('car', 'dog'), True)
+>>> manifest.problems
+[(3, 'empty label')]
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from deep_audio.audio import printable
+from deep_audio.errors import DeepAudioError
+
+LABEL_SEPARATOR = ";"
+
+
+@dataclass(frozen=True)
+class ManifestColumns:
+    """The names of a manifest's columns."""
+
+    path: str = "path"
+    labels: str = "labels"
+    fold: str = "fold"
+    onset: str = "onset"
+    offset: str = "offset"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A sound that starts and ends within a clip (seconds from its start)."""
+
+    onset_seconds: float
+    offset_seconds: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A listed audio file: its labels (sorted), fold and strong-label events.
+
+    ``events`` is empty for a weakly labelled clip; ``line`` is its first row's line.
+    """
+
+    path: Path
+    labels: tuple[str, ...]
+    fold: str | None = None
+    events: tuple[Event, ...] = ()
+    line: int = 0
+
+
+@dataclass
+class Manifest:
+    """The usable clips of a manifest, its classes, and the rows that were left out."""
+
+    path: Path
+    clips: list[Clip]
+    class_names: list[str]
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def multi_label(self) -> bool:
+        """True when a clip has several labels."""
+        return any(len(clip.labels) > 1 for clip in self.clips)
+
+    @property
+    def strong(self) -> bool:
+        """True when some clip has onset/offset events."""
+        return any(clip.events for clip in self.clips)
+
+    @property
+    def folds(self) -> list[str]:
+        """The fold names, in numeric order where they are numbers."""
+        names = {clip.fold for clip in self.clips if clip.fold is not None}
+        return sorted(names, key=lambda name: (not _is_number(name), _number_or_zero(name), name))
+
+    def select(self, *, folds: Sequence[str] | None = None,
+               exclude_folds: Sequence[str] | None = None) -> "Manifest":
+        """The clips in ``folds`` (or not in ``exclude_folds``); same classes.
+
+        Raises
+        ------
+        DeepAudioError
+            A fold that the manifest does not have.
+        """
+        for name in [*(folds or ()), *(exclude_folds or ())]:
+            if str(name) not in self.folds:
+                raise DeepAudioError(f"manifest '{printable(self.path)}' has no fold "
+                                     f"{name!r}; its folds are {self.folds or 'none'}")
+        keep = [clip for clip in self.clips
+                if (folds is None or clip.fold in {str(f) for f in folds})
+                and (exclude_folds is None or clip.fold not in {str(f) for f in exclude_folds})]
+        return replace(self, clips=keep)
+
+    def targets(self) -> np.ndarray:
+        """Clip labels as a binary matrix, float32, shape ``(n_clips, n_classes)``."""
+        index = {name: i for i, name in enumerate(self.class_names)}
+        matrix = np.zeros((len(self.clips), len(self.class_names)), dtype=np.float32)
+        for row, clip in enumerate(self.clips):
+            matrix[row, [index[label] for label in clip.labels]] = 1.0
+        return matrix
+
+    def format_problems(self) -> str:
+        """One line per left-out row: ``manifest.csv:LINE: reason``."""
+        return "\n".join(f"{printable(self.path)}:{line}: {reason}"
+                         for line, reason in self.problems)
+
+
+def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | None = None,
+                  columns: ManifestColumns = ManifestColumns()) -> Manifest:
+    """Read a manifest (``.tsv``/``.txt`` with tabs, otherwise comma-separated).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV or TSV file, with a header row.
+    audio_root : str or PathLike, optional
+        Folder the ``path`` column is relative to; default the manifest's folder.
+        Absolute paths are used as given.
+    columns : ManifestColumns
+        Column names. The path and label columns must exist; a renamed fold, onset or
+        offset column must exist too, the default ones may be absent.
+
+    Raises
+    ------
+    DeepAudioError
+        The file is missing or unreadable, a required column is absent, or no row is
+        usable (every problem is listed).
+    """
+    path = Path(path)
+    root = Path(audio_root) if audio_root is not None else path.parent
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DeepAudioError(f"cannot read manifest '{printable(path)}': "
+                             f"{getattr(error, 'strerror', None) or error}") from None
+    lines = text.splitlines()
+    if not lines:
+        raise DeepAudioError(f"manifest '{printable(path)}' is empty")
+    tabbed = path.suffix.lower() in (".tsv", ".txt") or "\t" in lines[0]
+    rows = csv.reader(lines, delimiter="\t" if tabbed else ",")
+    header = [name.strip() for name in next(rows)]
+    where = _column_positions(path, header, columns)
+
+    by_path: dict[Path, dict] = {}
+    problems: list[tuple[int, str]] = []
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            file, labels, fold, event = _parse_row(row, where, root)
+        except ValueError as error:
+            problems.append((line, str(error)))
+            continue
+        clip = by_path.setdefault(file, {"labels": set(), "fold": fold, "events": [],
+                                         "line": line})
+        if fold != clip["fold"]:
+            problems.append((line, f"fold {fold!r} differs from fold {clip['fold']!r} of "
+                                   f"this file on line {clip['line']}"))
+            continue
+        clip["labels"].update(labels)
+        if event is not None:
+            clip["events"].append(event)
+
+    clips = []
+    for file, clip in by_path.items():
+        if not file.is_file():
+            problems.append((clip["line"], f"'{printable(file)}' does not exist"
+                             if not file.exists() else f"'{printable(file)}' is not a file"))
+            continue
+        events = tuple(sorted(clip["events"], key=lambda e: (e.onset_seconds, e.label)))
+        clips.append(Clip(file, tuple(sorted(clip["labels"])), clip["fold"], events,
+                          clip["line"]))
+    problems.sort()
+    if not clips:
+        details = "\n".join(f"  line {line}: {reason}" for line, reason in problems[:20])
+        raise DeepAudioError(f"manifest '{printable(path)}' lists no usable clip"
+                             + (f":\n{details}" if details else ""))
+    class_names = sorted({label for clip in clips for label in clip.labels})
+    return Manifest(path, clips, class_names, problems)
+
+
+def _column_positions(path: Path, header: list[str], columns: ManifestColumns
+                      ) -> dict[str, int | None]:
+    defaults = ManifestColumns()
+    where: dict[str, int | None] = {}
+    for role in ("path", "labels", "fold", "onset", "offset"):
+        name = getattr(columns, role)
+        required = role in ("path", "labels") or name != getattr(defaults, role)
+        if name in header:
+            where[role] = header.index(name)
+        elif required:
+            raise DeepAudioError(f"manifest '{printable(path)}' has no column {name!r} "
+                                 f"(its columns: {', '.join(header)})")
+        else:
+            where[role] = None
+    if (where["onset"] is None) != (where["offset"] is None):
+        raise DeepAudioError(f"manifest '{printable(path)}' needs both onset and offset "
+                             "columns, or neither")
+    return where
+
+
+def _parse_row(row: list[str], where: dict[str, int | None], root: Path
+               ) -> tuple[Path, list[str], str | None, Event | None]:
+    def cell(role: str) -> str:
+        position = where[role]
+        return row[position].strip() if position is not None and position < len(row) else ""
+
+    name = cell("path")
+    if not name:
+        raise ValueError("empty path")
+    labels = [label.strip() for label in cell("labels").split(LABEL_SEPARATOR)
+              if label.strip()]
+    if not labels:
+        raise ValueError("empty label")
+    fold = cell("fold") or None
+    onset, offset = cell("onset"), cell("offset")
+    event = None
+    if onset or offset:
+        if not (onset and offset):
+            raise ValueError("onset and offset must both be given, or neither")
+        if len(labels) != 1:
+            raise ValueError(f"an event row needs one label, got {len(labels)}")
+        try:
+            start, end = float(onset), float(offset)
+        except ValueError:
+            raise ValueError(f"onset {onset!r} / offset {offset!r} are not numbers") from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0:
+            raise ValueError(f"onset {onset} must be a number >= 0")
+        if start >= end:
+            raise ValueError(f"onset {onset} is not before offset {offset}")
+        event = Event(start, end, labels[0])
+    file = Path(name)
+    return (file if file.is_absolute() else root / file), labels, fold, event
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _number_or_zero(text: str) -> float:
+    return float(text) if _is_number(text) else 0.0
