@@ -10,6 +10,11 @@ from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
 EXPORT_REQUIRES = ["onnx>=1.17", "onnxscript>=0.5", "onnxruntime>=1.20"]
+# Hugging Face audio encoders as backbones (deep_audio.models.hf): AST, wav2vec2, HuBERT.
+HF_REQUIRES = ["transformers>=4.40"]
+# The reference PANNs implementation, for the parity tests of deep_audio.models.panns only
+# (deep_audio never imports it).
+PANNS_REFERENCE = ["panns_inference==0.1.1", "torchlibrosa==0.1.0"]
 
 setup(
     name="deep_audio",
@@ -56,7 +61,9 @@ setup(
         # ONNX export (deep_audio.export) and torch-free inference (deep_audio.onnx_inference).
         "export": EXPORT_REQUIRES,
         # selenium drives Debian's chromium in the browser tests of the HTML reports.
-        "test": ["pytest>=7", "selenium>=4.10", *EXPORT_REQUIRES],
+        "hf": HF_REQUIRES,
+        "test": ["pytest>=7", "selenium>=4.10", *EXPORT_REQUIRES, *HF_REQUIRES,
+                 *PANNS_REFERENCE],
     },
     entry_points={
         "console_scripts": [

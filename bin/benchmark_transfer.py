@@ -1,6 +1,13 @@
 """Does transfer learning help on a small task? Held-out accuracy, from scratch vs transfer.
 
     python bin/benchmark_transfer.py [--source models/pretrained_gm16.pt] [--clips 5 10 20] [--seeds 0 1 2]
+    python bin/benchmark_transfer.py --source Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k
+
+With ``--backbone`` the source is that network's published checkpoint (see
+docs/backbones.md); "scratch" is then deep_audio's default CNN and recipe, the transfer
+strategies put a new head on the backbone, and the two feature methods use the backbone's
+embedding (``linear1`` of CNN14) and pooled conv features (``conv``; ``pooled`` for a
+Hugging Face encoder).
 
 Target task: the bundled demo data (real speech in four languages, nothing like the
 source model's instrument notes). For each number of training clips per class and each
@@ -72,7 +79,7 @@ def sample_folders(data_root: Path, clips: int, seed: int, out: Path
     return train_folders, held_out_folders
 
 
-def feature_classifier_accuracy(source: str, folders: list[Path], test_folders: list[Path],
+def feature_classifier_accuracy(source, folders: list[Path], test_folders: list[Path],
                                 output: Path, seed: int, **options) -> float:
     """A classifier on the source's embeddings (``options``: see
     ``train_deep_feature_classifier``), scored on the test folders."""
@@ -89,6 +96,9 @@ def feature_classifier_accuracy(source: str, folders: list[Path], test_folders: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="models/pretrained_gm16.pt")
+    parser.add_argument("--backbone", default=None,
+                        help="read --source as this backbone's published checkpoint "
+                             "(panns_cnn14, panns_cnn14_16k, hf)")
     parser.add_argument("--data", type=Path, default=Path("data/demo"))
     parser.add_argument("--clips", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -106,7 +116,14 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
 
-    source = load_model(args.source)
+    source = load_model(args.source, backbone=args.backbone)
+    feature_methods = FEATURE_METHODS
+    if args.backbone not in (None, "seed_cnn"):
+        pooled = "pooled" if args.backbone == "hf" else "conv"
+        feature_methods = {"embedding svm": dict(FEATURE_METHODS["embedding svm"],
+                                                 layer=source.backbone.default_layer),
+                           "conv logistic": dict(FEATURE_METHODS["conv logistic"],
+                                                 layer=pooled)}
     # The same budget for every network: epochs, early stopping, batch size.
     settings = dict(epochs=args.epochs, min_epochs=10, early_stopping_patience=8,
                     precision=args.precision, device="cpu", batch_size=16)
@@ -114,13 +131,15 @@ def main() -> None:
         ("transfer_learning_rate", args.transfer_learning_rate),
         ("fine_tune_learning_rate", args.fine_tune_learning_rate)) if value is not None}
     # From scratch: the source's input settings and architecture, random weights.
-    scratch_config = dataclasses.replace(load_config(), **{
-        section: getattr(source.config, section) for section in FEATURE_SECTIONS})
+    scratch_config = (load_config() if args.backbone not in (None, "seed_cnn") else
+                      dataclasses.replace(load_config(), **{
+                          section: getattr(source.config, section)
+                          for section in FEATURE_SECTIONS}))
     pool = {d.name: len(list_audio_files(d)) for d in (args.data / "train").iterdir()
             if d.is_dir()}
     n_test = sum(len(list_audio_files(d)) for d in (args.data / "test").iterdir()
                  if d.is_dir())
-    print(f"source: {args.source} ({len(source.class_names)} classes); target: "
+    print(f"source: {args.source} ({args.backbone or str(len(source.class_names)) + ' classes'}); target: "
           f"{len(pool)} classes of {args.data}; held out: the files of the training pool "
           f"({sum(pool.values())}) not drawn + {n_test} test files; seeds {args.seeds}; "
           f"{args.epochs} epochs at most; {learning_rates or 'config learning rates'}")
@@ -137,16 +156,17 @@ def main() -> None:
                 for method in args.methods:
                     name = f"{method.replace(' ', '')}_c{clips}_s{seed}"
                     started = time.perf_counter()
-                    if method in FEATURE_METHODS:  # the source as a frozen feature extractor
+                    if method in feature_methods:  # the source as a frozen feature extractor
                         accuracy = feature_classifier_accuracy(
-                            args.source, folders, held_out, work / name, seed,
-                            **FEATURE_METHODS[method])
+                            source if args.backbone else args.source, folders, held_out,
+                            work / name, seed, **feature_methods[method])
                     else:
                         if method == "scratch":
                             result = train_model(folders, name, config=scratch_config, **run)
                         else:
                             result = transfer_learning(args.source, folders,
                                                        int(method.split()[-1]), output=name,
+                                                       backbone=args.backbone,
                                                        **run, **learning_rates)
                         accuracy = evaluate_folders(load_model(result.model_path),
                                                     held_out).scores["accuracy"]

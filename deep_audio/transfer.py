@@ -15,6 +15,14 @@ strategy     parameters that train (the rest keep their weights and BatchNorm st
 then the linear layers; the output layer always trains). Strategies 0 and 1 and any
 ``layers_frozen > 0`` train at ``transfer_learning_rate``.
 
+The same holds for a pretrained backbone (``backbone="panns_cnn14_16k"``, ``"hf"``; see
+:mod:`deep_audio.models.backbones`), read from its published checkpoint: its feature
+*blocks* (CNN14's six conv blocks; a transformer's embedding stem and layers) play the
+conv blocks' part, CNN14's ``fc1`` that of the seed's hidden linear layers, and a new
+linear layer for the classes is the output layer. Strategy 0 freezes every block, 1 all
+but the last, 2 none; ``layers_frozen=N`` the first N units (blocks, then ``fc1``). The
+front end is the backbone's; the segment settings are the config's.
+
 While it trains, every trainable linear layer of the head sees standardised inputs (see
 :class:`StandardizedLinear`): the source's hidden activations are large (mean magnitude
 about 55 after ``linear2`` of ``pretrained_gm16``), and one optimiser step on raw inputs
@@ -38,6 +46,8 @@ from torch.utils.data import DataLoader, Dataset
 from deep_audio.config import Config, leaf_names, load_config, override
 from deep_audio.errors import ConfigError
 from deep_audio.models import AudioClassifier, load_model
+from deep_audio.models.backbones import (SEED_BACKBONE, BackboneClassifier,
+                                         check_backbone_name, load_backbone_model)
 from deep_audio.models.classifier import FEATURE_SECTIONS
 from deep_audio.training.train import (TrainingResult, prepare_data, run_training,
                                        training_session)
@@ -153,9 +163,31 @@ class StandardizedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
-def _head_linears(model: AudioClassifier) -> list[tuple[nn.Sequential, int]]:
+def transfer_backbone_model(source: BackboneClassifier, class_names: Sequence[str], *,
+                            layers_frozen: int, config: Config | None = None
+                            ) -> BackboneClassifier:
+    """A new classifier on ``source``'s backbone (weights copied), a zero-initialised
+    head for ``class_names``, and the first ``layers_frozen`` blocks frozen.
+
+    ``config`` gives the training and segment settings; the front end is the backbone's.
+    """
+    import copy
+
+    config = dataclasses.replace(config or source.config, front_end=source.config.front_end)
+    model = BackboneClassifier(config, class_names, copy.deepcopy(source.backbone))
+    output = model.head[0]
+    nn.init.zeros_(output.weight)  # uniform posteriors at the start, as transfer_model
+    nn.init.zeros_(output.bias)
+    model.freeze(layers_frozen)
+    return model
+
+
+def _head_linears(model: AudioClassifier | BackboneClassifier
+                  ) -> list[tuple[nn.Sequential, int]]:
     """(layer, index in it) of each linear module of the head, in network order."""
-    return [(layer, index) for layer in model.cnn.linear_layers()
+    head = (model.linear_layers() if isinstance(model, BackboneClassifier)
+            else model.cnn.linear_layers())
+    return [(layer, index) for layer in head
             for index, module in enumerate(layer)
             if isinstance(module, (nn.Linear, StandardizedLinear))]
 
@@ -235,13 +267,15 @@ def fold_head(model: AudioClassifier) -> None:
 def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathLike],
                       strategy: int = 0, *, output: str | os.PathLike | None = None,
                       layers_frozen: int | None = None, config: Config | None = None,
-                      progress: bool = True, **overrides: Any) -> TrainingResult:
+                      progress: bool = True, backbone: str | None = None,
+                      **overrides: Any) -> TrainingResult:
     """Train a new classifier for ``folders`` on top of the trained model file ``model``.
 
     Parameters
     ----------
     model : str or PathLike
-        Source model file.
+        Source model file: a deep_audio model, or with ``backbone`` that backbone's
+        published checkpoint (PANNs ``.pth``; Hugging Face folder or hub id).
     folders : sequence of paths
         One folder per new class, named as the class.
     strategy : {0, 1, 2}
@@ -254,15 +288,25 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
     config : Config, optional
         Training settings (epochs, batch size, device, transfer learning rates...).
         The front-end, segment and model settings always come from the source model.
+    backbone : str, optional
+        ``seed_cnn`` (default: ``model`` is a deep_audio model file), ``panns_cnn14``,
+        ``panns_cnn14_16k`` or ``hf`` (see :mod:`deep_audio.models.backbones`).
     **overrides
         Single settings by name. Naming a front-end, segment or model setting with a
-        value other than the source's is an error: the features cannot drift.
+        value other than the source's is an error: the features cannot drift (with a
+        pretrained backbone only the front end is fixed; segments are free).
 
     Examples
     --------
     >>> transfer_learning("models/pretrained_gm16.pt", ["data/negative", "data/positive"],
     ...                   strategy=0)  # doctest: +SKIP
+    >>> transfer_learning("Cnn14_16k_mAP=0.438.pth", ["data/negative", "data/positive"],
+    ...                   strategy=0, backbone="panns_cnn14_16k")  # doctest: +SKIP
     """
+    if check_backbone_name(backbone) != SEED_BACKBONE:
+        return _transfer_from_backbone(backbone, model, folders, strategy, output=output,
+                                       layers_frozen=layers_frozen, config=config,
+                                       progress=progress, **overrides)
     source_path = Path(model)
     source = load_model(source_path)
     _refuse_feature_changes(source, overrides, source_path)
@@ -291,6 +335,58 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
         output = output or f"{source_path.stem}_transfer"
         provenance = {"source_model": str(source_path),
                       "source_classes": list(source.class_names),
+                      "strategy": None if layers_frozen is not None else strategy,
+                      "layers_frozen": n_frozen, "trainable_parameters": trainable,
+                      "learning_rate": learning_rate}
+        result = run_training(new_model, data, output, config=new_model.config,
+                              device=device, progress=progress,
+                              metadata={"transfer": provenance}, distributed=distributed)
+        fold_head(new_model)
+        return result
+
+
+def _transfer_from_backbone(backbone: str, model: str | os.PathLike,
+                            folders: Sequence[str | os.PathLike], strategy: int, *,
+                            output: str | os.PathLike | None, layers_frozen: int | None,
+                            config: Config | None, progress: bool,
+                            **overrides: Any) -> TrainingResult:
+    """:func:`transfer_learning` from a pretrained backbone's checkpoint."""
+    front_end = {key: value for key, value in overrides.items()
+                 if value is not None and _section_of(key, config or load_config()) == "front_end"}
+    config = override(config or load_config(), **{
+        key: value for key, value in overrides.items() if key not in front_end})
+    source = load_backbone_model(backbone, model, config=config)
+    for key, value in front_end.items():
+        name = key.split(".")[-1]
+        if override(source.config, **{key: value}) != source.config:
+            raise ConfigError(
+                f"{key}={value!r} cannot be used: the front end is the {backbone} "
+                f"backbone's, which has {name}={getattr(source.config.front_end, name)!r}")
+    if config.augmentation.spec_time_masks or config.augmentation.spec_freq_masks or \
+            config.augmentation.mixup_alpha:
+        raise ConfigError("spectrogram masks and mixup work on the seed CNN's features; "
+                          f"set them to 0 for the {backbone} backbone")
+    n_frozen = (layers_frozen if layers_frozen is not None
+                else frozen_layers_for(strategy, source.n_blocks))
+    learning_rate = (config.transfer.fine_tune_learning_rate if n_frozen == 0
+                     else config.transfer.transfer_learning_rate)
+    config = dataclasses.replace(config, front_end=source.config.front_end,
+                                 training=dataclasses.replace(config.training,
+                                                              learning_rate=learning_rate))
+    with training_session(config.training) as (device, distributed):
+        data = prepare_data(folders, config, distributed=distributed)
+        new_model = transfer_backbone_model(source, data.class_names, layers_frozen=n_frozen,
+                                            config=config).to(device)
+        del source
+        standardize_head(new_model, data.train_set, batch_size=config.training.batch_size,
+                         device=device)
+        trainable = sum(p.numel() for p in new_model.parameters() if p.requires_grad)
+        logger.info("transfer from %s backbone %s: %d of %d blocks frozen, %d trainable "
+                    "parameters, lr %g", backbone, model, n_frozen, new_model.n_blocks,
+                    trainable, learning_rate)
+        output = output or f"{Path(str(model)).stem}_transfer"
+        provenance = {"source_model": str(model), "backbone": backbone,
+                      "source_classes": [],
                       "strategy": None if layers_frozen is not None else strategy,
                       "layers_frozen": n_frozen, "trainable_parameters": trainable,
                       "learning_rate": learning_rate}

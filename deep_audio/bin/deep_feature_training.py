@@ -3,6 +3,9 @@
     python -m deep_audio.bin.deep_feature_training -m models/cnn.pt \
         -i data/dog data/cat -o dog_cat_deep_svm --layer linear1 --classifier svm \
         [--combine-classic | --per-segment]
+    python -m deep_audio.bin.deep_feature_training -m Cnn14_16k_mAP=0.438.pth \
+        --backbone panns_cnn14_16k -i data/dog data/cat -o dog_cat_cnn14_logistic \
+        --classifier logistic
 
 With few files per class, a frozen network's pooled conv features and a logistic
 regression on every segment transfer best (``--layer conv_bands --classifier logistic
@@ -24,7 +27,7 @@ from deep_audio.bin.classic_training import print_result
 from deep_audio.classic.classifiers import parameter_name
 from deep_audio.device import resolve_device
 from deep_audio.inference.deep_classifier import train_deep_feature_classifier
-from deep_audio.inference.embeddings import DEFAULT_LAYER
+from deep_audio.inference.embeddings import DEFAULT_LAYER, default_layer
 from deep_audio.models import load_model
 
 __all__ = ["main", "train_deep_feature_classifier"]
@@ -35,11 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "extratrees or logistic on a trained CNN's file (or segment) "
                          "embeddings.")
     _cli.add_model(parser)
+    _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name (saved as MODELS_DIR/NAME.skops) or a path")
-    parser.add_argument("--layer", default=DEFAULT_LAYER,
-                        help="conv (last conv block pooled), conv_bands (pooled over time only), linear1, linear2, ...")
+    parser.add_argument("--layer", default=None,
+                        help="conv (last conv block pooled), conv_bands (pooled over time "
+                             f"only), linear1, linear2, ... (default {DEFAULT_LAYER}; with "
+                             "--backbone its published embedding: linear1 of PANNs, pooled "
+                             "of a Hugging Face encoder)")
     parser.add_argument("--combine-classic", action="store_true",
                         help="append the 136 hand-crafted statistics to each embedding")
     parser.add_argument("--per-segment", action="store_true",
@@ -59,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
     classifier = config.classic.classifier
     if parameters is not None and not parameter_name(classifier).endswith("__C"):
         parameters = [int(v) for v in parameters]
-    cnn = load_model(args.model, device=resolve_device(config.training.device))
+    cnn = load_model(args.model, device=resolve_device(config.training.device),
+                     backbone=args.backbone, config=config)
     result = train_deep_feature_classifier(
-        cnn, args.input, args.output, layer=args.layer, combine_classic=args.combine_classic,
+        cnn, args.input, args.output, layer=args.layer or default_layer(cnn), combine_classic=args.combine_classic,
         parameter_values=parameters, per_segment=args.per_segment, config=config)
     print_result(result)
     return 0

@@ -2,6 +2,8 @@
 
     python -m deep_audio.bin.extract_features -m models/cnn.pt -i data/dog data/cat \
         -o features.npz [--layer linear1] [--csv features.csv]
+    python -m deep_audio.bin.extract_features -m Cnn14_16k_mAP=0.438.pth \
+        --backbone panns_cnn14_16k -i data/dog data/cat -o cnn14.npz
 
 One row per audio file (found recursively; unreadable files are skipped and listed).
 The ``.npz`` holds ``features`` (n_files, size) float32, ``files``, ``labels`` (each
@@ -23,7 +25,8 @@ from deep_audio.bin import _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
 from deep_audio.files import atomic_write
-from deep_audio.inference.embeddings import DEFAULT_LAYER, DeepFeatures, extract_deep_features
+from deep_audio.inference.embeddings import (DEFAULT_LAYER, DeepFeatures, default_layer,
+                                             extract_deep_features)
 from deep_audio.models import load_model
 
 __all__ = ["extract_deep_features", "main"]
@@ -33,14 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Write a trained model's file embeddings (deep features) of "
                          "folders to .npz or .csv.")
     _cli.add_model(parser)
+    _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="folders of audio (searched recursively); each folder's "
                                  "name is the label of its files")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="output file, .npz or .csv")
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write the matrix as CSV with a header")
-    parser.add_argument("--layer", default=DEFAULT_LAYER,
-                        help="conv (last conv block pooled), conv_bands (pooled over time only), linear1, linear2, ...")
+    parser.add_argument("--layer", default=None,
+                        help="conv (last conv block pooled), conv_bands (pooled over time "
+                             f"only), linear1, linear2, ... (default {DEFAULT_LAYER}; with "
+                             "--backbone its published embedding: linear1 of PANNs, pooled "
+                             "of a Hugging Face encoder)")
     _cli.add_config(parser, flags=("device", "precision"))
     return parser
 
@@ -50,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
     for output in outputs:
         if output.suffix not in (".npz", ".csv"):
             raise DeepAudioError(f"output '{output}' must end in .npz or .csv")
-    training = _cli.config_from_args(args).training
-    model = load_model(args.model, device=resolve_device(training.device))
-    deep = extract_deep_features(model, args.input, layer=args.layer,
+    config = _cli.config_from_args(args)
+    training = config.training
+    model = load_model(args.model, device=resolve_device(training.device),
+                       backbone=args.backbone, config=config)
+    deep = extract_deep_features(model, args.input, layer=args.layer or default_layer(model),
                                  precision=training.precision)
     for output in outputs:
         (write_csv if output.suffix == ".csv" else write_npz)(deep, output)

@@ -1,6 +1,8 @@
 """Train a classifier for new classes on top of a trained model (transfer learning).
 
     python -m deep_audio.bin.transfer_learning -m models/pretrained_gm16.pt -i data/negative data/positive -o mood --strategy 0
+    python -m deep_audio.bin.transfer_learning -m Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k \
+        -i data/negative data/positive -o mood_cnn14 --strategy 0
 
 From Python, the seed's call::
 
@@ -23,6 +25,7 @@ __all__ = ["transfer_learning", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Transfer learning: reuse a trained model's layers for new classes.")
     _cli.add_model(parser)
+    _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="class folders of the new task")
     parser.add_argument("-o", "--output", metavar="NAME",
                         help="new model name or path (default: MODEL_transfer)")
@@ -30,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     freezing.add_argument("--strategy", type=int, default=0, choices=sorted(STRATEGIES),
                           help="; ".join(f"{k}: {v}" for k, v in STRATEGIES.items()))
     freezing.add_argument("--layers-frozen", type=int, metavar="N",
-                          help="freeze exactly the first N layers (conv blocks first)")
+                          help="freeze exactly the first N layers (conv / backbone blocks "
+                               "first)")
     _cli.add_config(parser, flags=("epochs", "batch_size", "device", "precision", "seed",
-                                   "num_workers"))
+                                   "num_workers", "segment_seconds", "segment_hop_seconds"))
     return parser
 
 
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     result = transfer_learning(args.model, args.input, args.strategy, output=args.output,
                                layers_frozen=args.layers_frozen,
                                config=load_config(args.config), progress=not args.quiet,
-                               **_cli.overrides_from_args(args))
+                               backbone=args.backbone, **_cli.overrides_from_args(args))
     if not _cli.is_main_process():
         return 0
     metrics = result.metrics

@@ -202,7 +202,9 @@ class DeepFeatureClassifier:
             "deep_features": {"cnn_model": self.cnn_path, "layer": self.layer,
                               "combine_classic": bool(self.combine_classic),
                               "per_segment": bool(self.per_segment),
-                              "signature": self.signature}})
+                              "signature": self.signature,
+                              # a pretrained backbone's checkpoint is read as that network
+                              "backbone": getattr(self.cnn, "source_backbone", None)}})
         return self.path
 
     @classmethod
@@ -237,7 +239,7 @@ class DeepFeatureClassifier:
         if not deep:
             raise ModelFileError(f"'{path}' is a classic model on hand-crafted features, not "
                                  "a deep-feature classifier; use deep_audio.bin.classic_test")
-        cnn = (load_model(deep["cnn_model"], device=device) if cnn_model is None
+        cnn = (_load_embedding_model(deep, device) if cnn_model is None
                else as_model(cnn_model))
         check_signature(deep["signature"], cnn, what=f"classifier '{path}'")
         return cls(model["pipeline"], list(model["class_names"]), cnn, deep["layer"],
@@ -248,6 +250,17 @@ class DeepFeatureClassifier:
                    cnn_path=deep["cnn_model"], signature=dict(deep["signature"]),
                    training={key: model[key] for key in
                              ("parameter", "cv_macro_f1", "confusion_matrix") if key in model})
+
+
+def _load_embedding_model(deep: dict[str, Any], device: torch.device | str):
+    """The model a classifier embeds with: a deep_audio model file, or a pretrained
+    backbone's checkpoint cut into the segments it was trained with."""
+    backbone = deep.get("backbone")
+    if not backbone:
+        return load_model(deep["cnn_model"], device=device)
+    segments = deep["signature"]["settings"]["segments"]
+    config = load_config(**{f"segments.{name}": value for name, value in segments.items()})
+    return load_model(deep["cnn_model"], device=device, backbone=backbone, config=config)
 
 
 def segment_feature_rows(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,

@@ -74,8 +74,20 @@ class FileEmbedding:
 
 def embedding_layers(model: AudioClassifier) -> dict[str, int]:
     """Layer names a model embeds with and their sizes, e.g. ``{"conv": 256,
-    "conv_bands": 2048, "linear1": 1024, "linear2": 256}`` for the seed network."""
+    "conv_bands": 2048, "linear1": 1024, "linear2": 256}`` for the seed network;
+    a model on a pretrained backbone has its backbone's (``conv`` and ``linear1`` of
+    PANNs CNN14, ``pooled`` and ``mean`` of a Hugging Face encoder; see
+    :mod:`deep_audio.models.backbones`)."""
+    if hasattr(model, "backbone"):
+        return model.embedding_sizes()
     return model.cnn.embedding_sizes()
+
+
+def default_layer(model: AudioClassifier) -> str:
+    """The layer embedded when none is named: ``linear1`` for the seed CNN, the
+    backbone's head input (its published embedding) for a pretrained backbone."""
+    backbone = getattr(model, "backbone", None)
+    return DEFAULT_LAYER if backbone is None else backbone.default_layer
 
 
 def embed_segments(model: AudioClassifier, segments: np.ndarray, *,
@@ -320,8 +332,12 @@ def feature_signature(model: AudioClassifier, layer: str) -> dict[str, Any]:
     "weights_sha256"}``.
     """
     settings = model.config.to_dict()
+    sections = {section: settings[section] for section in FEATURE_SECTIONS}
+    if hasattr(model, "backbone_spec"):  # a pretrained backbone: its own front end
+        spec = model.backbone_spec()
+        sections["backbone"] = {"name": spec["name"], "settings": spec["settings"]}
     return {"layer": layer, "size": check_layer(model, layer),
-            "settings": {section: settings[section] for section in FEATURE_SECTIONS},
+            "settings": sections,
             "weights_sha256": weights_digest(model)}
 
 

@@ -6,6 +6,12 @@ dicts), so ``torch.load(path, weights_only=True)`` reads it without running code
     {"format": "deep_audio.model", "format_version": 1,
      "state_dict": {...}, "class_names": [...], "config": {...}, "metadata": {...}}
 
+A model built on a pretrained backbone (:mod:`deep_audio.models.backbones`) is written
+with ``format_version`` 2 and one more entry, ``"backbone": {"name": ..., "settings":
+{...}}``: plain data that rebuilds the network and its front end (sample rate, window,
+hop, mel bands, normalisation, or a Hugging Face config), so the settings travel with
+the weights. Files without it are the seed CNN, as before.
+
 Files are written atomically: a crash while saving leaves the previous file in place.
 
 A file that is not one (a pickle with Python objects, damaged bytes, another tool's
@@ -29,19 +35,21 @@ import numpy as np
 import torch
 
 from deep_audio.audio import printable
-from deep_audio.config import stored_config
+from deep_audio.config import Config, stored_config
 from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.files import atomic_write, check_header, library_versions, resolve_model_path
+from deep_audio.models.backbones import (SEED_BACKBONE, BackboneClassifier, build_backbone,
+                                         check_backbone_name, load_backbone_model)
 from deep_audio.models.classifier import AudioClassifier
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "atomic_save", "library_versions", "load_checkpoint",
            "load_model", "load_payload", "plain_data", "resolve_model_path", "save_model"]
 
 FORMAT = "deep_audio.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: the seed CNN; 2: adds "backbone"
 
 
-def save_model(path: str | os.PathLike, model: AudioClassifier, *,
+def save_model(path: str | os.PathLike, model: AudioClassifier | BackboneClassifier, *,
                metadata: Mapping[str, Any] | None = None,
                parameter_dtype: str = "float32") -> Path:
     """Write ``model`` (weights, class names, config) and plain ``metadata`` to ``path``.
@@ -54,33 +62,52 @@ def save_model(path: str | os.PathLike, model: AudioClassifier, *,
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1,  # the seed CNN's files stay readable by older releases
         "state_dict": {k: v.to(dtype) if k in parameters else v for k, v in state.items()},
         "class_names": list(model.class_names),
         "config": model.config.to_dict(),
         "metadata": plain_data({**(metadata or {}), "versions": library_versions("torch", "torchaudio")}),
     }
+    if isinstance(model, BackboneClassifier):
+        payload["format_version"] = 2
+        payload["backbone"] = plain_data(model.backbone_spec())
     return atomic_save(payload, path)
 
 
-def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu"
-               ) -> AudioClassifier:
+def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu",
+               backbone: str | None = None, config: Config | None = None
+               ) -> AudioClassifier | BackboneClassifier:
     """Read a model file written by :func:`save_model`; the model is in eval mode.
 
     The returned model's ``metadata`` is the file's and its ``path`` the file it was read
     from (see :class:`~deep_audio.models.AudioClassifier`).
+
+    ``backbone`` (other than ``None`` or ``"seed_cnn"``) reads ``path`` as that
+    backbone's published checkpoint instead (a PANNs ``.pth`` file, or a Hugging Face
+    folder or hub id): the result is a :class:`BackboneClassifier` without a head, for
+    embeddings and transfer learning (see
+    :func:`~deep_audio.models.backbones.load_backbone_model`); ``config`` then gives
+    its segment and inference settings (default ``configs/default.yaml``).
 
     Raises
     ------
     ModelFileError
         The file is missing, unreadable, not a deep_audio model, or inconsistent.
     """
+    if check_backbone_name(backbone) != SEED_BACKBONE:
+        return load_backbone_model(backbone, path, config=config, device=device)
     path = Path(path)
     payload = load_payload(path)
     try:
         config = stored_config(payload["config"], source=str(path))
-        model = AudioClassifier(config, payload["class_names"],
-                                metadata=payload.get("metadata", {}), path=path)
+        if "backbone" in payload:
+            spec = payload["backbone"]
+            model = BackboneClassifier(config, payload["class_names"],
+                                       build_backbone(spec["name"], spec["settings"]),
+                                       metadata=payload.get("metadata", {}), path=path)
+        else:
+            model = AudioClassifier(config, payload["class_names"],
+                                    metadata=payload.get("metadata", {}), path=path)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
         raise ModelFileError(f"model file '{path}' is inconsistent: {error}") from error
