@@ -152,8 +152,14 @@ class InferenceConfig:
     smoothing_segments: int
     min_region_seconds: float
     evaluation_step_seconds: float
+    event_median_filter_seconds: float
+    event_min_gap_seconds: float
 
     def __post_init__(self):
+        _require(self.event_median_filter_seconds >= 0, "event_median_filter_seconds",
+                 self.event_median_filter_seconds, ">= 0")
+        _require(self.event_min_gap_seconds >= 0, "event_min_gap_seconds",
+                 self.event_min_gap_seconds, ">= 0")
         _require(self.inference_batch_size >= 1, "inference_batch_size",
                  self.inference_batch_size, ">= 1")
         _require(self.read_block_seconds > 0, "read_block_seconds",

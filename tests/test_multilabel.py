@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from deep_audio.bin import basic_training, classification_report
+from deep_audio.bin import basic_training, classification_report, segment_recording
 from deep_audio.data.manifest import read_manifest
 from deep_audio.inference import evaluate_manifest
+from deep_audio.inference.events import read_events
 from deep_audio.metrics import best_thresholds, multilabel_scores
 from deep_audio.models import load_model
 from deep_audio.predicting import classify_files
@@ -154,3 +155,29 @@ def test_thresholds_maximise_f1():
     (threshold,) = best_thresholds(targets, scores)
     assert 0.35 < threshold <= 0.4  # accepts all three positives, no negative
     assert multilabel_scores(targets, scores, [threshold])["f1"] == [1.0]
+
+
+def test_segment_recording_detects_events_and_scores_them(soundscapes, tagger, tmp_path,
+                                                          capsys):
+    """A long recording of the test clips end to end, its annotation from the events."""
+    strong = read_manifest(soundscapes / "strong.csv").select(folds=["5"])
+    pieces, lines, offset = [], ["onset\toffset\tevent_label"], 0.0
+    for clip in strong.clips:
+        samples, _ = soundfile.read(clip.path, dtype="float32")
+        lines += [f"{offset + e.onset_seconds:.3f}\t{offset + e.offset_seconds:.3f}\t{e.label}"
+                  for e in clip.events]
+        pieces.append(samples)
+        offset += len(samples) / RATE
+    soundfile.write(tmp_path / "long.wav", np.concatenate(pieces), RATE)
+    (tmp_path / "long.tsv").write_text("\n".join(lines) + "\n")
+    code = segment_recording.main(["-m", str(tagger.model_path), "-i", str(tmp_path / "long.wav"),
+                                   "-o", str(tmp_path / "out"), "--truth",
+                                   str(tmp_path / "long.tsv"), "--segment-hop-seconds", "0.25"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "segment-based (1.0 s): F1" in out and "PSDS1" in out
+    segment_f1 = float(out.split("segment-based (1.0 s): F1")[1].split()[0])
+    assert segment_f1 >= 0.6  # a weakly trained tagger locates sounds to the second
+    events = read_events(tmp_path / "out" / "long.events.tsv")
+    assert events and {e.label for e in events} <= set(CLASSES)
+    assert (tmp_path / "out" / "long.timeline.png").stat().st_size > 0

@@ -11,6 +11,13 @@ recording, ``start end label`` per line) it prints per-class and overall accurac
 fine time grid and draws the annotation under the regions. ``--html`` writes
 ``OUT/<name>.report.html``: the timeline zoomable, the recording playable from any point
 clicked, the annotation as a second lane.
+
+A multi-label model (a tagger) detects sound events instead: several classes at once,
+each class's posteriors median-filtered and thresholded at the model's threshold. They
+are printed and written to ``OUT/<name>.events.tsv`` (onset, offset, label, confidence);
+``--truth`` (DCASE event lists: ``onset offset label`` per line) scores them with
+sed_eval (segment- and event-based F1, error rate) and PSDS (sed_scores_eval), per
+recording and over all of them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Sequence
 from deep_audio.bin import _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
+from deep_audio.inference.events import SegmentScores, evaluate_events, read_events, write_events
 from deep_audio.inference.long_recordings import (evaluate_segmentation, read_annotation,
                                                   save_segmentation, segment_recording)
 from deep_audio.models import load_model
@@ -57,25 +65,46 @@ def run(args: argparse.Namespace) -> int:
     if args.truth and len(args.truth) != len(args.input):
         raise DeepAudioError(f"--truth needs one annotation per input: {len(args.input)} "
                              f"input(s), {len(args.truth)} annotation(s)")
-    truths = [read_annotation(path) for path in args.truth] if args.truth else None
     model = load_model(args.model, device=resolve_device(args.device))
+    detects_events = model.config.model.multi_label
+    read = read_events if detects_events else read_annotation
+    truths = [read(path) for path in args.truth] if args.truth else None
     output = Path(args.output)
+    reference, estimated, scores, durations = {}, {}, {}, {}
     for index, path in enumerate(args.input):
         result = segment_recording(path, model, precision=args.precision,
                                    segment_hop_seconds=args.segment_hop_seconds,
                                    smoothing_segments=args.smoothing_segments,
                                    min_region_seconds=args.min_region_seconds)
         stem = Path(path).stem
-        print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.regions)} regions")
-        print("start_seconds\tend_seconds\tlabel\tconfidence")
-        for region in result.regions:
-            print(f"{region.start_seconds:.2f}\t{region.end_seconds:.2f}\t"
-                  f"{region.class_name}\t{region.confidence:.3f}")
         name = f"{stem}.json" if args.format == "json" else f"{stem}.regions.csv"
         written = save_segmentation(result, output / name)
         truth = truths[index] if truths else None
-        if truth is not None:
-            print(evaluate_segmentation(result, truth).format())
+        if detects_events:
+            print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.events)} events")
+            print("onset_seconds\toffset_seconds\tlabel\tconfidence")
+            for event in result.events:
+                print(f"{event.onset_seconds:.2f}\t{event.offset_seconds:.2f}\t"
+                      f"{event.label}\t{event.confidence:.3f}")
+            written.append(write_events(output / f"{stem}.events.tsv", result.events,
+                                        with_confidence=True))
+            if truth is not None:
+                reference[stem], estimated[stem] = truth, result.events
+                durations[stem] = result.duration_seconds
+                scores[stem] = SegmentScores(result.starts_seconds, result.ends_seconds,
+                                             result.posteriors)
+                print(evaluate_events(truth, result.events, class_names=result.class_names,
+                                      durations_seconds=result.duration_seconds,
+                                      scores=scores[stem]).format())
+                truth = [(e.onset_seconds, e.offset_seconds, e.label) for e in truth]
+        else:
+            print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.regions)} regions")
+            print("start_seconds\tend_seconds\tlabel\tconfidence")
+            for region in result.regions:
+                print(f"{region.start_seconds:.2f}\t{region.end_seconds:.2f}\t"
+                      f"{region.class_name}\t{region.confidence:.3f}")
+            if truth is not None:
+                print(evaluate_segmentation(result, truth).format())
         if args.plot != "none":
             written.append(result.plot(output / f"{stem}.timeline.{args.plot}", truth=truth))
         if args.html:
@@ -84,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
             written.append(segmentation_report(result, output / f"{stem}.report.html",
                                                truth=truth, link_audio=args.link_audio))
         print("written: " + ", ".join(map(str, written)) + "\n")
+    if len(reference) > 1:
+        print(f"# all {len(reference)} recordings")
+        print(evaluate_events(reference, estimated, class_names=list(model.class_names),
+                              durations_seconds=durations, scores=scores).format())
     return 0
 
 

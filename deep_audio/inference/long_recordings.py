@@ -43,7 +43,7 @@ from deep_audio.config import override
 from deep_audio.errors import DeepAudioError
 from deep_audio.metrics import confusion_matrix, scores
 from deep_audio.plots import plot_timeline
-from deep_audio.predicting import as_predictor
+from deep_audio.predicting import as_predictor, decision_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,13 @@ class RecordingSegmentation:
         Each segment's class posterior, as the model gives it.
     smoothed : np.ndarray, shape (n_segments, n_classes)
         The posteriors after the moving average; regions are made from these.
+    regions : list of Region
+        A single-label model's labelled stretches (one class at a time).
+    events : list of Event
+        A multi-label model's sound events (several classes at once): each class's
+        posteriors median-filtered, thresholded at the model's per-class threshold,
+        close events merged and short ones dropped
+        (:func:`deep_audio.inference.events.detect_events`).
     """
 
     path: Path
@@ -81,6 +88,7 @@ class RecordingSegmentation:
     smoothed: np.ndarray
     regions: list[Region] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    events: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (what :func:`save_segmentation` writes as JSON)."""
@@ -88,6 +96,8 @@ class RecordingSegmentation:
             "path": str(self.path), "class_names": self.class_names,
             "duration_seconds": self.duration_seconds, "settings": self.settings,
             "regions": [vars(region) for region in self.regions],
+            "events": [{"onset_seconds": e.onset_seconds, "offset_seconds": e.offset_seconds,
+                        "label": e.label, "confidence": e.confidence} for e in self.events],
             "segments": [{"start_seconds": float(start), "end_seconds": float(end),
                           "posteriors": row.tolist(), "smoothed": smooth.tolist()}
                          for start, end, row, smooth in zip(
@@ -98,7 +108,18 @@ class RecordingSegmentation:
     def plot(self, path: str | os.PathLike, *,
              truth: Sequence[tuple[float, float, str]] | None = None) -> Path:
         """Timeline picture (``.png``, ``.svg`` or ``.html``): smoothed posteriors, regions
-        and, when given, the annotation; see :func:`deep_audio.plots.plot_timeline`."""
+        and, when given, the annotation; see :func:`deep_audio.plots.plot_timeline`. A
+        multi-label model's: a lane per class with its posteriors, events and annotated
+        events (:func:`~deep_audio.inference.event_plots.plot_event_timeline`)."""
+        if "thresholds" in self.settings:
+            from deep_audio.inference.event_plots import plot_event_timeline
+            from deep_audio.inference.events import Event
+
+            return plot_event_timeline(
+                self.starts_seconds, self.ends_seconds, self.posteriors, self.class_names,
+                path, events=self.events, thresholds=self.settings["thresholds"],
+                truth=None if truth is None else [Event(*event) for event in truth],
+                title=self.path.name)
         return plot_timeline(
             self.starts_seconds, self.ends_seconds, self.smoothed, self.class_names, path,
             regions=[(r.start_seconds, r.end_seconds, r.class_name) for r in self.regions],
@@ -160,7 +181,8 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     **overrides
         Settings by name, on top of the model's own: ``segment_hop_seconds``,
         ``smoothing_segments``, ``min_region_seconds``, ``read_block_seconds``,
-        ``inference_batch_size``.
+        ``inference_batch_size``; for a multi-label model ``event_median_filter_seconds``
+        and ``event_min_gap_seconds`` (``min_region_seconds`` is then the shortest event).
 
     Returns
     -------
@@ -194,19 +216,36 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     smoothed = _moving_average(posteriors, config.inference.smoothing_segments)
     starts_seconds, ends_seconds = plan.times(starts, stream.n_samples)
     class_names = list(predictor.class_names)
-    regions = make_regions(starts_seconds, ends_seconds, smoothed, class_names,
-                           duration_seconds=duration_seconds,
-                           min_region_seconds=config.inference.min_region_seconds)
-    logger.info("%s: %.1f s, %d segments, %d regions", path, duration_seconds,
-                len(starts_seconds), len(regions))
+    inference = config.inference
+    thresholds = decision_thresholds(predictor)
+    regions, events = [], []
+    if thresholds is None:
+        regions = make_regions(starts_seconds, ends_seconds, smoothed, class_names,
+                               duration_seconds=duration_seconds,
+                               min_region_seconds=inference.min_region_seconds)
+    else:
+        from deep_audio.inference.events import detect_events
+
+        events = detect_events(starts_seconds, ends_seconds, posteriors, class_names,
+                               thresholds=thresholds,
+                               median_filter_seconds=inference.event_median_filter_seconds,
+                               min_duration_seconds=inference.min_region_seconds,
+                               min_gap_seconds=inference.event_min_gap_seconds)
+    logger.info("%s: %.1f s, %d segments, %d %s", path, duration_seconds,
+                len(starts_seconds), len(events) if thresholds is not None else len(regions),
+                "events" if thresholds is not None else "regions")
     settings = {"segment_seconds": plan.segment_samples / plan.sample_rate,
                 "segment_hop_seconds": plan.hop_samples / plan.sample_rate,
                 "smoothing_segments": config.inference.smoothing_segments,
                 "min_region_seconds": config.inference.min_region_seconds,
                 "evaluation_step_seconds": config.inference.evaluation_step_seconds}
+    if thresholds is not None:
+        settings.update(thresholds=thresholds.tolist(),
+                        event_median_filter_seconds=inference.event_median_filter_seconds,
+                        event_min_gap_seconds=inference.event_min_gap_seconds)
     return RecordingSegmentation(Path(path), class_names, duration_seconds,
                                  starts_seconds, ends_seconds, posteriors, smoothed, regions,
-                                 settings)
+                                 settings, events)
 
 
 def make_regions(starts_seconds: np.ndarray, ends_seconds: np.ndarray,

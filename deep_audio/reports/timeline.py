@@ -159,11 +159,13 @@ def segmentation_report(segmentation, path: str | os.PathLike, *,
                         link_audio: bool = False,
                         embed_max_seconds: float = EMBED_MAX_SECONDS) -> Path:
     """:func:`timeline_report` of a :class:`~deep_audio.inference.long_recordings.
-    RecordingSegmentation` (smoothed posteriors and its regions), with its recording."""
+    RecordingSegmentation` (smoothed posteriors and its regions, or a multi-label model's
+    events), with its recording."""
     return timeline_report(
         segmentation.starts_seconds, segmentation.ends_seconds, segmentation.smoothed,
         segmentation.class_names, path,
-        regions=[(r.start_seconds, r.end_seconds, r.class_name) for r in segmentation.regions],
+        regions=([(r.start_seconds, r.end_seconds, r.class_name) for r in segmentation.regions]
+                 or [(e.onset_seconds, e.offset_seconds, e.label) for e in segmentation.events]),
         truth=truth, audio_path=segmentation.path, link_audio=link_audio,
         embed_max_seconds=embed_max_seconds, title=printable(segmentation.path.name))
 
