@@ -259,8 +259,8 @@ class AudioClips:
     clip_seconds : float
         Embedded clips keep the first ``clip_seconds`` of a file.
     budget_bytes : int
-        Once embedded audio reaches this many bytes (before base64), further files get
-        no audio and are counted in :meth:`note`.
+        Cap on the embedded audio as it stands in the page (base64, 4/3 of the encoded
+        size): a clip that would pass it is left out, and counted in :meth:`note`.
     """
 
     def __init__(self, page_path: str | os.PathLike, *, link: bool = False,
@@ -302,14 +302,14 @@ class AudioClips:
         """The source of a clip from :meth:`encode`: embedded while the budget lasts."""
         if self.link:
             return {"src": relative_url(path, self.page_path)}
-        if encoded is None or self.embedded_bytes + len(encoded) > self.budget_bytes:
+        payload = base64.b64encode(encoded).decode("ascii") if encoded is not None else ""
+        if encoded is None or self.embedded_bytes + len(payload) > self.budget_bytes:
             self.left_out.append(printable(path))
             return {"src": None, "note": "audio left out (size cap)"}
-        self.embedded_bytes += len(encoded)
+        self.embedded_bytes += len(payload)
         self.embedded += 1
         self.clipped += clipped
-        url = "data:audio/ogg;codecs=opus;base64," + base64.b64encode(encoded).decode("ascii")
-        return {"src": url, "clipped": clipped}
+        return {"src": "data:audio/ogg;codecs=opus;base64," + payload, "clipped": clipped}
 
     def note(self) -> str:
         """An HTML paragraph saying how the audio is included and what was left out."""
