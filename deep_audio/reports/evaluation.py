@@ -165,7 +165,8 @@ def evaluation_page(class_names: Sequence[str], predictions: Sequence[tuple[File
     np.add.at(counts, (truths, predicted), 1)
     cells = [[np.flatnonzero((truths == t) & (predicted == p)).tolist()
               for p in range(n_classes)] for t in range(n_classes)]
-    mistakes = [int(i) for i in np.argsort(-confidence, kind="stable") if truths[i] != predicted[i]]
+    mistakes = [int(i) for i in np.argsort(-confidence, kind="stable")
+                if truths[i] != predicted[i]]
     mistake_set = set(mistakes)
     # Mistakes get their audio first: with a size cap, they are the clips worth hearing.
     audio_order = mistakes + [i for i in range(len(predictions)) if i not in mistake_set]

@@ -1,10 +1,11 @@
 """Building blocks of the HTML reports: one self-contained page, audio clips, spectrograms.
 
 A report is one ``.html`` file that opens offline in any current browser: plotly.js is
-inlined (gzip-compressed, unpacked by the browser), every figure and all report data sit in one JSON block (``<script
-type="application/json" id="report-data">``), and audio is either embedded as Ogg Opus
-``data:`` URIs or linked by a path relative to the report. Nothing is fetched from the
-network. The page's JavaScript only draws the figures from that JSON and wires clicks.
+inlined (gzip-compressed, unpacked by the browser), every figure and all report data sit
+in one JSON block (``<script type="application/json" id="report-data">``), and audio is
+either embedded as Ogg Opus ``data:`` URIs or linked by a path relative to the report.
+Nothing is fetched from the network. The page's JavaScript only draws the figures from
+that JSON and wires clicks.
 
 >>> import plotly.graph_objects as go
 >>> page = Page("demo")
@@ -23,7 +24,6 @@ import gzip
 import html
 import io
 import json
-import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -36,8 +36,6 @@ import numpy as np
 from deep_audio.audio import printable, read_audio
 from deep_audio.errors import DeepAudioError
 from deep_audio.files import atomic_write
-
-logger = logging.getLogger(__name__)
 
 # Opus takes 8, 12, 16, 24 or 48 kHz; 16 kHz keeps speech and most of music recognisable.
 AUDIO_SAMPLE_RATE = 16_000
