@@ -2,8 +2,8 @@
 
 Posterior curves sit above one lane of predicted regions and, when an annotation is given,
 a second lane of reference regions. The x axis zooms (drag, or the range slider), and a
-click on a curve plays the recording from that time (a click on a region, from its start);
-a line follows the playback.
+click over the curves plays the recording from that time (a click on a region, from its
+start); a line follows the playback.
 
 Annotations are plain ``(onset_seconds, offset_seconds, label)`` tuples, so any reader of
 event lists (``read_annotation``, a TSV of events) can feed :func:`timeline_report`.
@@ -128,7 +128,8 @@ def timeline_report(
                               "<extra>" + lane + "</extra>"), row=2, col=1)
             shown.add(label)
     figure.update_layout(
-        height=520, barmode="overlay", margin={"t": 30, "r": 20}, hovermode="closest",
+        # hovermode "x": a click anywhere over the curves picks the nearest segment.
+        height=520, barmode="overlay", margin={"t": 30, "r": 20}, hovermode="x",
         # shapes[0] is the playhead, moved by the page's script.
         shapes=[{"type": "line", "xref": "x", "yref": "paper", "x0": 0, "x1": 0, "y0": 0,
                  "y1": 1, "line": {"color": "black", "width": 1}}])
@@ -143,7 +144,7 @@ def timeline_report(
     audio, note = _audio(audio_path, path, link=link_audio, embed_max_seconds=embed_max_seconds)
     source = f' src="{html.escape(audio)}"' if audio else ""
     page.add_html(f'<p><audio id="player" controls preload="metadata"{source}></audio></p>'
-                  f"<p class=\"hint\">{html.escape(note)} Click a curve to play "
+                  f"<p class=\"hint\">{html.escape(note)} Click over the curves to play "
                   "from that time, a region to play from its start; drag to zoom, double-"
                   "click to zoom out.</p>")
     page.add_html(page.add_figure("timeline", figure))
