@@ -109,7 +109,7 @@ def test_size_cap_bounds_the_embedded_audio(folders, tmp_path):
     total = sum(len(f["audio"]["src"].split(",", 1)[1]) for f in embedded)  # base64 in page
     assert 0 < len(embedded) < len(data["files"]) and total <= 20_000
     left_out = len(data["files"]) - len(embedded)
-    assert f"{left_out} file(s) have no audio here: the 0.0 MB cap was reached" in \
+    assert f"{left_out} file(s) have no audio here: the 20 kB cap was reached" in \
         capped.read_text()
     assert capped.stat().st_size < full.stat().st_size
 

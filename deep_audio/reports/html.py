@@ -238,6 +238,15 @@ def encode_opus(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+def size_text(n_bytes: int) -> str:
+    """``n_bytes`` for a reader: ``'850 kB'``, ``'3.6 MB'``.
+
+    >>> size_text(31_400), size_text(3_600_000)
+    ('31 kB', '3.6 MB')
+    """
+    return f"{n_bytes / 1e3:.0f} kB" if n_bytes < 1e6 else f"{n_bytes / 1e6:.1f} MB"
+
+
 def relative_url(target: str | os.PathLike, page: str | os.PathLike) -> str:
     """``target`` as a URL relative to the folder of the page ``page``."""
     start = Path(page).resolve().parent
@@ -314,7 +323,7 @@ class AudioClips:
         if self.link:
             return ("<p class=\"hint\">Audio is linked by paths relative to this report: "
                     "keep the report beside the audio folders when moving it.</p>")
-        text = (f"Audio: {self.embedded} clip(s) embedded, {self.embedded_bytes / 1e6:.1f} MB "
+        text = (f"Audio: {self.embedded} clip(s) embedded, {size_text(self.embedded_bytes)} "
                 f"(Ogg Opus, about 24 kbit/s, the first {self.clip_seconds:g} s of each file"
                 f"{'; ' + str(self.clipped) + ' file(s) were longer' if self.clipped else ''}).")
         if not self.left_out:
@@ -322,7 +331,7 @@ class AudioClips:
         shown = ", ".join(self.left_out[:20]) + (" ..." if len(self.left_out) > 20 else "")
         return (f"<p class=\"note\" id=\"audio-left-out\">{html.escape(text)} "
                 f"{len(self.left_out)} file(s) have no audio here: the "
-                f"{self.budget_bytes / 1e6:.1f} MB cap was reached ({html.escape(shown)}). "
+                f"{size_text(self.budget_bytes)} cap was reached ({html.escape(shown)}). "
                 "Raise the cap or use --link-audio to hear them.</p>")
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from deep_audio.audio import audio_duration, printable, read_audio
 from deep_audio.errors import DeepAudioError
 from deep_audio.reports.html import (AUDIO_SAMPLE_RATE, Page, encode_opus, finite,
-                                     relative_url)
+                                     relative_url, size_text)
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _audio(audio_path, page_path, *, link: bool, embed_max_seconds: float
     samples, _ = read_audio(audio_path, sample_rate=AUDIO_SAMPLE_RATE)
     encoded = encode_opus(samples, AUDIO_SAMPLE_RATE)
     return ("data:audio/ogg;codecs=opus;base64," + base64.b64encode(encoded).decode("ascii"),
-            f"The recording is embedded ({len(encoded) / 1e6:.1f} MB, Ogg Opus).")
+            f"The recording is embedded ({size_text(len(encoded))}, Ogg Opus).")
 
 
 def _check_events(events, what: str) -> list[tuple[float, float, str]]:
