@@ -44,13 +44,14 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from deep_audio.config import Config, leaf_names, load_config, override
-from deep_audio.errors import ConfigError
+from deep_audio.data.manifest import Manifest
+from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.models import AudioClassifier, load_model
 from deep_audio.models.backbones import (SEED_BACKBONE, BackboneClassifier,
                                          check_backbone_name, load_backbone_model)
 from deep_audio.models.classifier import FEATURE_SECTIONS
-from deep_audio.training.train import (TrainingResult, prepare_data, run_training,
-                                       training_session)
+from deep_audio.training.train import (TrainingResult, open_manifest, prepare_data,
+                                       run_training, training_session)
 
 logger = logging.getLogger(__name__)
 
@@ -74,20 +75,26 @@ def frozen_layers_for(strategy: int, n_conv_blocks: int) -> int:
 
 
 def transfer_model(source: AudioClassifier, class_names: Sequence[str], *,
-                   layers_frozen: int, config: Config | None = None) -> AudioClassifier:
+                   layers_frozen: int, config: Config | None = None,
+                   multi_label: bool = False) -> AudioClassifier:
     """A new classifier with ``source``'s layers, a fresh output layer, and frozen layers.
 
     ``config`` gives the training settings; its front-end, segment and model sections
-    are replaced by the source's.
+    are replaced by the source's, except ``multi_label``, which is the new task's (a
+    tagger can start from a single-label model and back: only the output layer and its
+    thresholds are new).
     """
     config = dataclasses.replace(config or source.config, **{
         section: getattr(source.config, section) for section in FEATURE_SECTIONS})
+    config = dataclasses.replace(config, model=dataclasses.replace(
+        config.model, multi_label=bool(multi_label)))
     model = AudioClassifier(config, class_names)
     output_layer = f"cnn.linear_layer{model.cnn.n_linear_layers}."
-    state = {k: v for k, v in source.state_dict().items() if not k.startswith(output_layer)}
+    state = {k: v for k, v in source.state_dict().items()
+             if not k.startswith(output_layer) and k != "thresholds"}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith(output_layer) for k in missing), (missing,
-                                                                                 unexpected)
+    assert not unexpected and all(k.startswith(output_layer) or k == "thresholds"
+                                  for k in missing), (missing, unexpected)
     # The source's hidden activations are large (its head has no normalisation), so a
     # randomly initialised output layer starts with huge logits and a loss near 35 that
     # wrecks the first epochs; starting from zero weights starts from uniform posteriors.
@@ -264,12 +271,16 @@ def fold_head(model: AudioClassifier) -> None:
             layer[index] = layer[index].to_linear()
 
 
-def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathLike],
+def transfer_learning(model: str | os.PathLike,
+                      folders: Sequence[str | os.PathLike] | None = None,
                       strategy: int = 0, *, output: str | os.PathLike | None = None,
-                      layers_frozen: int | None = None, config: Config | None = None,
-                      progress: bool = True, backbone: str | None = None,
-                      **overrides: Any) -> TrainingResult:
-    """Train a new classifier for ``folders`` on top of the trained model file ``model``.
+                      layers_frozen: int | None = None,
+                      manifest: str | os.PathLike | Manifest | None = None,
+                      audio_root: str | os.PathLike | None = None,
+                      config: Config | None = None, progress: bool = True,
+                      backbone: str | None = None, **overrides: Any) -> TrainingResult:
+    """Train a new classifier for ``folders`` (or ``manifest``) on top of the trained
+    model file ``model``.
 
     Parameters
     ----------
@@ -278,6 +289,10 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
         published checkpoint (PANNs ``.pth``; Hugging Face folder or hub id).
     folders : sequence of paths
         One folder per new class, named as the class.
+    manifest, audio_root : optional
+        Instead of ``folders``: a manifest of clips and labels (see
+        :func:`~deep_audio.training.train_model`); clips with several labels make the
+        new model multi-label (also ``multi_label=True``), whatever the source was.
     strategy : {0, 1, 2}
         Which layers train; see the module docstring. Ignored when ``layers_frozen``
         is given.
@@ -303,10 +318,17 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
     >>> transfer_learning("Cnn14_16k_mAP=0.438.pth", ["data/negative", "data/positive"],
     ...                   strategy=0, backbone="panns_cnn14_16k")  # doctest: +SKIP
     """
+    if (folders is None) == (manifest is None):
+        raise DeepAudioError("transfer_learning needs class folders or a manifest")
+    multi_label = bool(overrides.pop("multi_label", None))  # the new task's, not a feature
+    if manifest is not None:
+        manifest, _ = open_manifest(manifest, audio_root, load_config())
+        multi_label = multi_label or manifest.multi_label
     if check_backbone_name(backbone) != SEED_BACKBONE:
         return _transfer_from_backbone(backbone, model, folders, strategy, output=output,
                                        layers_frozen=layers_frozen, config=config,
-                                       progress=progress, **overrides)
+                                       progress=progress, manifest=manifest,
+                                       multi_label=multi_label, **overrides)
     source_path = Path(model)
     source = load_model(source_path)
     _refuse_feature_changes(source, overrides, source_path)
@@ -321,11 +343,12 @@ def transfer_learning(model: str | os.PathLike, folders: Sequence[str | os.PathL
         config.training, learning_rate=learning_rate))
 
     with training_session(config.training) as (device, distributed):  # DDP under torchrun
-        data = prepare_data(folders, dataclasses.replace(config, **{
-            section: getattr(source.config, section) for section in FEATURE_SECTIONS}),
-            distributed=distributed)
+        features = {section: getattr(source.config, section) for section in FEATURE_SECTIONS}
+        features["model"] = dataclasses.replace(features["model"], multi_label=multi_label)
+        data = prepare_data(folders, dataclasses.replace(config, **features),
+                            distributed=distributed, manifest=manifest)
         new_model = transfer_model(source, data.class_names, layers_frozen=n_frozen,
-                                   config=config).to(device)
+                                   config=config, multi_label=multi_label).to(device)
         standardize_head(new_model, data.train_set, batch_size=config.training.batch_size,
                          device=device)
         trainable = sum(p.numel() for p in new_model.parameters() if p.requires_grad)
@@ -349,11 +372,12 @@ def _transfer_from_backbone(backbone: str, model: str | os.PathLike,
                             folders: Sequence[str | os.PathLike], strategy: int, *,
                             output: str | os.PathLike | None, layers_frozen: int | None,
                             config: Config | None, progress: bool,
+                            manifest: Manifest | None = None, multi_label: bool = False,
                             **overrides: Any) -> TrainingResult:
     """:func:`transfer_learning` from a pretrained backbone's checkpoint."""
     front_end = {key: value for key, value in overrides.items()
                  if value is not None and _section_of(key, config or load_config()) == "front_end"}
-    config = override(config or load_config(), **{
+    config = override(config or load_config(), multi_label=multi_label, **{
         key: value for key, value in overrides.items() if key not in front_end})
     source = load_backbone_model(backbone, model, config=config)
     for key, value in front_end.items():
@@ -374,7 +398,7 @@ def _transfer_from_backbone(backbone: str, model: str | os.PathLike,
                                  training=dataclasses.replace(config.training,
                                                               learning_rate=learning_rate))
     with training_session(config.training) as (device, distributed):
-        data = prepare_data(folders, config, distributed=distributed)
+        data = prepare_data(folders, config, distributed=distributed, manifest=manifest)
         new_model = transfer_backbone_model(source, data.class_names, layers_frozen=n_frozen,
                                             config=config).to(device)
         del source

@@ -181,3 +181,23 @@ def test_segment_recording_detects_events_and_scores_them(soundscapes, tagger, t
     events = read_events(tmp_path / "out" / "long.events.tsv")
     assert events and {e.label for e in events} <= set(CLASSES)
     assert (tmp_path / "out" / "long.timeline.png").stat().st_size > 0
+
+
+def test_transfer_learning_from_single_to_multi_label_and_back(soundscapes, tagger, trained,
+                                                               dataset, tmp_path):
+    from deep_audio.transfer import transfer_learning
+
+    manifest = read_manifest(soundscapes / "weak.csv")
+    to_tags = transfer_learning(trained.model_path, manifest=manifest.select(
+        exclude_folds=["5"]), strategy=2, output=tmp_path / "tags", epochs=4, min_epochs=2,
+        cache_dir="none", progress=False)
+    model = load_model(to_tags.model_path)
+    assert model.config.model.multi_label and model.class_names == list(CLASSES)
+    assert "val_map" in to_tags.metrics and len(model.thresholds) == 3
+    assert evaluate_manifest(model, manifest.select(folds=["5"])).scores["map"] > 0.7
+    back = transfer_learning(tagger.model_path, dataset["train"], strategy=0,
+                             output=tmp_path / "back", epochs=3, min_epochs=1,
+                             cache_dir="none", progress=False)
+    model = load_model(back.model_path)
+    assert not model.config.model.multi_label and not hasattr(model, "thresholds")
+    assert model.class_names == ["low", "high", "noise"] and "val_accuracy" in back.metrics

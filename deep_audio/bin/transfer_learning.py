@@ -3,6 +3,8 @@
     python -m deep_audio.bin.transfer_learning -m models/pretrained_gm16.pt -i data/negative data/positive -o mood --strategy 0
     python -m deep_audio.bin.transfer_learning -m Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k \
         -i data/negative data/positive -o mood_cnn14 --strategy 0
+    python -m deep_audio.bin.transfer_learning -m models/pretrained_gm16.pt \
+        --manifest meta/train.csv --audio-root audio/ -o tagger   # several labels: a tagger
 
 From Python, the seed's call::
 
@@ -17,6 +19,7 @@ from typing import Sequence
 
 from deep_audio.bin import _cli
 from deep_audio.config import load_config
+from deep_audio.training.train import format_validation
 from deep_audio.transfer import STRATEGIES, transfer_learning
 
 __all__ = ["transfer_learning", "main"]
@@ -26,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Transfer learning: reuse a trained model's layers for new classes.")
     _cli.add_model(parser)
     _cli.add_backbone(parser)
-    _cli.add_inputs(parser, help="class folders of the new task")
+    parser.add_argument("-i", "--input", nargs="+", metavar="PATH",
+                        help="class folders of the new task")
+    _cli.add_manifest(parser)
+    parser.add_argument("--multi-label", action="store_true",
+                        help="a tagger (sigmoid outputs), whatever the source model was "
+                             "(automatic when a manifest row has several labels)")
     parser.add_argument("-o", "--output", metavar="NAME",
                         help="new model name or path (default: MODEL_transfer)")
     freezing = parser.add_mutually_exclusive_group()
@@ -41,17 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    manifest = _cli.manifest_from_args(args)
     result = transfer_learning(args.model, args.input, args.strategy, output=args.output,
-                               layers_frozen=args.layers_frozen,
+                               layers_frozen=args.layers_frozen, manifest=manifest,
                                config=load_config(args.config), progress=not args.quiet,
-                               backbone=args.backbone, **_cli.overrides_from_args(args))
+                               backbone=args.backbone, multi_label=args.multi_label or None,
+                               **_cli.overrides_from_args(args))
     if not _cli.is_main_process():
         return 0
-    metrics = result.metrics
     print(f"model: {result.model_path} (from {args.model})")
     print(f"classes: {', '.join(result.class_names)}")
-    print(f"best epoch {result.best_epoch}: validation accuracy {metrics['val_accuracy']:.3f}, "
-          f"macro-F1 {metrics['val_macro_f1']:.3f}")
+    print(f"best epoch {result.best_epoch}: {format_validation(result.metrics)}")
     return 0
 
 
