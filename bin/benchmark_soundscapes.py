@@ -12,8 +12,8 @@ recordings) and on the three long recordings:
 
 Prints test mAP, macro-F1 at the stored thresholds, and on the long recordings sed_eval's
 segment- and event-based F1 and PSDS (sed_scores_eval), mean and spread over the seeds.
-Each run's figures go to benchmark_runs/soundscapes/<model>_<seed>.json, so an
-interrupted benchmark resumes where it stopped.
+Each run's figures go to benchmark_runs/soundscapes/<model>_<seed>.json and training
+resumes from its checkpoint, so an interrupted benchmark goes on where it stopped.
 
     python bin/benchmark_soundscapes.py --seeds 0 1
 """
@@ -65,7 +65,8 @@ def run_one(kind: str, seed: int, data: Path, work: Path) -> dict:
     config = load_config(seed=seed, multi_label=kind != "single")
     started = time.perf_counter()
     result = train_model(manifest=read_manifest(manifests[kind], audio_root=data),
-                         output=work / f"{kind}_{seed}", config=config, progress=False)
+                         output=work / f"{kind}_{seed}", config=config, progress=False,
+                         resume=True)  # a killed run goes on from its last epoch
     seconds = time.perf_counter() - started
     test = read_manifest(data / "meta/test_weak.csv", audio_root=data)
     names = result.class_names
@@ -105,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(ROOT / "data/soundscapes"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--kinds", nargs="+", default=["tagger", "detector", "single"])
+    parser.add_argument("--kinds", nargs="+", default=["tagger", "single", "detector"])
     parser.add_argument("--work", default=str(ROOT / "benchmark_runs/soundscapes"))
     args = parser.parse_args()
     data, work = Path(args.data), Path(args.work)
