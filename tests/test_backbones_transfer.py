@@ -120,3 +120,36 @@ def test_deep_feature_classifier_on_a_backbone_reloads_it(checkpoint, folders, t
 def test_unknown_backbone_is_refused(checkpoint, folders):
     with pytest.raises(Exception, match="backbone='vggish' is not one of seed_cnn"):
         tl.transfer_learning(checkpoint, folders, backbone="vggish")
+
+
+def test_long_recording_on_a_backbone_model_matches_classify_files(transferred, folders,
+                                                                   tmp_path):
+    """A recording read in blocks gives the segment posteriors of classify_files."""
+    import soundfile
+
+    from deep_audio.inference import segment_recording
+
+    parts = [soundfile.read(path, dtype="float32") for path in sorted(folders[0].iterdir())[:3]]
+    rate = 16000
+    import soxr
+
+    waveform = np.concatenate([soxr.resample(x, r, rate) for x, r in parts])
+    recording = tmp_path / "long.wav"
+    soundfile.write(recording, waveform, rate)
+    segmentation = segment_recording(recording, transferred.model_path,
+                                     read_block_seconds=1.5, smoothing_segments=1)
+    (whole,) = classify_files([recording], transferred.model_path)
+    assert segmentation.class_names == ["low", "high"]
+    np.testing.assert_allclose(segmentation.posteriors, whole.segment_posteriors,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_torchscript_export_of_a_cnn14_model(transferred, tmp_path):
+    """The whole model, CNN14 front end included, traces; the copy computes the same."""
+    from deep_audio import export
+
+    model = load_model(transferred.model_path)
+    path = export.to_torchscript(model, tmp_path / "cnn14_task.ts")
+    check = export.verify(model, path)
+    assert check.same_decisions and check.max_logit_difference < 1e-4
+    assert export.read_torchscript_metadata(path)["deep_audio.sample_rate"] == "16000"

@@ -27,6 +27,7 @@ features of CNN14 are :meth:`Cnn14.frames` (one 2048-value frame per 32 input fr
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class PannsLogMel(nn.Module):
             power = spectrum.real.square() + spectrum.imag.square()  # (batch, bins, frames)
             mel = torch.matmul(power.transpose(1, 2), self.mel_bank)  # (batch, frames, mels)
             log_mel = 10.0 * torch.log10(mel.clamp(min=s.amin))
-            log_mel = log_mel - 10.0 * torch.log10(torch.tensor(max(s.amin, s.ref)))
+            log_mel = log_mel - 10.0 * math.log10(max(s.amin, s.ref))  # 0 dB at ref
             return log_mel.unsqueeze(1)
 
 
