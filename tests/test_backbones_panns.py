@@ -92,6 +92,23 @@ def test_cnn14_equals_reference(reference_models, name, tmp_path):
                                    rtol=RTOL, atol=1e-3)
 
 
+def test_decision_level_cnn14_equals_reference(reference_models, tmp_path):
+    """Cnn14_DecisionLevelMax (32 kHz): clip tags and frame tags, on 2.5 s (251 frames,
+    not a multiple of 32, so the padding of the frame tags is compared too)."""
+    path = tmp_path / "Cnn14_DecisionLevelMax.pth"
+    torch.manual_seed(2)
+    reference = reference_models.Cnn14_DecisionLevelMax(**REFERENCE_ARGS["panns_cnn14"]).eval()
+    torch.save({"model": reference.state_dict()}, path)
+    ours = load_cnn14(path, "panns_cnn14", decision_level=True)
+    waveform = audio(32000, seconds=2.5)
+    with torch.no_grad():
+        expected = reference(waveform)
+        clipwise, framewise = ours(waveform)
+    assert framewise.shape == expected["framewise_output"].shape == (3, 251, 527)
+    torch.testing.assert_close(clipwise, expected["clipwise_output"], rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(framewise, expected["framewise_output"], rtol=RTOL, atol=ATOL)
+
+
 def test_backbone_embedding_and_frames(reference_models, tmp_path):
     path = tmp_path / "cnn14_16k.pth"
     reference = published_checkpoint(reference_models, "panns_cnn14_16k", path, seed=3)

@@ -21,8 +21,11 @@ A published file is a ``torch.save`` of ``{"model": state_dict, ...}``; it is re
 this module computes for the variant (which catches a file of the other sample rate) and
 then dropped.
 
-The decision-level variant (frame-wise AudioSet tags) is not included; frame-level
-features of CNN14 are :meth:`Cnn14.frames` (one 2048-value frame per 32 input frames).
+The decision-level variant (:class:`Cnn14DecisionLevel`, ``Cnn14_DecisionLevelMax``:
+AudioSet tags per 10 ms frame) loads with ``load_cnn14(path, decision_level=True)``; as a
+backbone for new classes a decision-level file loads like any CNN14 file (same weights).
+Frame-level features of CNN14 are :meth:`Cnn14.frames` (one 2048-value frame per 32 input
+frames).
 """
 
 from __future__ import annotations
@@ -192,6 +195,36 @@ class Cnn14(nn.Module):
             raise DeepAudioError("this CNN14 was built without its AudioSet layer")
         embedding = self.embedding(waveform)
         return torch.sigmoid(self.fc_audioset(embedding)), embedding
+
+
+class Cnn14DecisionLevel(Cnn14):
+    """CNN14's decision-level variant: AudioSet tags per frame, the clip's their maximum.
+
+    Same layers (and checkpoint keys) as :class:`Cnn14`; after the conv blocks each time
+    step of the frequency-averaged maps is smoothed (max + mean over 3 steps), goes
+    through ``fc1`` + ReLU and ``fc_audioset`` + sigmoid; the clip's tags are the maximum
+    over time, and the frame tags are repeated 32 times (the conv stack's time reduction)
+    and padded with the last one to the input's frame count. Published as
+    ``Cnn14_DecisionLevelMax_mAP=0.385.pth`` (32 kHz).
+
+    Shapes: ``(batch, samples)`` in; :meth:`forward` gives clip tags
+    ``(batch, audioset_classes)`` and frame tags ``(batch, frames, audioset_classes)``
+    (``frames = samples // hop_length + 1``, 10 ms apart).
+    """
+
+    def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.fc_audioset is None:
+            raise DeepAudioError("this CNN14 was built without its AudioSet layer")
+        frames = self.log_mel.n_frames(waveform.shape[-1])
+        x = self.feature_maps(waveform).mean(dim=3)       # (batch, 2048, time)
+        x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
+        x = F.dropout(x, p=0.5, training=self.fc1.training).transpose(1, 2)
+        x = F.dropout(F.relu(self.fc1(x)), p=0.5, training=self.fc1.training)
+        steps = torch.sigmoid(self.fc_audioset(x))       # (batch, time, classes)
+        framewise = steps.repeat_interleave(TIME_REDUCTION, dim=1)
+        framewise = torch.cat([framewise, framewise[:, -1:].expand(
+            -1, frames - framewise.shape[1], -1)], dim=1)
+        return steps.amax(dim=1), framewise
 
 
 class Cnn14Backbone(Backbone):
@@ -372,8 +405,10 @@ def load_panns_checkpoint(path: str | os.PathLike, name: str) -> Cnn14Backbone:
     return backbone.eval()
 
 
-def load_cnn14(path: str | os.PathLike, name: str = "panns_cnn14") -> Cnn14:
-    """The whole CNN14 with its AudioSet layer (for tagging), from a published file."""
-    network = Cnn14(VARIANTS[name])
+def load_cnn14(path: str | os.PathLike, name: str = "panns_cnn14", *,
+               decision_level: bool = False) -> Cnn14:
+    """The whole CNN14 with its AudioSet layer (for tagging), from a published file;
+    ``decision_level=True`` gives :class:`Cnn14DecisionLevel` (frame-wise tags)."""
+    network = (Cnn14DecisionLevel if decision_level else Cnn14)(VARIANTS[name])
     network.load_state_dict(panns_state_dict(path, name))
     return network.eval()
