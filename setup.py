@@ -60,8 +60,8 @@ setup(
     extras_require={
         # ONNX export (deep_audio.export) and torch-free inference (deep_audio.onnx_inference).
         "export": EXPORT_REQUIRES,
-        # selenium drives Debian's chromium in the browser tests of the HTML reports.
         "hf": HF_REQUIRES,
+        # selenium drives Debian's chromium in the browser tests of the HTML reports.
         "test": ["pytest>=7", "selenium>=4.10", *EXPORT_REQUIRES, *HF_REQUIRES,
                  *PANNS_REFERENCE],
     },
