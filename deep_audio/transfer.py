@@ -355,17 +355,25 @@ def transfer_learning(model: str | os.PathLike,
         logger.info("transfer from %s: %d of %d layers frozen, %d trainable parameters, "
                     "lr %g", source_path, n_frozen, len(new_model.cnn.layers()), trainable,
                     learning_rate)
-        output = output or f"{source_path.stem}_transfer"
         provenance = {"source_model": str(source_path),
                       "source_classes": list(source.class_names),
                       "strategy": None if layers_frozen is not None else strategy,
                       "layers_frozen": n_frozen, "trainable_parameters": trainable,
                       "learning_rate": learning_rate}
-        result = run_training(new_model, data, output, config=new_model.config,
-                              device=device, progress=progress,
-                              metadata={"transfer": provenance}, distributed=distributed)
-        fold_head(new_model)
-        return result
+        return _train_and_fold(new_model, data, output or f"{source_path.stem}_transfer",
+                               provenance, device=device, progress=progress,
+                               distributed=distributed)
+
+
+def _train_and_fold(new_model, data, output: str | os.PathLike, provenance: dict[str, Any],
+                    *, device: torch.device, progress: bool, distributed) -> TrainingResult:
+    """Train a transferred model (``provenance`` goes in its file), then fold the head's
+    input standardisation back into plain linear layers."""
+    result = run_training(new_model, data, output, config=new_model.config, device=device,
+                          progress=progress, metadata={"transfer": provenance},
+                          distributed=distributed)
+    fold_head(new_model)
+    return result
 
 
 def _transfer_from_backbone(backbone: str, model: str | os.PathLike,
@@ -408,17 +416,14 @@ def _transfer_from_backbone(backbone: str, model: str | os.PathLike,
         logger.info("transfer from %s backbone %s: %d of %d blocks frozen, %d trainable "
                     "parameters, lr %g", backbone, model, n_frozen, new_model.n_blocks,
                     trainable, learning_rate)
-        output = output or f"{Path(str(model)).stem}_transfer"
         provenance = {"source_model": str(model), "backbone": backbone,
                       "source_classes": [],
                       "strategy": None if layers_frozen is not None else strategy,
                       "layers_frozen": n_frozen, "trainable_parameters": trainable,
                       "learning_rate": learning_rate}
-        result = run_training(new_model, data, output, config=new_model.config,
-                              device=device, progress=progress,
-                              metadata={"transfer": provenance}, distributed=distributed)
-        fold_head(new_model)
-        return result
+        return _train_and_fold(new_model, data, output or f"{Path(str(model)).stem}_transfer",
+                               provenance, device=device, progress=progress,
+                               distributed=distributed)
 
 
 def _section_of(key: str, config: Config) -> str | None:

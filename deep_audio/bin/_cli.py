@@ -66,8 +66,12 @@ def add_inputs(parser: argparse.ArgumentParser, *, help: str) -> None:
     parser.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH", help=help)
 
 
-def add_manifest(parser: argparse.ArgumentParser) -> None:
-    """``--manifest`` (a CSV/TSV of clips and labels), ``--audio-root`` and the column flags."""
+def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str,
+                            multi_label: bool = False) -> None:
+    """``-i`` class folders, or ``--manifest`` (a CSV/TSV of clips and labels) with
+    ``--audio-root`` and the column flags (read with :func:`manifest_from_args`);
+    with ``multi_label``, also ``--multi-label``."""
+    parser.add_argument("-i", "--input", nargs="+", metavar="PATH", help=help)
     group = parser.add_argument_group("manifest (instead of class folders)")
     group.add_argument("--manifest", metavar="CSV",
                        help="CSV or TSV with a path and a labels column (several labels "
@@ -79,6 +83,10 @@ def add_manifest(parser: argparse.ArgumentParser) -> None:
                           ("onset", "onset"), ("offset", "offset")):
         group.add_argument(f"--{role}-column", default=default, metavar="NAME",
                            help=f"name of the {role} column (default {default})")
+    if multi_label:
+        parser.add_argument("--multi-label", action="store_true",
+                            help="a tagger: one sigmoid per class, for clips with several "
+                                 "sounds (automatic when a manifest row has several labels)")
 
 
 def manifest_from_args(args: argparse.Namespace):

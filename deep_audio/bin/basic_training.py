@@ -35,12 +35,8 @@ __all__ = ["train_model", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Train a spectrogram CNN: one input folder per class, or a manifest.")
-    parser.add_argument("-i", "--input", nargs="+", metavar="PATH",
-                        help="class folders (the folder name is the class name)")
-    _cli.add_manifest(parser)
-    parser.add_argument("--multi-label", action="store_true",
-                        help="sigmoid outputs for clips with several sounds (automatic when "
-                             "a manifest row has several labels)")
+    _cli.add_folders_or_manifest(
+        parser, help="class folders (the folder name is the class name)", multi_label=True)
     parser.add_argument("--cross-validate", action="store_true",
                         help="one model per fold of the manifest's fold column, each tested "
                              "on its fold; prints each score, the mean and the deviation")

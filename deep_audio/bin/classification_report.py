@@ -37,9 +37,7 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Per-class precision/recall/F1, accuracy and confusion matrix.")
     _cli.add_model(parser)
-    parser.add_argument("-i", "--input", nargs="+", metavar="PATH",
-                        help="class folders named as the model's classes")
-    _cli.add_manifest(parser)
+    _cli.add_folders_or_manifest(parser, help="class folders named as the model's classes")
     parser.add_argument("--plot", metavar="PNG",
                         help="confusion-matrix image (default: MODEL.confusion.png)")
     parser.add_argument("--report", metavar="PNG",

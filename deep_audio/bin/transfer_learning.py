@@ -29,12 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser("Transfer learning: reuse a trained model's layers for new classes.")
     _cli.add_model(parser)
     _cli.add_backbone(parser)
-    parser.add_argument("-i", "--input", nargs="+", metavar="PATH",
-                        help="class folders of the new task")
-    _cli.add_manifest(parser)
-    parser.add_argument("--multi-label", action="store_true",
-                        help="a tagger (sigmoid outputs), whatever the source model was "
-                             "(automatic when a manifest row has several labels)")
+    _cli.add_folders_or_manifest(parser, help="class folders of the new task",
+                                 multi_label=True)
     parser.add_argument("-o", "--output", metavar="NAME",
                         help="new model name or path (default: MODEL_transfer)")
     freezing = parser.add_mutually_exclusive_group()
