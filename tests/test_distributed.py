@@ -106,3 +106,30 @@ def test_replicas_stay_identical_and_validation_covers_every_segment(dataset, tm
                      amp_dtype=None, n_classes=3)
     assert whole["accuracy"] == ranks[0]["val_accuracy"]
     assert whole["loss"] == pytest.approx(ranks[0]["val_loss"], rel=1e-4)
+
+
+def test_torchrun_multi_label_validation_covers_every_file(dataset, tmp_path):
+    """Two processes score their shares of a tagger's validation set; gathered, the mAP
+    (per file, on each file's segment maximum) is that of the whole set in one process."""
+    from deep_audio.config import override
+    from deep_audio.data.manifest import read_manifest
+
+    manifest = tmp_path / "tags.csv"
+    manifest.write_text("path,labels\n" + "".join(
+        f"{path},{folder.name}\n" for folder in dataset["train"]
+        for path in sorted(folder.iterdir())))
+    config_path = small_yaml(tmp_path / "small.yaml", epochs=3, min_epochs=3)
+    result = torchrun("-m", "deep_audio.bin.basic_training", "--manifest", str(manifest),
+                      "--multi-label", "-o", str(tmp_path / "tags"), "-c", config_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("validation mAP") == 1
+    model = load_model(tmp_path / "tags.pt")
+    assert model.metadata["processes"] == 2 and model.config.model.multi_label
+    data = prepare_data(None, override(load_config(config_path), multi_label=True),
+                        manifest=read_manifest(manifest))
+    whole = evaluate(model, DataLoader(data.validation_set, batch_size=8),
+                     torch.nn.BCEWithLogitsLoss(), device=torch.device("cpu"),
+                     amp_dtype=None, n_classes=3, multi_label=True)
+    metrics = model.metadata["metrics"]
+    assert whole["map"] == pytest.approx(metrics["val_map"], abs=1e-6)
+    assert whole["thresholds"] == pytest.approx(model.thresholds.tolist(), abs=1e-6)
