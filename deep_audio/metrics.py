@@ -89,9 +89,7 @@ def multilabel_scores(targets: np.ndarray, scores_: np.ndarray,
     scores_ = np.asarray(scores_, dtype=np.float64)
     support = targets.sum(axis=0)
     present = support > 0
-    class_ap = np.full(targets.shape[1], np.nan)
-    for index in np.flatnonzero(present):
-        class_ap[index] = average_precision_score(targets[:, index], scores_[:, index])
+    class_ap = class_average_precision(targets, scores_)
     thresholds = (best_thresholds(targets, scores_) if thresholds is None
                   else np.asarray(thresholds, dtype=np.float64))
     decisions = scores_ >= thresholds
@@ -111,6 +109,18 @@ def multilabel_scores(targets: np.ndarray, scores_: np.ndarray,
         "micro_f1": float(micro_f1),
         "support": support.astype(int).tolist(),
     }
+
+
+def class_average_precision(targets: np.ndarray, scores_: np.ndarray) -> np.ndarray:
+    """scikit-learn's average precision of each class, shape ``(n_classes,)``; NaN for a
+    class without positives (AP is undefined there)."""
+    from sklearn.metrics import average_precision_score
+
+    targets = np.asarray(targets) > 0.5
+    class_ap = np.full(targets.shape[1], np.nan)
+    for index in np.flatnonzero(targets.any(axis=0)):
+        class_ap[index] = average_precision_score(targets[:, index], scores_[:, index])
+    return class_ap
 
 
 def _precision_recall_f1(true_positives, predicted, actual):

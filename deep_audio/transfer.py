@@ -50,7 +50,7 @@ from deep_audio.models import AudioClassifier, load_model
 from deep_audio.models.backbones import (SEED_BACKBONE, BackboneClassifier,
                                          check_backbone_name, load_backbone_model)
 from deep_audio.models.classifier import FEATURE_SECTIONS
-from deep_audio.training.train import (TrainingResult, open_manifest, prepare_data,
+from deep_audio.training.train import (TrainingResult, load_manifest, prepare_data,
                                        run_training, training_session)
 
 logger = logging.getLogger(__name__)
@@ -322,7 +322,7 @@ def transfer_learning(model: str | os.PathLike,
         raise DeepAudioError("transfer_learning needs class folders or a manifest")
     multi_label = bool(overrides.pop("multi_label", None))  # the new task's, not a feature
     if manifest is not None:
-        manifest, _ = open_manifest(manifest, audio_root, load_config())
+        manifest = load_manifest(manifest, audio_root)
         multi_label = multi_label or manifest.multi_label
     if check_backbone_name(backbone) != SEED_BACKBONE:
         return _transfer_from_backbone(backbone, model, folders, strategy, output=output,

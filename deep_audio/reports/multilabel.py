@@ -72,19 +72,16 @@ def multilabel_scores(targets: np.ndarray, scores: np.ndarray,
     DeepAudioError
         Shapes disagree, targets are not 0/1, or scores are not finite.
     """
-    from sklearn.metrics import average_precision_score, precision_recall_curve
+    from sklearn.metrics import precision_recall_curve
+
+    from deep_audio.metrics import class_average_precision
 
     targets, scores = _check(targets, scores, class_names)
-    precision_list, support, curves = [], targets.sum(axis=0).astype(np.int64), []
-    for column in range(targets.shape[1]):
-        if support[column] == 0:
-            precision_list.append(np.nan)
-            curves.append((np.zeros(0), np.zeros(0)))
-            continue
-        precision_list.append(average_precision_score(targets[:, column], scores[:, column]))
-        precision, recall, _ = precision_recall_curve(targets[:, column], scores[:, column])
-        curves.append((precision, recall))
-    average_precision = np.array(precision_list, dtype=np.float64)
+    support = targets.sum(axis=0).astype(np.int64)
+    average_precision = class_average_precision(targets, scores)
+    curves = [precision_recall_curve(targets[:, column], scores[:, column])[:2]
+              if support[column] else (np.zeros(0), np.zeros(0))
+              for column in range(targets.shape[1])]
     defined = average_precision[~np.isnan(average_precision)]
     return MultiLabelScores(list(class_names), average_precision, support,
                             float(defined.mean()) if len(defined) else float("nan"), curves)

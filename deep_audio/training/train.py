@@ -333,15 +333,24 @@ def format_validation(metrics: dict[str, Any]) -> str:
             f"macro-F1 {metrics['val_macro_f1']:.3f}")
 
 
+def load_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.PathLike | None
+                  ) -> Manifest:
+    """The manifest read, its left-out rows logged; a Manifest given is returned as is
+    (its rows are the caller's to report)."""
+    if isinstance(manifest, Manifest):
+        return manifest
+    manifest = read_manifest(manifest, audio_root=audio_root)
+    if manifest.problems:
+        logger.warning("%d manifest row(s) left out:\n%s", len(manifest.problems),
+                       manifest.format_problems())
+    return manifest
+
+
 def open_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.PathLike | None,
                   config: Config) -> tuple[Manifest, Config]:
-    """The manifest read (its left-out rows logged; a Manifest given is the caller's to
-    report), and the config made multi-label when a clip has several labels."""
-    if not isinstance(manifest, Manifest):
-        manifest = read_manifest(manifest, audio_root=audio_root)
-        if manifest.problems:
-            logger.warning("%d manifest row(s) left out:\n%s", len(manifest.problems),
-                           manifest.format_problems())
+    """The manifest (:func:`load_manifest`), and the config made multi-label when a clip
+    has several labels."""
+    manifest = load_manifest(manifest, audio_root)
     if manifest.multi_label and not config.model.multi_label:
         logger.info("clips with several labels: training a multi-label model")
         config = override(config, multi_label=True)
