@@ -43,7 +43,7 @@ setup(
         "matplotlib>=3.7",
         "skops>=0.10",
         "threadpoolctl>=3",
-        # Sound event detection scores (deep_audio.inference.events): sed_eval (needs
+        # Sound event detection scores (deep_audio.events.detection): sed_eval (needs
         # dcase_util) and PSDS from sed_scores_eval, whose Cython code breaks with
         # pandas 3: it hands DataFrame.to_numpy() views, read-only under pandas 3's
         # copy-on-write, to typed memoryviews ("buffer source array is read-only"),
@@ -55,10 +55,10 @@ setup(
         "dcase_util>=0.2.20",
         "sed_scores_eval>=0.0.4",
         "pandas>=1.5,<3",
-        "plotly>=5.10",  # the HTML reports (deep_audio.reports); plotly.js is inlined
+        "plotly>=5.10",  # the HTML reports (deep_audio.viz); plotly.js is inlined
     ],
     extras_require={
-        # ONNX export (deep_audio.export) and torch-free inference (deep_audio.onnx_inference).
+        # ONNX export (deep_audio.export) and torch-free inference (deep_audio.predict.onnx).
         "export": EXPORT_REQUIRES,
         "hf": HF_REQUIRES,
         # selenium drives Debian's chromium in the browser tests of the HTML reports.
@@ -67,13 +67,13 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "deep-audio-train=deep_audio.bin.basic_training:main",
-            "deep-audio-test=deep_audio.bin.basic_test:main",
-            "deep-audio-report=deep_audio.bin.classification_report:main",
-            "deep-audio-architecture=deep_audio.bin.model_architecture:main",
-            "deep-audio-segment=deep_audio.bin.segment_recording:main",
-            "deep-audio-export=deep_audio.bin.export_model:main",
-            "deep-audio-onnx-classify=deep_audio.bin.onnx_classify:main",
+            "deep-audio-train=deep_audio.cli.basic_training:main",
+            "deep-audio-test=deep_audio.cli.basic_test:main",
+            "deep-audio-report=deep_audio.cli.classification_report:main",
+            "deep-audio-architecture=deep_audio.cli.model_architecture:main",
+            "deep-audio-segment=deep_audio.cli.segment_recording:main",
+            "deep-audio-export=deep_audio.cli.export_model:main",
+            "deep-audio-onnx-classify=deep_audio.cli.onnx_classify:main",
         ]
     },
 )

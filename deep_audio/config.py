@@ -197,7 +197,7 @@ class AugmentationConfig:
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """Learning rates for reusing a trained model; see :mod:`deep_audio.transfer`."""
+    """Learning rates for reusing a trained model; see :mod:`deep_audio.training.transfer`."""
 
     transfer_learning_rate: float
     fine_tune_learning_rate: float

@@ -11,7 +11,7 @@ ONNX's ``STFT`` operator; the batch axis is dynamic.
 Each export carries what inference needs besides the weights: the class names, the
 sample rate, the segment length and hop, and the full config (JSON), in ONNX's
 ``metadata_props`` and in the TorchScript file's extra file ``deep_audio.json``.
-:mod:`deep_audio.onnx_inference` classifies files with the ONNX file and onnxruntime,
+:mod:`deep_audio.predict.onnx` classifies files with the ONNX file and onnxruntime,
 without torch.
 
 :func:`verify` runs PyTorch and the export on the same segments and fails when the logits
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from deep_audio.errors import ExportError
-from deep_audio.files import atomic_write
+from deep_audio.io.files import atomic_write
 from deep_audio.models import AudioClassifier
-from deep_audio.onnx_inference import softmax
+from deep_audio.predict.onnx import softmax
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def export_metadata(model: AudioClassifier) -> dict[str, str]:
     """What an exported copy needs besides weights, as string key/value pairs.
 
     Keys: ``deep_audio.class_names`` (JSON list), the segment plan
-    (:meth:`~deep_audio.segmenting.SegmentPlan.to_metadata`: ``deep_audio.sample_rate``
+    (:meth:`~deep_audio.data.plan.SegmentPlan.to_metadata`: ``deep_audio.sample_rate``
     in Hz, ``deep_audio.segment_samples``, ``deep_audio.segment_hop_samples``,
     ``deep_audio.min_file_seconds``), ``deep_audio.input`` (``waveform``),
     ``deep_audio.output`` (``logits``) and ``deep_audio.config`` (JSON of the whole

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from deep_audio.inference import evaluate_folders, segment_recording
+from deep_audio.predict import evaluate_folders, segment_recording
 from deep_audio.models import load_model
-from deep_audio.reports import (evaluation_report, multilabel_report, segmentation_report,
+from deep_audio.viz import (evaluation_report, multilabel_report, segmentation_report,
                                 spectrogram_report)
 
 from tests.conftest import tone
@@ -69,7 +69,7 @@ def make_feature_space(dataset, path: Path) -> Path:
 
 
 def make_spectrogram(folder: Path) -> Path:
-    from deep_audio.audio import read_audio
+    from deep_audio.io.audio import read_audio
     from deep_audio.features.handcrafted import spectrogram
 
     recording = write_recording(folder / "spectrogram.wav")

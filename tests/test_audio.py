@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from deep_audio.audio import list_audio_files, read_audio
+from deep_audio.io.audio import list_audio_files, read_audio
 from deep_audio.errors import AudioError
 from tests.conftest import tone
 

@@ -114,7 +114,7 @@ def test_model_file_rebuilds_without_the_folder(tiny_ast, tmp_path):
 
 
 def test_strategies_freeze_the_same_units(tiny_ast):
-    from deep_audio.transfer import frozen_layers_for, transfer_backbone_model
+    from deep_audio.training.transfer import frozen_layers_for, transfer_backbone_model
 
     source = load_backbone_model("hf", tiny_ast, config=load_config(segment_seconds=1.0))
     assert source.n_blocks == 3  # stem, two transformer layers
@@ -176,7 +176,7 @@ def test_transfer_learning_on_a_hugging_face_folder(tiny_ast, tmp_path):
     assert not torch.equal(state["backbone.model.layers.1.mlp.fc1.weight"],
                            source["layers.1.mlp.fc1.weight"])
     assert model.metadata["transfer"]["layers_frozen"] == 2
-    from deep_audio.inference import classify_files
+    from deep_audio.predict import classify_files
 
     (prediction,) = classify_files([sorted(high.iterdir())[0]], model)
     assert prediction.posteriors.shape == (2,)

@@ -11,9 +11,9 @@ import torch
 from deep_audio.bin import deep_feature_training, extract_features
 from deep_audio.bin import transfer_learning as tl
 from deep_audio.errors import ConfigError
-from deep_audio.inference import classify_files
-from deep_audio.inference.deep_classifier import DeepFeatureClassifier
-from deep_audio.inference.embeddings import embed_file
+from deep_audio.predict import classify_files
+from deep_audio.predict.deep_features import DeepFeatureClassifier
+from deep_audio.predict.embeddings import embed_file
 from deep_audio.models import load_model
 from deep_audio.models.backbones import BackboneClassifier
 from deep_audio.models.panns import VARIANTS, Cnn14
@@ -127,7 +127,7 @@ def test_long_recording_on_a_backbone_model_matches_classify_files(transferred, 
     """A recording read in blocks gives the segment posteriors of classify_files."""
     import soundfile
 
-    from deep_audio.inference import segment_recording
+    from deep_audio.predict import segment_recording
 
     parts = [soundfile.read(path, dtype="float32") for path in sorted(folders[0].iterdir())[:3]]
     rate = 16000

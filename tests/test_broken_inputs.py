@@ -21,10 +21,10 @@ import pytest
 import soundfile
 import torch
 
-from deep_audio.audio import list_audio_files, printable
+from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.bin import basic_test
 from deep_audio.errors import ModelFileError
-from deep_audio.models.io import load_checkpoint, load_model
+from deep_audio.io.model_files import load_checkpoint, load_model
 from tests.conftest import SMALL_CONFIG, tone
 
 RATE = 8000
@@ -185,7 +185,7 @@ def test_every_file_classified_alone_gives_a_verdict_without_a_traceback(battery
 
 
 def test_the_listing_names_the_odd_entries_and_counts_the_rest(battery, caplog):
-    caplog.set_level("INFO", logger="deep_audio.audio")
+    caplog.set_level("INFO", logger="deep_audio.io.audio")
     found = {path.name for path in list_audio_files(battery["low"])}
     assert set(battery["unusable"]) | set(battery["usable"]) <= found
     assert "notes.txt" not in found
@@ -196,7 +196,7 @@ def _verdict(predictor, path) -> tuple[str, str]:
     """("class", name) for a file classified, ("refused", reason) for one refused;
     ("tie", "") when the two best classes are within the exports' tolerance."""
     from deep_audio.errors import AudioError
-    from deep_audio.predicting import classify_files
+    from deep_audio.predict.predictor import classify_files
 
     try:
         (result,) = classify_files([path], predictor)
@@ -212,8 +212,8 @@ def test_the_torch_and_onnx_predictors_give_the_same_verdict_per_file(battery, t
     for package in ("onnx", "onnxruntime", "onnxscript"):
         pytest.importorskip(package)
     from deep_audio.export import to_onnx
-    from deep_audio.onnx_inference import OnnxClassifier
-    from deep_audio.predicting import as_predictor
+    from deep_audio.predict.onnx import OnnxClassifier
+    from deep_audio.predict.predictor import as_predictor
 
     model = load_model(battery["model"])
     predictors = [as_predictor(model), OnnxClassifier(to_onnx(model, tmp_path / "m.onnx"))]

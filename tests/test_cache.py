@@ -11,7 +11,7 @@ import pytest
 import soundfile
 import torch
 
-from deep_audio.audio import read_audio
+from deep_audio.io.audio import read_audio
 from deep_audio.data import (AudioCache, CachedAudio, LabelledFile, SegmentDataset,
                              decode_files, resolve_cache_dir)
 from deep_audio.data import cache as cache_module

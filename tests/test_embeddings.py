@@ -13,15 +13,15 @@ from deep_audio.bin import deep_feature_test, deep_feature_training, extract_fea
 from deep_audio.classic import classify_file, load_classic_model
 from deep_audio.data import cut_segment
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.inference import classify_files
-from deep_audio.inference.deep_classifier import (DeepFeatureClassifier, classify_files_deep,
+from deep_audio.predict import classify_files
+from deep_audio.predict.deep_features import (DeepFeatureClassifier, classify_files_deep,
                                                   deep_file_classification,
                                                   load_deep_feature_classifier,
                                                   train_deep_feature_classifier)
-from deep_audio.inference.embeddings import (embed_file, embed_files, embed_segments,
+from deep_audio.predict.embeddings import (embed_file, embed_files, embed_segments,
                                              embedding_layers, extract_deep_features)
 from deep_audio.models import AudioClassifier, load_model, save_model
-from deep_audio.predicting import Predictor
+from deep_audio.predict.predictor import Predictor
 from tests.conftest import small_config
 
 CLASSES = ["low", "high", "noise"]
@@ -77,7 +77,7 @@ def test_file_embedding_is_the_mean_of_its_segments(model, test_files):
     np.testing.assert_allclose(result.embedding, result.segments.mean(axis=0), rtol=1e-6)
     assert len(result.segments) > 1
     # the segments are the model's segments of the decoded file
-    from deep_audio.audio import read_audio
+    from deep_audio.io.audio import read_audio
 
     samples, _ = read_audio(test_files[0], sample_rate=model.config.front_end.sample_rate)
     rate = model.config.front_end.sample_rate

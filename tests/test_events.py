@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deep_audio.errors import DeepAudioError
-from deep_audio.inference.events import (AnnotationError, Event, SegmentScores,
+from deep_audio.events.detection import (AnnotationError, Event, SegmentScores,
                                          detect_events, evaluate_events, owned_bounds,
                                          read_events, write_events)
 
@@ -220,7 +220,7 @@ def test_psds_of_perfect_scores_is_near_one_and_of_random_scores_low():
 
 
 def test_event_timeline_plot(tmp_path):
-    from deep_audio.inference.event_plots import plot_event_timeline
+    from deep_audio.viz.event_timeline import plot_event_timeline
 
     starts, ends = frames(40)
     p = np.zeros((40, 2))

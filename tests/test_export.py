@@ -13,7 +13,7 @@ from deep_audio.bin import export_model
 from deep_audio.errors import ExportError, ModelFileError
 from deep_audio.export import (LOGIT_ATOL, read_torchscript_metadata, to_onnx, to_torchscript,
                                verify)
-from deep_audio.inference import classify_file, classify_files
+from deep_audio.predict import classify_file, classify_files
 from deep_audio.models import load_model
 
 onnx = pytest.importorskip("onnx")
@@ -69,7 +69,7 @@ def test_torchscript_matches_pytorch_and_keeps_metadata(model, tmp_path):
 
 
 def test_onnx_classifier_agrees_with_pytorch_inference(model, onnx_path, dataset):
-    from deep_audio.onnx_inference import OnnxClassifier
+    from deep_audio.predict.onnx import OnnxClassifier
 
     files = [sorted(folder.iterdir())[0] for folder in dataset["test"]]
     runner = OnnxClassifier(onnx_path)
@@ -107,8 +107,8 @@ def test_export_cli_writes_and_verifies(trained, tmp_path, capsys):
 
 def test_torch_onnx_and_long_recording_paths_give_the_same_posteriors(model, onnx_path,
                                                                         dataset):
-    from deep_audio.inference import segment_recording
-    from deep_audio.onnx_inference import OnnxClassifier
+    from deep_audio.predict import segment_recording
+    from deep_audio.predict.onnx import OnnxClassifier
 
     runner = OnnxClassifier(onnx_path)
     assert runner.plan == model.plan  # one segment plan, from the config or the export
@@ -134,7 +134,7 @@ def test_onnx_refuses_a_file_too_short_as_torch_does(model, onnx_path, tmp_path)
     import soundfile
 
     from deep_audio.errors import AudioError
-    from deep_audio.onnx_inference import OnnxClassifier
+    from deep_audio.predict.onnx import OnnxClassifier
 
     rate = model.plan.sample_rate
     short = tmp_path / "5ms.wav"

@@ -1,4 +1,4 @@
-"""deep_audio.files (atomic writing, format header, model names) and the class-folder check
+"""deep_audio.io.files (atomic writing, format header, model names) and the class-folder check
 on every path that takes class folders."""
 
 import subprocess
@@ -11,14 +11,14 @@ import pytest
 from deep_audio.classic import resolve_classic_model_path
 from deep_audio.classic.scatter import plot_feature_space
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.files import atomic_write, check_header, resolve_model_path
-from deep_audio.inference import search as search_module
-from deep_audio.inference.embeddings import extract_deep_features
-from deep_audio.inference.evaluate import evaluate_folders
-from deep_audio.inference.search import SoundIndex
+from deep_audio.io.files import atomic_write, check_header, resolve_model_path
+from deep_audio.predict import search as search_module
+from deep_audio.predict.embeddings import extract_deep_features
+from deep_audio.predict.evaluate import evaluate_folders
+from deep_audio.predict.search import SoundIndex
 from deep_audio.models import AudioClassifier
 from deep_audio.models import resolve_model_path as models_resolve_model_path
-from deep_audio.models.io import atomic_save
+from deep_audio.io.model_files import atomic_save
 from tests.conftest import small_config
 
 
@@ -104,7 +104,7 @@ def test_the_model_file_modules_share_the_rules():
 
 
 def test_files_module_imports_no_torch():
-    program = ("import sys, deep_audio.files, deep_audio.classic.model_file, "
+    program = ("import sys, deep_audio.io.files, deep_audio.classic.model_file, "
                "deep_audio.classic.scatter; assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parent.parent)

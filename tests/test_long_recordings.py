@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from deep_audio.audio import read_audio, read_audio_blocks
+from deep_audio.io.audio import read_audio, read_audio_blocks
 from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import AudioError, DeepAudioError
-from deep_audio.inference import classify_files
-from deep_audio.inference.long_recordings import (evaluate_segmentation, make_regions,
+from deep_audio.predict import classify_files
+from deep_audio.predict.long_recordings import (evaluate_segmentation, make_regions,
                                                   read_annotation, save_segmentation,
                                                   segment_recording)
 from deep_audio.models import load_model

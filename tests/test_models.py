@@ -6,7 +6,7 @@ import torch
 from deep_audio.config import load_config
 from deep_audio.errors import ModelFileError
 from deep_audio.models import AudioClassifier, SeedCNN, load_model, resolve_model_path, save_model
-from deep_audio.models import io as model_io
+from deep_audio.io import model_files as model_io
 from tests.conftest import small_config
 
 

@@ -10,11 +10,11 @@ import soundfile
 
 from deep_audio.bin import basic_training, classification_report, segment_recording
 from deep_audio.data.manifest import read_manifest
-from deep_audio.inference import evaluate_manifest
-from deep_audio.inference.events import read_events
+from deep_audio.predict import evaluate_manifest
+from deep_audio.events.detection import read_events
 from deep_audio.metrics import best_thresholds, multilabel_scores
 from deep_audio.models import load_model
-from deep_audio.predicting import classify_files
+from deep_audio.predict.predictor import classify_files
 from deep_audio.training import cross_validate, train_model
 from tests.conftest import small_config, tone
 
@@ -99,7 +99,7 @@ def test_onnx_export_of_a_tagger_gives_the_same_sigmoid_posteriors(soundscapes, 
                                                                    tmp_path):
     pytest.importorskip("onnxruntime")
     from deep_audio.export import to_onnx
-    from deep_audio.onnx_inference import OnnxClassifier
+    from deep_audio.predict.onnx import OnnxClassifier
 
     model = load_model(tagger.model_path)
     path = to_onnx(model, tmp_path / "tagger.onnx")
@@ -185,7 +185,7 @@ def test_segment_recording_detects_events_and_scores_them(soundscapes, tagger, t
 
 def test_transfer_learning_from_single_to_multi_label_and_back(soundscapes, tagger, trained,
                                                                dataset, tmp_path):
-    from deep_audio.transfer import transfer_learning
+    from deep_audio.training.transfer import transfer_learning
 
     manifest = read_manifest(soundscapes / "weak.csv")
     to_tags = transfer_learning(trained.model_path, manifest=manifest.select(

@@ -13,8 +13,8 @@ import soundfile
 
 from deep_audio.config import load_config
 from deep_audio.errors import AudioError, DeepAudioError
-from deep_audio.predicting import FileResult, Predictor, classify_file, classify_files
-from deep_audio.segmenting import SegmentPlan, segment_starts
+from deep_audio.predict.predictor import FileResult, Predictor, classify_file, classify_files
+from deep_audio.data.plan import SegmentPlan, segment_starts
 
 from tests.conftest import tone
 
@@ -83,7 +83,7 @@ def recordings(tmp_path):
 
 
 def test_any_predictor_classifies_files_and_long_recordings(recordings):
-    from deep_audio.inference.long_recordings import segment_recording
+    from deep_audio.predict.long_recordings import segment_recording
 
     predictor = LoudnessPredictor(SegmentPlan(8000, 4000, 2000, min_seconds=0.01))
     assert isinstance(predictor, Predictor)
@@ -107,7 +107,7 @@ def test_any_predictor_classifies_files_and_long_recordings(recordings):
 
 
 def test_every_path_refuses_a_file_shorter_than_the_plan_allows(recordings):
-    from deep_audio.inference.long_recordings import segment_recording
+    from deep_audio.predict.long_recordings import segment_recording
 
     predictor = LoudnessPredictor(SegmentPlan(8000, 4000, 2000, min_seconds=0.01))
     tiny = recordings / "tiny.wav"
@@ -124,9 +124,9 @@ def test_every_path_refuses_a_file_shorter_than_the_plan_allows(recordings):
 
 def test_the_torch_free_paths_import_no_torch():
     program = ("import sys; sys.modules['torch'] = None; "
-               "import deep_audio.predicting, deep_audio.segmenting, deep_audio.onnx_inference; "
-               "from deep_audio.inference import segment_recording, classify_files; "
-               "from deep_audio.inference import evaluate_folders")
+               "import deep_audio.predict.predictor, deep_audio.data.plan, deep_audio.predict.onnx; "
+               "from deep_audio.predict import segment_recording, classify_files; "
+               "from deep_audio.predict import evaluate_folders")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

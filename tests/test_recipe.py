@@ -7,7 +7,7 @@ import torch
 
 from deep_audio.config import load_config
 from deep_audio.models import AudioClassifier, load_model, save_model
-from deep_audio.models import io as model_io
+from deep_audio.io import model_files as model_io
 from deep_audio.training import train_model
 from deep_audio.training.loop import epochs_without_gain, make_scheduler
 from tests.conftest import small_config

@@ -16,10 +16,10 @@ from sklearn.metrics import average_precision_score
 from deep_audio.bin import classification_report, feature_plots
 from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import DeepAudioError
-from deep_audio.reports import (evaluation_report, multilabel_scores, read_page_data,
+from deep_audio.viz import (evaluation_report, multilabel_scores, read_page_data,
                                 training_report)
-from deep_audio.reports.evaluation import evaluation_page
-from deep_audio.reports.html import decode_log_mel_image, log_mel_image
+from deep_audio.viz.evaluation import evaluation_page
+from deep_audio.viz.html import decode_log_mel_image, log_mel_image
 from deep_audio.training.history import read_history
 
 from tests.reports_helpers import (EVENTS, folder_report, make_feature_space, make_multilabel,
@@ -75,7 +75,7 @@ def test_evaluation_page_holds_the_confusion_matrix_and_its_files(folders, tmp_p
 
 
 def test_confident_mistakes_come_first_and_get_audio_first_under_the_cap(tmp_path):
-    from deep_audio.predicting import FileResult
+    from deep_audio.predict.predictor import FileResult
 
     # 3 correct files, then 2 mistakes with confidence 0.7 and 0.9.
     files = []
@@ -218,7 +218,7 @@ def test_timeline_page_has_regions_truth_and_the_recording(trained, tmp_path):
 
 
 def test_timeline_refuses_bad_events(tmp_path):
-    from deep_audio.reports import timeline_report
+    from deep_audio.viz import timeline_report
 
     with pytest.raises(DeepAudioError, match="ends before it starts"):
         timeline_report([0.0], [1.0], [[1.0]], ["a"], tmp_path / "t.html",

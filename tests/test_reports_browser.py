@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from deep_audio.reports import read_page_data
+from deep_audio.viz import read_page_data
 
 from tests.reports_helpers import (make_evaluation, make_feature_space, make_multilabel,
                                    make_spectrogram, make_timeline, misfiled_folders)

@@ -10,7 +10,7 @@ import torch
 
 from deep_audio.bin import similar_sounds
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.inference.search import SoundIndex, build_index, nearest, search
+from deep_audio.predict.search import SoundIndex, build_index, nearest, search
 from deep_audio.models import load_model, save_model
 
 

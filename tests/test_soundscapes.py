@@ -1,4 +1,4 @@
-"""bin/make_soundscapes.py: the split by source recording (no SoX or Debian files needed)."""
+"""tools/make_soundscapes.py: the split by source recording (no SoX or Debian files needed)."""
 
 import importlib.util
 import sys

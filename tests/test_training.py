@@ -8,7 +8,7 @@ import torch
 
 from deep_audio.device import autocast_dtype, resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
-from deep_audio.inference import classify_file, classify_files, evaluate_folders
+from deep_audio.predict import classify_file, classify_files, evaluate_folders
 from deep_audio.models import load_model
 from deep_audio.training import train_model
 from deep_audio.training.loop import class_weights

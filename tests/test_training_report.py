@@ -3,7 +3,7 @@
 import numpy as np
 
 from deep_audio.bin import classification_report
-from deep_audio.plots import plot_training_report
+from deep_audio.viz.png import plot_training_report
 from deep_audio.training.history import read_history
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,7 @@ import torch
 from deep_audio.bin import transfer_learning as tl
 from deep_audio.errors import ConfigError
 from deep_audio.models import load_model
-from deep_audio.transfer import frozen_layers_for, transfer_model
+from deep_audio.training.transfer import frozen_layers_for, transfer_model
 from tests.conftest import small_config
 
 

@@ -6,7 +6,7 @@ from torch import nn
 
 from deep_audio.models import AudioClassifier, load_model, save_model
 from deep_audio.training.train import prepare_data
-from deep_audio.transfer import (StandardizedLinear, fold_head, head_input_statistics,
+from deep_audio.training.transfer import (StandardizedLinear, fold_head, head_input_statistics,
                                  standardize_head, transfer_model)
 from tests.conftest import small_config
 

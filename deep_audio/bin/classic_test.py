@@ -1,57 +1,7 @@
-"""Classify audio files with a classic (skops) model.
+"""The seed's spelling ``python -m deep_audio.bin.classic_test``: :mod:`deep_audio.cli.classic_test`."""
 
-    python -m deep_audio.bin.classic_test -m classical_vs_metal_svm -i song1.wav song2.wav
-
-One line per file: path, class, its probability, then the probability of every class.
-A bare model name is looked up in ``training.models_dir`` of configs/default.yaml
-(``--models-dir``, ``-c YAML`` or ``--set`` to change); the feature windows are the
-model file's.
-"""
-
-from __future__ import annotations
-
-import argparse
-import logging
-from typing import Iterator, Sequence
-
-from deep_audio.bin import _cli
-from deep_audio.classic import ClassicModel, file_classification
-from deep_audio.errors import DeepAudioError
-from deep_audio.predicting import FileResult
-
-__all__ = ["file_classification", "main"]
-logger = logging.getLogger(__name__)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Classify audio files with a classic model (.skops).")
-    _cli.add_model(parser)
-    _cli.add_inputs(parser, help="audio files")
-    _cli.add_config(parser, flags=("models_dir",))
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    config = _cli.config_from_args(args)
-    model = ClassicModel.load(args.model, models_dir=config.training.models_dir)
-    printed = _cli.print_results(classified_files(model, args.input), model.class_names)
-    return _cli.exit_status(printed, len(args.input), what="classified")
-
-
-def classified_files(model: ClassicModel, paths: Sequence[str]) -> Iterator[FileResult]:
-    """Each usable file's result, in input order; unusable files are logged and skipped."""
-    for path in paths:
-        try:
-            _, probabilities = model.classify_file(path)
-        except DeepAudioError as error:
-            logger.warning("skipping %s", error)
-            continue
-        yield FileResult.from_posteriors(path, model.class_names, probabilities)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return _cli.run(run, build_parser, argv)
-
+from deep_audio.cli.classic_test import *  # noqa: F401,F403
+from deep_audio.cli.classic_test import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,60 +1,7 @@
-"""Export a trained model to ONNX and/or TorchScript and check the copies against PyTorch.
+"""The seed's spelling ``python -m deep_audio.bin.export_model``: :mod:`deep_audio.cli.export_model`."""
 
-    python -m deep_audio.bin.export_model -m models/cnn.pt [-o models/cnn]
-        [--format onnx torchscript] [-i some.wav ...] [--atol 0.01]
-
-Writes ``OUT.onnx`` (front-end included, dynamic batch, opset 18, class names and
-settings in its metadata) and ``OUT.torchscript.pt``, then runs each on the same segments
-as PyTorch (generated noise, tones and silence, plus the segments of any ``-i`` files) and
-fails when a logit differs by more than ``--atol``.
-"""
-
-from __future__ import annotations
-
-import argparse
-from pathlib import Path
-from typing import Sequence
-
-import numpy as np
-
-from deep_audio.bin import _cli
-from deep_audio.export import LOGIT_ATOL, probe_segments, to_onnx, to_torchscript, verify
-from deep_audio.models import load_model
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Export a model to ONNX / TorchScript and verify the outputs.")
-    _cli.add_model(parser)
-    parser.add_argument("-o", "--output", metavar="PATH",
-                        help="output path without suffix (default: the model's, beside it)")
-    parser.add_argument("--format", nargs="+", choices=["onnx", "torchscript"],
-                        default=["onnx", "torchscript"])
-    parser.add_argument("-i", "--input", nargs="*", default=[], metavar="AUDIO",
-                        help="audio files whose segments are also compared")
-    parser.add_argument("--atol", type=float, default=LOGIT_ATOL,
-                        help="largest accepted |logit difference|")
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
-    base = Path(args.output) if args.output else Path(args.model).with_suffix("")
-    plan = model.plan
-    segments = [probe_segments(plan.segment_samples, plan.sample_rate, seed=0)]
-    segments += [plan.cut(plan.read(path))[1] for path in args.input]
-    waveforms = np.concatenate(segments)
-    for kind in args.format:
-        if kind == "onnx":
-            path = to_onnx(model, base.with_name(base.name + ".onnx"))
-        else:
-            path = to_torchscript(model, base.with_name(base.name + ".torchscript.pt"))
-        print(verify(model, path, waveforms=waveforms, atol=args.atol).format())
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return _cli.run(run, build_parser, argv)
-
+from deep_audio.cli.export_model import *  # noqa: F401,F403
+from deep_audio.cli.export_model import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,56 +1,7 @@
-"""Print a model's layers, shapes and parameter counts (torchsummary), and its settings.
+"""The seed's spelling ``python -m deep_audio.bin.model_architecture``: :mod:`deep_audio.cli.model_architecture`."""
 
-    python -m deep_audio.bin.model_architecture -m models/classical_vs_metal_cnn.pt
-    python -m deep_audio.bin.model_architecture --classes 16      # an untrained default model
-"""
-
-from __future__ import annotations
-
-import argparse
-import json
-from typing import Sequence
-
-from torchsummary import summary
-
-from deep_audio.bin import _cli
-from deep_audio.models import AudioClassifier, load_model
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Show the CNN of a model file, or of a new model from the config.")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("-m", "--model", metavar="MODEL.pt", help="a model file")
-    source.add_argument("--classes", type=int, metavar="N",
-                        help="describe an untrained model with N classes built from the config")
-    _cli.add_config(parser, flags=("segment_seconds",))
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.model:
-        model = load_model(args.model)
-    else:
-        model = AudioClassifier(_cli.config_from_args(args),
-                                [f"class_{i}" for i in range(args.classes)])
-    print(model.cnn)
-    summary(model.cnn, model.input_shape, device="cpu")
-    front = model.config.front_end
-    print(f"input: {model.config.segments.segment_seconds} s at {front.sample_rate} Hz -> "
-          f"{model.input_shape[1]} frames x {model.input_shape[2]} mel bands "
-          f"(hop {front.hop_seconds} s); first linear layer: {model.cnn.flat_features} inputs")
-    print(f"classes ({len(model.class_names)}): {', '.join(model.class_names)}")
-    metadata = getattr(model, "metadata", {})
-    if "metrics" in metadata:
-        metrics = metadata["metrics"]
-        print(f"trained {metadata.get('best_epoch')} epochs to validation accuracy "
-              f"{metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}")
-    print("settings:", json.dumps(model.config.to_dict(), indent=1))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return _cli.run(run, build_parser, argv)
-
+from deep_audio.cli.model_architecture import *  # noqa: F401,F403
+from deep_audio.cli.model_architecture import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -88,7 +88,7 @@ class ClassicModel:
         """
         if model.get("deep_features"):
             raise ModelFileError("this classic model classifies a CNN's deep features, not "
-                                 "hand-crafted ones; use deep_audio.bin.deep_feature_test")
+                                 "hand-crafted ones; use deep_audio.cli.deep_feature_test")
         return cls(model["pipeline"], str(model["classifier_type"]),
                    list(model["class_names"]), list(model.get("feature_names", [])),
                    dict(model["windows"]), model.get("sample_rate"),

@@ -55,7 +55,7 @@ def plot_feature_space(
         ``classic.scatter_y_feature``, the four ``classic`` windows, ``classic.classifier``
         and ``training.seed``.
     html : str or PathLike, optional
-        Also write the interactive page (:func:`deep_audio.reports.feature_space_report`):
+        Also write the interactive page (:func:`deep_audio.viz.feature_space_report`):
         hover shows a point's file, a click plays it (embedded clips, or linked by
         relative path with ``link_audio``).
     """
@@ -85,13 +85,13 @@ def plot_feature_space(
              f"{training.macro_f1:.2f}")
     path = html_path = None
     if output is not None:
-        from deep_audio.plots import plot_decision_surface
+        from deep_audio.viz.png import plot_decision_surface
 
         path = plot_decision_surface(
             points, labels, class_names, output, predict=training.pipeline.predict,
             x_label=x_feature, y_label=y_feature, title=title)
     if html is not None:
-        from deep_audio.reports import feature_space_report
+        from deep_audio.viz import feature_space_report
 
         html_path = feature_space_report(
             points, labels, class_names, html, files=files, predict=training.pipeline.predict,

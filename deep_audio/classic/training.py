@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
                                             make_pipeline, parameter_name)
-from deep_audio.audio import printable
+from deep_audio.io.audio import printable
 from deep_audio.classic.classify import ClassicModel
 from deep_audio.classic.model_file import resolve_classic_model_path
 from deep_audio.config import Config, load_config
@@ -234,7 +234,7 @@ def extract_features_and_train(
     result.model_path = model.save(resolve_classic_model_path(model_name, models_dir))
     logger.info("saved %s", result.model_path)
     if confusion_matrix_path is not None:
-        from deep_audio.plots import plot_confusion_matrix
+        from deep_audio.viz.png import plot_confusion_matrix
 
         plot_confusion_matrix(result.confusion_matrix, class_names, confusion_matrix_path,
                               title=f"{classifier_type}, out-of-fold")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deep_audio.audio import check_file, printable, read_audio
+from deep_audio.io.audio import check_file, printable, read_audio
 from deep_audio.errors import AudioError, ConfigError
-from deep_audio.files import atomic_write
+from deep_audio.io.files import atomic_write
 
 FORMAT_VERSION = 1  # bump when the decoder's output changes (e.g. another resampler)
 
@@ -87,7 +87,7 @@ class AudioCache:
         AudioError
             The file cannot be decoded (the reason is cached too, so a damaged file is
             not decoded again until it changes), or is no file at all (a folder, a broken
-            link: see :func:`~deep_audio.audio.check_file`; nothing is cached then).
+            link: see :func:`~deep_audio.io.audio.check_file`; nothing is cached then).
         """
         check_file(path)
         key = self.key(path)

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.audio import check_duration, list_audio_files, printable, read_audio
+from deep_audio.io.audio import check_duration, list_audio_files, printable, read_audio
 from deep_audio.data.cache import AudioCache, CachedAudio
 from deep_audio.errors import AudioError, DeepAudioError
 
@@ -46,7 +46,7 @@ def class_folders(folders: Sequence[str | os.PathLike], *, min_folders: int = 2
     This and :func:`class_names_of` are the one listing of class folders: every command
     that takes class folders finds names and files here.
 
-    Files come from :func:`~deep_audio.audio.list_audio_files`: with the usable ones,
+    Files come from :func:`~deep_audio.io.audio.list_audio_files`: with the usable ones,
     anything named like audio that cannot be read (a folder, a broken link, an ``.m4a``)
     is listed too, so :func:`decode_files` reports it as skipped with its reason.
 

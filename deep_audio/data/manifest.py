@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.audio import printable
+from deep_audio.io.audio import printable
 from deep_audio.errors import DeepAudioError
 
 LABEL_SEPARATOR = ";"

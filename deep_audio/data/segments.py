@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deep_audio.segmenting import cut_segment, segment_starts
+from deep_audio.data.plan import cut_segment, segment_starts
 
 __all__ = ["SegmentDataset", "cut_segment", "event_targets", "segment_starts"]
 

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.fft
 from threadpoolctl import ThreadpoolController
 
-from deep_audio.audio import list_audio_files, read_audio
+from deep_audio.io.audio import list_audio_files, read_audio
 from deep_audio.config import seconds_to_samples
 from deep_audio.errors import DeepAudioError
 
@@ -198,7 +198,7 @@ def file_features(
     Parameters
     ----------
     path : str or PathLike
-        Any file :func:`deep_audio.audio.read_audio` reads; stereo is averaged to mono.
+        Any file :func:`deep_audio.io.audio.read_audio` reads; stereo is averaged to mono.
     mid_window_seconds, mid_step_seconds, short_window_seconds, short_step_seconds : float
         See :func:`mid_term_features`.
     sample_rate : int, optional

@@ -42,7 +42,7 @@ from torch import nn
 
 from deep_audio.config import Config, FrontEndConfig
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.segmenting import SegmentPlan
+from deep_audio.data.plan import SegmentPlan
 
 SEED_BACKBONE = "seed_cnn"
 BACKBONES = ("seed_cnn", "panns_cnn14", "panns_cnn14_16k", "hf")
@@ -113,7 +113,7 @@ class BackboneClassifier(nn.Module):
     """A backbone and a linear head for ``class_names``: waveform in, logits out.
 
     With no class names it is an *embedder*: a pretrained backbone as it came from its
-    checkpoint, for embeddings and as the source of :func:`deep_audio.transfer.transfer_learning`;
+    checkpoint, for embeddings and as the source of :func:`deep_audio.training.transfer.transfer_learning`;
     calling it raises.
 
     Parameters

@@ -11,8 +11,8 @@ from torch import nn
 
 from deep_audio.config import Config
 from deep_audio.features import LogMel, Normalize
-from deep_audio.models.cnn import SeedCNN
-from deep_audio.segmenting import SegmentPlan
+from deep_audio.models.seed import SeedCNN
+from deep_audio.data.plan import SegmentPlan
 
 # The config sections that decide what a model computes from a waveform: a model's
 # embeddings and outputs mean the same only under the same settings of these.
@@ -23,7 +23,7 @@ class AudioClassifier(nn.Module):
     """Log-mel front-end, training-set normalisation and the CNN, in one module.
 
     Carries its settings (``config``), ``class_names`` and segment plan (``plan``: how
-    a file is read and cut, :class:`~deep_audio.segmenting.SegmentPlan`) as plain
+    a file is read and cut, :class:`~deep_audio.data.plan.SegmentPlan`) as plain
     attributes so that a loaded model is all that inference needs; ``metadata`` (plain
     data stored in the model file: best epoch, skipped files, ...) and ``path`` (the file
     it was loaded from, ``None`` for a model built in memory) are declared here too.

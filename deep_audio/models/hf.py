@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deep_audio.audio import printable
+from deep_audio.io.audio import printable
 from deep_audio.config import FrontEndConfig
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.models.backbones import Backbone

@@ -42,7 +42,7 @@ import torchaudio
 from torch import nn
 from torch.nn import functional as F
 
-from deep_audio.audio import printable
+from deep_audio.io.audio import printable
 from deep_audio.config import FrontEndConfig
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.models.backbones import Backbone
@@ -347,7 +347,7 @@ def panns_state_dict(path: str | os.PathLike, name: str) -> dict[str, torch.Tens
 def _load_published(path: Path) -> Any:
     """``torch.load(weights_only=True)`` of a published file; numpy arrays (training-time
     extras such as a sampler's state) are allowed as data, nothing else is."""
-    from deep_audio.models.io import _load_weights_only
+    from deep_audio.io.model_files import _load_weights_only
 
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)

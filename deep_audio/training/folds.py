@@ -19,8 +19,8 @@ import numpy as np
 from deep_audio.config import Config, load_config, override
 from deep_audio.data.manifest import Manifest
 from deep_audio.errors import DeepAudioError
-from deep_audio.files import atomic_write, resolve_model_path
-from deep_audio.inference.evaluate import TaggingReport, evaluate_manifest
+from deep_audio.io.files import atomic_write, resolve_model_path
+from deep_audio.predict.evaluate import TaggingReport, evaluate_manifest
 from deep_audio.training.train import open_manifest, train_model
 
 logger = logging.getLogger(__name__)

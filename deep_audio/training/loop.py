@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
 from deep_audio.metrics import multilabel_scores, scores
-from deep_audio.models.io import atomic_save, load_checkpoint
+from deep_audio.io.model_files import atomic_save, load_checkpoint
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import (Distributed, all_gather_rows, all_reduce_sum,
                                              broadcast_buffers)
@@ -127,7 +127,7 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
     segments' targets come from events (strong labels), else per file, on the maximum
     over its segments: with weak labels a segment inherits every label of its file, so
     only the file's decision can be scored, and it is the maximum that
-    :class:`~deep_audio.predicting.FileResult` reports.
+    :class:`~deep_audio.predict.predictor.FileResult` reports.
 
     In a distributed run each process passes its share of the items and the figures
     cover them all.
@@ -289,7 +289,7 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     if augment is not None:
         augment.to(device)
     amp_dtype = autocast_dtype(config.precision, device)
-    # bin/benchmark.py, 2-core CPUs: channels_last gives 1.08-1.15x for the seed network
+    # benchmarks/benchmark.py, 2-core CPUs: channels_last gives 1.08-1.15x for the seed network
     # and 1.29-1.37x for the default one in fp32 (AVX2 and AVX-512 kernels); it is the
     # layout cuDNN prefers under AMP.
     model.to(memory_format=torch.channels_last)

@@ -23,7 +23,7 @@ from deep_audio.errors import DeepAudioError
 from deep_audio.features import band_statistics
 from deep_audio.models import AudioClassifier, resolve_model_path, save_model
 from deep_audio.device import resolve_device
-from deep_audio.plots import plot_training_report
+from deep_audio.viz.png import plot_training_report
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_per_process,
                                              init_process_group, shutdown)
@@ -264,7 +264,7 @@ def run_training(model: AudioClassifier, data: PreparedData, output: str | os.Pa
         read_history(history_path), None if confusion is None else np.asarray(confusion),
         data.class_names, model_path.with_suffix(".report.png"),
         best_epoch=result.best_epoch, title=title)
-    from deep_audio.reports import training_report  # imports plotly only when training ends
+    from deep_audio.viz import training_report  # imports plotly only when training ends
 
     training_report(
         read_history(history_path), None if confusion is None else np.asarray(confusion),

@@ -1,0 +1,289 @@
+"""Argument parsing shared by every command-line module.
+
+Each flag means the same thing in every command: ``-i`` inputs, ``-o`` output, ``-m`` a
+model file, ``-c`` a YAML config, ``--set KEY=VALUE`` any setting, ``-v``/``-q``
+verbosity. :func:`run` turns package errors into a one-line message and exit status 2
+instead of a traceback, and makes every printed file name printable (a name that is not
+valid UTF-8 shows its odd bytes as ``\\xNN``, as :func:`deep_audio.io.audio.printable`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+from deep_audio.config import Config, load_config
+from deep_audio.errors import ConfigError, DeepAudioError
+
+# Flags that set one config value each; every other setting goes through --set.
+CONFIG_FLAGS = {
+    "epochs": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "device": str,
+    "precision": str,
+    "seed": int,
+    "segment_seconds": float,
+    "segment_hop_seconds": float,
+    "num_workers": int,
+    "cache_dir": str,
+    # the classic path (deep_audio.classic)
+    "models_dir": str,
+    "classifier": str,
+    "cv_folds": int,
+    "mid_window_seconds": float,
+    "mid_step_seconds": float,
+    "short_window_seconds": float,
+    "short_step_seconds": float,
+    "spectrogram_window_seconds": float,
+    "spectrogram_step_seconds": float,
+    "scatter_x_feature": str,
+    "scatter_y_feature": str,
+}
+# The flags of a command that names none (the CNN path's).
+DEFAULT_FLAGS = ("epochs", "batch_size", "learning_rate", "device", "precision", "seed",
+                 "segment_seconds", "segment_hop_seconds", "num_workers", "cache_dir")
+# The four window flags of the hand-crafted features; see add_feature_windows.
+FEATURE_WINDOW_FLAGS = ("mid_window_seconds", "mid_step_seconds", "short_window_seconds",
+                        "short_step_seconds")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the verbosity flags every command has."""
+    result = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    result.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    result.add_argument("-q", "--quiet", action="store_true",
+                        help="show warnings and errors only")
+    return result
+
+
+def add_inputs(parser: argparse.ArgumentParser, *, help: str) -> None:
+    parser.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH", help=help)
+
+
+def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str,
+                            multi_label: bool = False) -> None:
+    """``-i`` class folders, or ``--manifest`` (a CSV/TSV of clips and labels) with
+    ``--audio-root`` and the column flags (read with :func:`manifest_from_args`);
+    with ``multi_label``, also ``--multi-label``."""
+    parser.add_argument("-i", "--input", nargs="+", metavar="PATH", help=help)
+    group = parser.add_argument_group("manifest (instead of class folders)")
+    group.add_argument("--manifest", metavar="CSV",
+                       help="CSV or TSV with a path and a labels column (several labels "
+                            "separated by ';'), optional fold, onset and offset columns")
+    group.add_argument("--audio-root", metavar="DIR",
+                       help="folder the manifest's paths are relative to (default: the "
+                            "manifest's folder)")
+    for role, default in (("path", "path"), ("label", "labels"), ("fold", "fold"),
+                          ("onset", "onset"), ("offset", "offset")):
+        group.add_argument(f"--{role}-column", default=default, metavar="NAME",
+                           help=f"name of the {role} column (default {default})")
+    if multi_label:
+        parser.add_argument("--multi-label", action="store_true",
+                            help="a tagger: one sigmoid per class, for clips with several "
+                                 "sounds (automatic when a manifest row has several labels)")
+
+
+def manifest_from_args(args: argparse.Namespace):
+    """The manifest named by ``--manifest`` (rows that cannot be used are reported), or
+    ``None``; ``-i`` and ``--manifest`` exclude each other, one is needed."""
+    from deep_audio.data.manifest import ManifestColumns, read_manifest
+
+    if (args.manifest is None) == (not args.input):
+        raise DeepAudioError("give class folders (-i) or a manifest (--manifest), not both")
+    if args.manifest is None:
+        return None
+    manifest = read_manifest(args.manifest, audio_root=args.audio_root, columns=ManifestColumns(
+        args.path_column, args.label_column, args.fold_column, args.onset_column,
+        args.offset_column))
+    if manifest.problems:
+        print(f"{len(manifest.problems)} manifest row(s) left out:\n"
+              + manifest.format_problems(), file=sys.stderr)
+    return manifest
+
+
+def add_model(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("-m", "--model", required=required, metavar="MODEL.pt",
+                        help="a model file written by deep_audio")
+
+
+def add_backbone(parser: argparse.ArgumentParser) -> None:
+    """``--backbone NAME``: read ``-m`` as a pretrained network's published checkpoint."""
+    from deep_audio.models.backbones import BACKBONES
+
+    parser.add_argument("--backbone", default=None, choices=BACKBONES,
+                        help="read -m as this network's published checkpoint: panns_cnn14 "
+                             "(Cnn14_mAP=0.431.pth), panns_cnn14_16k (Cnn14_16k_mAP=0.438.pth), "
+                             "hf (a Hugging Face folder or hub id; pip install "
+                             "'deep_audio[hf]'); default seed_cnn: a deep_audio model file")
+
+
+def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = DEFAULT_FLAGS
+               ) -> None:
+    """``-c/--config``, ``--set`` and one flag per name in ``flags`` (see CONFIG_FLAGS)."""
+    group = parser.add_argument_group("settings (override configs/default.yaml)")
+    group.add_argument("-c", "--config", metavar="YAML", help="a YAML file of settings")
+    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any setting, e.g. --set n_mels=64 --set training.lr_patience=5")
+    for name in flags:
+        group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name],
+                           dest=name, metavar=name.upper())
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Defaults, then ``--config``, then ``--set`` pairs, then the named flags."""
+    return load_config(args.config, **overrides_from_args(args))
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """The single settings given by ``--set`` pairs and named flags, by name."""
+    overrides = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r} must look like KEY=VALUE")
+        overrides[key.strip()] = _yaml_scalar(value.strip())
+    overrides.update({name: getattr(args, name) for name in CONFIG_FLAGS
+                      if getattr(args, name, None) is not None})
+    return overrides
+
+
+def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable[[], argparse.ArgumentParser],
+        argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, set up logging, call ``main(args)``; package errors exit with 2."""
+    args = build_parser().parse_args(argv)
+    printable_output()
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    if not is_main_process():
+        level = max(level, logging.WARNING)  # one log of a distributed run, from rank 0
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    try:
+        return main(args) or 0
+    except DeepAudioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. an output folder that cannot be written
+        where = f" '{error.filename}'" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _escape_unprintable(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte escaped into a surrogate (``os.fsdecode`` of a name
+    that is not UTF-8) is written ``\\xNN``; any other unencodable character as
+    ``backslashreplace`` writes it."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        text.append(f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                    else char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(text), error.end
+
+
+codecs.register_error("deep_audio.printable", _escape_unprintable)
+
+
+def printable_output() -> None:
+    """Make stdout and stderr write unprintable characters escaped, never fail on them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="deep_audio.printable")
+        except (AttributeError, ValueError, OSError):  # a replaced or closed stream
+            pass
+
+
+def is_main_process() -> bool:
+    """False in the processes of a torchrun launch other than rank 0."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _yaml_scalar(text: str):
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def add_feature_windows(parser: argparse.ArgumentParser) -> None:
+    """The four window flags of the hand-crafted (classic) features, in seconds.
+
+    They have no argparse defaults (a flag left out is absent from the namespace): a flag
+    that is given overrides its ``classic`` setting through :func:`overrides_from_args`;
+    read the values from :func:`config_from_args`'s ``config.classic``.
+    """
+    group = parser.add_argument_group("feature windows (seconds; override configs/default.yaml)")
+    for name in FEATURE_WINDOW_FLAGS:
+        group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name], dest=name,
+                           default=argparse.SUPPRESS, metavar="SECONDS",
+                           help=f"default: classic.{name} of the config")
+
+
+def probability_columns(probabilities) -> str:
+    """Tab-separated probabilities with three decimals, as every classifying command prints."""
+    return "\t".join(f"{p:.3f}" for p in probabilities)
+
+
+def print_results(results, class_names: Sequence[str], *, segments: bool = False) -> int:
+    """Print file results (:class:`~deep_audio.predict.predictor.FileResult`) as every
+    classifying command does; returns how many were printed.
+
+    One tab-separated line per file (path, class, its probability, every class's
+    probability) under one header; with ``segments``, per file a ``# path: class
+    probability`` line, a header and one line per segment (start and end seconds, class,
+    probability, every class's probability).
+    """
+    columns = "\t".join(f"p({name})" for name in class_names)
+    if not segments:
+        print(f"file\tclass\tprobability\t{columns}")
+    printed = 0
+    for result in results:
+        printed += 1
+        probability = result.posteriors[result.class_index]
+        if not segments:
+            print(f"{result.path}\t{result.class_name}\t{probability:.3f}\t"
+                  + probability_columns(result.posteriors))
+            continue
+        print(f"# {result.path}: {result.class_name} {probability:.3f}")
+        print(f"start_seconds\tend_seconds\tclass\tprobability\t{columns}")
+        for start, end, row in zip(result.starts_seconds, result.ends_seconds,
+                                   result.segment_posteriors):
+            winner = int(row.argmax())
+            print(f"{start:.3f}\t{end:.3f}\t{class_names[winner]}\t{row[winner]:.3f}\t"
+                  + probability_columns(row))
+    return printed
+
+
+def classify_and_print(model, inputs: Sequence[str], *, segments: bool = False,
+                       precision: str = "fp32") -> int:
+    """Classify ``inputs`` with any predictor (or model, or model file), print the
+    results (:func:`print_results`) and return the exit status (:func:`exit_status`).
+
+    One input that cannot be used raises its error (a one-line ``error:``, status 2);
+    among several, each is skipped with a warning and the status is 1.
+    """
+    from deep_audio.predict.predictor import as_predictor, classify_files
+
+    predictor = as_predictor(model, precision=precision)
+    results = classify_files(inputs, predictor, skip_unreadable=len(inputs) > 1)
+    return exit_status(print_results(results, predictor.class_names, segments=segments),
+                       len(inputs))
+
+
+def exit_status(done: int, total: int, *, what: str = "read") -> int:
+    """0 when all ``total`` inputs were handled, else 1 after saying how many were not."""
+    if done < total:
+        print(f"{total - done} file(s) could not be {what} (see above)", file=sys.stderr)
+        return 1
+    return 0

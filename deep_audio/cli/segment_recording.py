@@ -1,0 +1,128 @@
+"""Label the regions of long recordings with a trained model.
+
+    python -m deep_audio.cli.segment_recording -m models/cnn.pt -i recording.flac [-o out/]
+        [--format csv|json] [--plot png|html] [--truth annotation.txt] [--html]
+
+Reads each recording in blocks (any length), prints its regions (start, end, label,
+confidence) and writes ``OUT/<name>.regions.csv`` plus ``OUT/<name>.regions.segments.csv``
+(segment posteriors), or ``OUT/<name>.json``, and with ``--plot`` a timeline picture
+``OUT/<name>.timeline.png`` (or ``.html``). With ``--truth`` (one annotation file per
+recording, ``start end label`` per line) it prints per-class and overall accuracy on a
+fine time grid and draws the annotation under the regions. ``--html`` writes
+``OUT/<name>.report.html``: the timeline zoomable, the recording playable from any point
+clicked, the annotation as a second lane.
+
+A multi-label model (a tagger) detects sound events instead: several classes at once,
+each class's posteriors median-filtered and thresholded at the model's threshold. They
+are printed and written to ``OUT/<name>.events.tsv`` (onset, offset, label, confidence);
+``--truth`` (DCASE event lists: ``onset offset label`` per line) scores them with
+sed_eval (segment- and event-based F1, error rate) and PSDS (sed_scores_eval), per
+recording and over all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from deep_audio.cli import common as _cli
+from deep_audio.device import resolve_device
+from deep_audio.errors import DeepAudioError
+from deep_audio.events.detection import SegmentScores, evaluate_events, read_events, write_events
+from deep_audio.predict.long_recordings import (evaluate_segmentation, read_annotation,
+                                                  save_segmentation, segment_recording)
+from deep_audio.models import load_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Segment long recordings into labelled regions.")
+    _cli.add_model(parser)
+    _cli.add_inputs(parser, help="audio files of any length")
+    parser.add_argument("-o", "--output", default="segmentation", metavar="FOLDER",
+                        help="folder for the results")
+    parser.add_argument("--format", choices=["csv", "json"], default="csv")
+    parser.add_argument("--plot", choices=["png", "html", "none"], default="png",
+                        help="timeline picture of posteriors and regions")
+    parser.add_argument("--html", action="store_true",
+                        help="interactive timeline page OUT/<name>.report.html")
+    parser.add_argument("--link-audio", action="store_true",
+                        help="in --html, link the recording instead of embedding it")
+    parser.add_argument("--truth", nargs="+", metavar="ANNOTATION",
+                        help="one annotation file per input: 'start end label' per line")
+    parser.add_argument("--segment-hop-seconds", type=float, metavar="SECONDS",
+                        help="hop between segments (default: the model's)")
+    parser.add_argument("--smoothing-segments", type=int, metavar="N",
+                        help="moving average over N segments (default: the model's setting)")
+    parser.add_argument("--min-region-seconds", type=float, metavar="SECONDS",
+                        help="shorter regions join a neighbour (default: the model's setting)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.truth and len(args.truth) != len(args.input):
+        raise DeepAudioError(f"--truth needs one annotation per input: {len(args.input)} "
+                             f"input(s), {len(args.truth)} annotation(s)")
+    model = load_model(args.model, device=resolve_device(args.device))
+    detects_events = model.config.model.multi_label
+    read = read_events if detects_events else read_annotation
+    truths = [read(path) for path in args.truth] if args.truth else None
+    output = Path(args.output)
+    reference, estimated, scores, durations = {}, {}, {}, {}
+    for index, path in enumerate(args.input):
+        result = segment_recording(path, model, precision=args.precision,
+                                   segment_hop_seconds=args.segment_hop_seconds,
+                                   smoothing_segments=args.smoothing_segments,
+                                   min_region_seconds=args.min_region_seconds)
+        stem = Path(path).stem
+        name = f"{stem}.json" if args.format == "json" else f"{stem}.regions.csv"
+        written = save_segmentation(result, output / name)
+        truth = truths[index] if truths else None
+        if detects_events:
+            print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.events)} events")
+            print("onset_seconds\toffset_seconds\tlabel\tconfidence")
+            for event in result.events:
+                print(f"{event.onset_seconds:.2f}\t{event.offset_seconds:.2f}\t"
+                      f"{event.label}\t{event.confidence:.3f}")
+            written.append(write_events(output / f"{stem}.events.tsv", result.events,
+                                        with_confidence=True))
+            if truth is not None:
+                reference[stem], estimated[stem] = truth, result.events
+                durations[stem] = result.duration_seconds
+                scores[stem] = SegmentScores(result.starts_seconds, result.ends_seconds,
+                                             result.posteriors)
+                print(evaluate_events(truth, result.events, class_names=result.class_names,
+                                      durations_seconds=result.duration_seconds,
+                                      scores=scores[stem]).format())
+                truth = [(e.onset_seconds, e.offset_seconds, e.label) for e in truth]
+        else:
+            print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.regions)} regions")
+            print("start_seconds\tend_seconds\tlabel\tconfidence")
+            for region in result.regions:
+                print(f"{region.start_seconds:.2f}\t{region.end_seconds:.2f}\t"
+                      f"{region.class_name}\t{region.confidence:.3f}")
+            if truth is not None:
+                print(evaluate_segmentation(result, truth).format())
+        if args.plot != "none":
+            written.append(result.plot(output / f"{stem}.timeline.{args.plot}", truth=truth))
+        if args.html:
+            from deep_audio.viz import segmentation_report
+
+            written.append(segmentation_report(result, output / f"{stem}.report.html",
+                                               truth=truth, link_audio=args.link_audio))
+        print("written: " + ", ".join(map(str, written)) + "\n")
+    if len(reference) > 1:
+        print(f"# all {len(reference)} recordings")
+        print(evaluate_events(reference, estimated, class_names=list(model.class_names),
+                              durations_seconds=durations, scores=scores).format())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

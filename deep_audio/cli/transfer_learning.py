@@ -1,0 +1,67 @@
+"""Train a classifier for new classes on top of a trained model (transfer learning).
+
+    python -m deep_audio.cli.transfer_learning -m models/pretrained_gm16.pt -i data/negative data/positive -o mood --strategy 0
+    python -m deep_audio.cli.transfer_learning -m Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k \
+        -i data/negative data/positive -o mood_cnn14 --strategy 0
+    python -m deep_audio.cli.transfer_learning -m models/pretrained_gm16.pt \
+        --manifest meta/train.csv --audio-root audio/ -o tagger   # several labels: a tagger
+
+From Python, the seed's call::
+
+    from deep_audio.bin import transfer_learning as tl
+    tl.transfer_learning("models/classical_vs_metal_cnn.pt", ["data/negative", "data/positive"], strategy=0)
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from deep_audio.cli import common as _cli
+from deep_audio.config import load_config
+from deep_audio.training.train import format_validation
+from deep_audio.training.transfer import STRATEGIES, transfer_learning
+
+__all__ = ["transfer_learning", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _cli.parser("Transfer learning: reuse a trained model's layers for new classes.")
+    _cli.add_model(parser)
+    _cli.add_backbone(parser)
+    _cli.add_folders_or_manifest(parser, help="class folders of the new task",
+                                 multi_label=True)
+    parser.add_argument("-o", "--output", metavar="NAME",
+                        help="new model name or path (default: MODEL_transfer)")
+    freezing = parser.add_mutually_exclusive_group()
+    freezing.add_argument("--strategy", type=int, default=0, choices=sorted(STRATEGIES),
+                          help="; ".join(f"{k}: {v}" for k, v in STRATEGIES.items()))
+    freezing.add_argument("--layers-frozen", type=int, metavar="N",
+                          help="freeze exactly the first N layers (conv / backbone blocks "
+                               "first)")
+    _cli.add_config(parser, flags=("epochs", "batch_size", "device", "precision", "seed",
+                                   "num_workers", "segment_seconds", "segment_hop_seconds"))
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = _cli.manifest_from_args(args)
+    result = transfer_learning(args.model, args.input, args.strategy, output=args.output,
+                               layers_frozen=args.layers_frozen, manifest=manifest,
+                               config=load_config(args.config), progress=not args.quiet,
+                               backbone=args.backbone, multi_label=args.multi_label or None,
+                               **_cli.overrides_from_args(args))
+    if not _cli.is_main_process():
+        return 0
+    print(f"model: {result.model_path} (from {args.model})")
+    print(f"classes: {', '.join(result.class_names)}")
+    print(f"best epoch {result.best_epoch}: {format_validation(result.metrics)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _cli.run(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

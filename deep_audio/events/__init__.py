@@ -1,0 +1,1 @@
+"""Labelled time spans: sound events and regions, their reading, writing, detection and scoring."""

@@ -1,0 +1,1 @@
+"""Reading and writing: audio files, atomic file writes, model files."""

@@ -1,0 +1,44 @@
+"""Using a trained model: classify files and segments, score labelled folders, embed files
+(deep features) and search for similar sounds.
+
+Names are imported on first use, so that the torch-free parts (classifying files and long
+recordings with any predictor, e.g. an ONNX model) can be used without torch installed.
+Classifiers on deep features (:mod:`deep_audio.predict.deep_features`) import
+scikit-learn and are not re-exported here."""
+
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "FilePrediction": "deep_audio.predict.predictor", "FileResult": "deep_audio.predict.predictor",
+    "Predictor": "deep_audio.predict.predictor", "SegmentPrediction": "deep_audio.predict.predictor",
+    "as_predictor": "deep_audio.predict.predictor", "classify_file": "deep_audio.predict.predictor",
+    "classify_files": "deep_audio.predict.predictor",
+    "TorchPredictor": "deep_audio.predict.torch_predictor",
+    **dict.fromkeys(["FolderReport", "TaggingReport", "evaluate_folders",
+                     "evaluate_manifest"], "deep_audio.predict.evaluate"),
+    **dict.fromkeys(["RecordingSegmentation", "Region", "TimelineEvaluation",
+                     "evaluate_segmentation", "read_annotation", "save_segmentation",
+                     "segment_recording"], "deep_audio.predict.long_recordings"),
+    **dict.fromkeys(["DeepFeatures", "FileEmbedding", "embed_file", "embed_files",
+                     "embedding_layers", "extract_deep_features"],
+                    "deep_audio.predict.embeddings"),
+    **dict.fromkeys(["SoundIndex", "build_index", "nearest"], "deep_audio.predict.search"),
+    **dict.fromkeys(["DetectionScores", "Event", "SegmentScores", "detect_events",
+                     "evaluate_events", "read_events", "write_events"],
+                    "deep_audio.events.detection"),
+    "plot_event_timeline": "deep_audio.viz.event_timeline",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -1,0 +1,147 @@
+"""Classifying files with a trained PyTorch model, segment by segment.
+
+:class:`TorchPredictor` makes a loaded :class:`~deep_audio.models.AudioClassifier` a
+predictor (see :mod:`deep_audio.predict.predictor`): segment posteriors in batches on the
+model's device, with optional mixed precision. A file is cut by the model's segment plan,
+every segment gets a posterior, and the file's posterior is the mean of its segments';
+many files are classified in shared batches (:func:`classify_files`, which takes any
+predictor).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+
+from deep_audio.config import Config
+from deep_audio.device import autocast, autocast_dtype, resolve_device
+from deep_audio.models import AudioClassifier, load_model
+from deep_audio.predict.predictor import (FilePrediction, FileResult, SegmentPrediction, batched,
+                                   classify_file, classify_files)
+from deep_audio.data.plan import SegmentPlan
+
+__all__ = ["FilePrediction", "FileResult", "SegmentPrediction", "TorchPredictor",
+           "as_model", "batched_outputs", "classify_file", "classify_files",
+           "segment_posteriors"]
+
+
+class TorchPredictor:
+    """A PyTorch classifier as a predictor: segment posteriors in batches on its device.
+
+    Parameters
+    ----------
+    model : AudioClassifier
+        Left in eval mode, on its device.
+    precision : str
+        ``fp32``, ``bf16``, ``fp16`` or ``auto`` (see
+        :func:`deep_audio.device.autocast_dtype`).
+    batch_size : int, optional
+        Segments per forward pass; default ``inference.inference_batch_size`` of the
+        model's config.
+
+    Attributes
+    ----------
+    class_names : list of str
+    plan : SegmentPlan
+        The model's segment plan.
+    config : Config
+        The model's settings.
+    thresholds : np.ndarray, shape (n_classes,), or None
+        A multi-label model's decision thresholds; ``None`` for a single-label one.
+    """
+
+    def __init__(self, model: AudioClassifier, *, precision: str = "fp32",
+                 batch_size: int | None = None):
+        self.model = model
+        self.class_names: list[str] = list(model.class_names)
+        self.plan: SegmentPlan = model.plan
+        self.config: Config = model.config
+        self.thresholds = (model.thresholds.detach().cpu().numpy().astype(np.float64)
+                           if model.config.model.multi_label else None)
+        self.batch_size = batch_size or model.config.inference.inference_batch_size
+        self.amp_dtype = autocast_dtype(precision, next(model.parameters()).device)
+
+    @classmethod
+    def of(cls, model: AudioClassifier | str | os.PathLike, *, precision: str = "fp32",
+           batch_size: int | None = None, device: str = "cpu") -> "TorchPredictor":
+        """A predictor of a loaded model or of a model file (loaded on ``device``)."""
+        if not isinstance(model, torch.nn.Module):  # AudioClassifier, BackboneClassifier
+            model = load_model(model, device=resolve_device(device))
+        return cls(model, precision=precision, batch_size=batch_size)
+
+    def posteriors(self, segments: np.ndarray) -> np.ndarray:
+        """Class posteriors (softmax; multi-label: a sigmoid per class) of waveform
+        segments.
+
+        Parameters
+        ----------
+        segments : np.ndarray, float32, shape (n_segments, plan.segment_samples)
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n_segments, n_classes)
+        """
+        return segment_posteriors(self.model, segments, batch_size=self.batch_size,
+                                  amp_dtype=self.amp_dtype)
+
+
+@torch.inference_mode()
+def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_size: int,
+                       amp_dtype: torch.dtype | None = None) -> np.ndarray:
+    """Class posteriors of waveform segments, in batches on the model's device: softmax,
+    or for a multi-label model (``config.model.multi_label``) a sigmoid per class.
+
+    Parameters
+    ----------
+    segments : np.ndarray, float32, shape (n_segments, segment_samples)
+        Waveform segments at the model's sample rate.
+    batch_size : int
+        Segments per forward pass.
+    amp_dtype : torch.dtype, optional
+        Autocast dtype (see :func:`deep_audio.device.autocast_dtype`); ``None`` is fp32.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_segments, n_classes)
+    """
+    if model.config.model.multi_label:
+        def forward(batch):
+            return torch.sigmoid(model(batch).float())
+    else:
+        def forward(batch):
+            return torch.softmax(model(batch).float(), dim=1)
+    return batched_outputs(model, segments, forward, batch_size=batch_size,
+                           amp_dtype=amp_dtype)
+
+
+@torch.inference_mode()
+def batched_outputs(model: AudioClassifier, segments: np.ndarray,
+                    forward: Callable[[torch.Tensor], torch.Tensor], *, batch_size: int,
+                    amp_dtype: torch.dtype | None = None) -> np.ndarray:
+    """``forward`` of waveform segments in eval mode, in batches on the model's device.
+
+    ``forward`` maps a ``(batch, segment_samples)`` tensor to ``(batch, ...)``; the
+    outputs are concatenated as float32 numpy, ``(n_segments, ...)``.
+    """
+    model.eval()
+    # The layout only (values unchanged): 1.2-1.4x faster convolutions on CPU, fp32 or bf16.
+    model.to(memory_format=torch.channels_last)
+    device = next(model.parameters()).device
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with autocast(device, amp_dtype):
+            result = forward(torch.from_numpy(batch).to(device))
+        return result.float().cpu().numpy()
+
+    return batched(segments, batch_size, run)
+
+
+def as_model(model: AudioClassifier | str | os.PathLike) -> AudioClassifier:
+    """``model`` itself (an AudioClassifier or a model on a pretrained backbone,
+    :class:`~deep_audio.models.backbones.BackboneClassifier`), or the model loaded from
+    the file ``model`` names."""
+    return model if isinstance(model, torch.nn.Module) else load_model(model)
+

@@ -1,0 +1,114 @@
+"""The training report page: curves per epoch, the best epoch marked, the confusion matrix.
+
+Written as ``models/NAME.report.html`` beside every model (next to the PNG report), from
+the per-epoch log (:func:`deep_audio.training.history.read_history`).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from deep_audio.viz.html import Page, finite
+
+# (history column stem, axis title); a panel is drawn when either split has the column.
+PANELS = [("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"),
+          ("map", "mAP"), ("learning_rate", "learning rate")]
+COLOURS = {"training": "#1f77b4", "validation": "#ff7f0e", "other": "#2ca02c"}
+
+
+def training_report(history: Mapping[str, Sequence[float]], confusion: np.ndarray | None,
+                    class_names: Sequence[str], path: str | os.PathLike, *,
+                    best_epoch: int | None = None, title: str = "Training report") -> Path:
+    """Write the training report page.
+
+    Parameters
+    ----------
+    history : mapping of str to sequence of float
+        Columns of a ``*.history.csv``: ``epoch`` and any of ``train_loss``,
+        ``val_loss``, ``train_accuracy``, ``val_accuracy``, ``train_macro_f1``,
+        ``val_macro_f1``, ``train_map``, ``val_map``, ``learning_rate``. May be empty.
+    confusion : np.ndarray, shape (n_classes, n_classes), optional
+        Validation counts of the best model (rows true, columns predicted).
+    class_names : sequence of str
+    path : str or PathLike
+        The ``.html`` file to write.
+    best_epoch : int, optional
+        Marked by a dashed line on every curve.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    epochs = finite(history.get("epoch", []), 0)
+    panels = [(key, label) for key, label in PANELS
+              if any(column in history for column in _columns(key))]
+    page = Page(title)
+    page.add_html(f"<h1>{html.escape(title)}</h1>")
+    summary = f"{len(epochs)} epoch(s)"
+    if best_epoch is not None:
+        summary += f"; best epoch <b>{best_epoch}</b> (dashed line)"
+    page.add_html(f"<p>{summary}</p>")
+    if panels:
+        columns = 2 if len(panels) > 1 else 1
+        rows = -(-len(panels) // columns)
+        figure = make_subplots(rows=rows, cols=columns,
+                               subplot_titles=[label for _, label in panels])
+        in_legend: set[str] = set()
+        for number, (key, label) in enumerate(panels):
+            row, col = number // columns + 1, number % columns + 1
+            for column in _columns(key):
+                if column in history:
+                    # One colour per split across panels, one legend entry for each.
+                    split = ("training" if column.startswith("train_") else
+                             "validation" if column.startswith("val_") else label)
+                    figure.add_trace(go.Scatter(
+                        x=epochs, y=finite(history[column], None), mode="lines+markers",
+                        name=split, legendgroup=split, showlegend=split not in in_legend,
+                        line={"color": COLOURS.get(split, COLOURS["other"])}),
+                        row=row, col=col)
+                    in_legend.add(split)
+            figure.update_xaxes(title_text="epoch", row=row, col=col)
+            if key == "learning_rate":
+                figure.update_yaxes(type="log", row=row, col=col)
+            if key in ("accuracy", "macro_f1", "map"):
+                figure.update_yaxes(range=[-0.02, 1.02], row=row, col=col)
+        if best_epoch is not None:
+            figure.add_vline(x=best_epoch, line_dash="dash", line_color="grey",
+                             row="all", col="all")
+        figure.update_layout(height=330 * rows, margin={"t": 40})
+        page.add_html("<h2>Curves per epoch</h2>" + page.add_figure("curves", figure))
+    else:
+        page.add_html("<p class=\"note\">No training history: curves are not shown.</p>")
+    if confusion is not None:
+        counts = np.asarray(confusion, dtype=np.int64)
+        names = list(class_names)
+        heatmap = go.Figure(go.Heatmap(
+            z=counts.tolist(), x=names, y=names, text=[[str(v) for v in r] for r in counts],
+            texttemplate="%{text}", colorscale="Blues",
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
+        size = 260 + 45 * len(names)
+        heatmap.update_layout(
+            xaxis={"title": {"text": "predicted"}, "type": "category"},
+            yaxis={"title": {"text": "true"}, "type": "category", "autorange": "reversed"},
+            margin={"t": 20, "l": 90, "b": 80})
+        where = "best model" if best_epoch is None else f"best model, epoch {best_epoch}"
+        page.add_html(f"<h2>Validation confusion matrix ({where})</h2>"
+                      + page.add_figure("confusion", heatmap,
+                                        style=f"width:{size + 120}px;height:{size}px"))
+        page.data["confusion"] = counts.tolist()
+    page.data.update(history={name: finite(values, None) for name, values in history.items()},
+                     best_epoch=best_epoch, class_names=list(class_names))
+    return page.write(path)
+
+
+def _columns(key: str) -> list[str]:
+    return [key] if key == "learning_rate" else [f"train_{key}", f"val_{key}"]
