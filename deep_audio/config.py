@@ -87,7 +87,6 @@ class ModelConfig:
     dropout: tuple[float, ...]
     pooling: str
     output_activation: bool
-    multi_label: bool
 
     def __post_init__(self):
         _require(len(self.conv_channels) >= 1, "conv_channels", self.conv_channels,
@@ -124,8 +123,11 @@ class TrainingConfig:
     compile_model: bool
     cache_dir: str | None
     models_dir: str
+    task: str
 
     def __post_init__(self):
+        _require(self.task in ("auto", *TASK_NAMES), "task", self.task,
+                 f"auto or one of {', '.join(TASK_NAMES)}")
         _require(self.epochs >= 1, "epochs", self.epochs, ">= 1")
         _require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _require(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
@@ -282,6 +284,7 @@ class Config:
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+TASK_NAMES = ("single_label", "multi_label")  # deep_audio.tasks: what a classifier is asked
 SCHEDULES = ("onecycle", "plateau")
 POOLINGS = ("flatten", "time_mean")
 # Settings added after model files were first written, with the values that reproduce
@@ -332,8 +335,19 @@ def stored_config(values: Mapping[str, Mapping[str, Any]], *, source: str) -> Co
     """
     defaults = _read_yaml(default_config_path())
     _merge(defaults, _VALUES_BEFORE_SETTING_EXISTED, source="deep_audio.config")
-    _merge(defaults, values, source=source)
+    _merge(defaults, _renamed_settings(values), source=source)
     return Config.from_dict(defaults)
+
+
+def _renamed_settings(values: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Stored settings under today's names: ``model.multi_label`` (files written before
+    the task setting) is ``training.task``."""
+    values = {section: dict(keys) for section, keys in values.items()}
+    if "multi_label" in values.get("model", {}):
+        multi_label = values["model"].pop("multi_label")
+        values.setdefault("training", {})["task"] = (
+            "multi_label" if multi_label else "single_label")
+    return values
 
 
 def override(config: Config, **overrides: Any) -> Config:

@@ -1,0 +1,217 @@
+"""What a classifier is asked to do: the task owns every rule that differs between one
+label per segment and several.
+
+=====================  ==================================  ===================================
+                       :class:`SingleLabel`                 :class:`MultiLabel` (tagging, SED)
+=====================  ==================================  ===================================
+outputs                softmax over the classes             one sigmoid per class
+loss                   cross-entropy (class-weighted:       binary cross-entropy (weighted:
+                       inverse frequency)                   negatives / positives per class)
+targets                a class index per clip               a 0/1 vector per clip
+decision               the most probable class              every class at or above its
+                                                            threshold (stored in the task)
+file posterior         mean over the file's segments        maximum over the segments
+model selection        validation macro-F1                  validation mAP
+a timeline becomes     regions (one label at a time)        events per class
+=====================  ==================================  ===================================
+
+A task is plain data (:meth:`Task.to_dict`), stored in every model file, so a loaded model
+decides exactly as it did after training. Frame-level detection is a further task of
+the same shape.
+
+>>> task = MultiLabel(thresholds=(0.3, 0.6))
+>>> task.decide(np.array([[0.4, 0.5]])).tolist()
+[[True, False]]
+>>> task_from_dict(task.to_dict()) == task
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from deep_audio.config import TASK_NAMES
+from deep_audio.errors import ConfigError
+from deep_audio.metrics import confusion_matrix, multilabel_scores, scores
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Task:
+    """The rules of one kind of task; subclasses fill them in (see the module table)."""
+
+    name: ClassVar[str] = ""
+    metric: ClassVar[str] = ""  # the validation metric that picks the best epoch
+
+    @property
+    def multi_label(self) -> bool:
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **dataclasses.asdict(self)}
+
+    def loss(self, weights=None):
+        """The training loss on logits, an ``nn.Module``."""
+        raise NotImplementedError
+
+    def loss_weights(self, targets: np.ndarray, n_classes: int) -> np.ndarray:
+        """Per-class loss weights from the training targets, ``(n_classes,)``."""
+        raise NotImplementedError
+
+    def activation(self, logits):
+        """Posteriors from logits (a torch tensor), along the last axis."""
+        raise NotImplementedError
+
+    def targets(self, labels: Sequence[Sequence[str]], class_names: Sequence[str]) -> list:
+        """Each clip's training target from its labels."""
+        raise NotImplementedError
+
+    def decide(self, posteriors: np.ndarray) -> np.ndarray:
+        """Decisions from posteriors ``(..., n_classes)``: class indices ``(...)``
+        (single-label) or a 0/1 matrix of the same shape (multi-label)."""
+        raise NotImplementedError
+
+    def file_posteriors(self, segment_posteriors: np.ndarray) -> np.ndarray:
+        """One file's posteriors ``(n_classes,)`` from its segments' ``(n, n_classes)``."""
+        raise NotImplementedError
+
+    def validation_metrics(self, targets: np.ndarray, posteriors: np.ndarray
+                           ) -> dict[str, Any]:
+        """Scores of posteriors against targets; ``self.metric`` is among the keys."""
+        raise NotImplementedError
+
+    def with_thresholds(self, thresholds: Sequence[float] | None) -> "Task":
+        """The task with decision thresholds learned on validation data (if it has any)."""
+        return self
+
+
+@dataclass(frozen=True)
+class SingleLabel(Task):
+    """One class per segment: softmax, cross-entropy, the most probable class."""
+
+    name: ClassVar[str] = "single_label"
+    metric: ClassVar[str] = "macro_f1"
+
+    def loss(self, weights=None):
+        from torch import nn
+
+        return nn.CrossEntropyLoss(weight=weights)
+
+    def loss_weights(self, targets: np.ndarray, n_classes: int) -> np.ndarray:
+        """Inverse frequency, ``n / (n_classes * count)`` (0 for an absent class)."""
+        counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_classes)
+        return np.divide(len(targets), n_classes * counts.astype(np.float64),
+                         out=np.zeros(n_classes), where=counts > 0)
+
+    def activation(self, logits):
+        return logits.softmax(dim=-1)
+
+    def targets(self, labels, class_names):
+        index = {name: i for i, name in enumerate(class_names)}
+        return [index[clip_labels[0]] for clip_labels in labels]
+
+    def decide(self, posteriors):
+        return np.asarray(posteriors).argmax(axis=-1)
+
+    def file_posteriors(self, segment_posteriors):
+        return np.asarray(segment_posteriors).mean(axis=0)
+
+    def validation_metrics(self, targets, posteriors):
+        """Accuracy, macro-F1 and the confusion matrix (rows: true class)."""
+        confusion = confusion_matrix(targets, self.decide(posteriors), posteriors.shape[1])
+        result = scores(confusion)
+        return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+                "confusion": confusion}
+
+
+@dataclass(frozen=True)
+class MultiLabel(Task):
+    """Several classes at once: sigmoids, binary cross-entropy, per-class thresholds.
+
+    ``thresholds`` (one per class, chosen on validation data to maximise each class's
+    F1) are empty until training sets them; an empty tuple means 0.5 for every class.
+    """
+
+    thresholds: tuple[float, ...] = ()
+    name: ClassVar[str] = "multi_label"
+    metric: ClassVar[str] = "map"
+
+    def __post_init__(self):
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+
+    @property
+    def multi_label(self) -> bool:
+        return True
+
+    def loss(self, weights=None):
+        from torch import nn
+
+        return nn.BCEWithLogitsLoss(pos_weight=weights)
+
+    def loss_weights(self, targets, n_classes):
+        """Each class's positives weighted by negatives / positives (1 without positives)."""
+        targets = np.asarray(targets, dtype=np.float64).reshape(-1, n_classes)
+        positives = targets.sum(axis=0)
+        return np.divide(len(targets) - positives, positives, out=np.ones(n_classes),
+                         where=positives > 0)
+
+    def activation(self, logits):
+        return logits.sigmoid()
+
+    def targets(self, labels, class_names):
+        index = {name: i for i, name in enumerate(class_names)}
+        rows = np.zeros((len(labels), len(class_names)), dtype=np.float32)
+        for row, clip_labels in enumerate(labels):
+            rows[row, [index[label] for label in clip_labels]] = 1.0
+        return list(rows)
+
+    def threshold_array(self, n_classes: int) -> np.ndarray:
+        """``(n_classes,)``: the stored thresholds, or 0.5 for each class."""
+        if not self.thresholds:
+            return np.full(n_classes, DEFAULT_THRESHOLD)
+        if len(self.thresholds) != n_classes:
+            raise ConfigError(f"{len(self.thresholds)} thresholds for {n_classes} classes")
+        return np.asarray(self.thresholds)
+
+    def decide(self, posteriors):
+        posteriors = np.asarray(posteriors)
+        return posteriors >= self.threshold_array(posteriors.shape[-1])
+
+    def file_posteriors(self, segment_posteriors):
+        return np.asarray(segment_posteriors).max(axis=0)
+
+    def validation_metrics(self, targets, posteriors):
+        """mAP, per-class AP, the F1-maximising thresholds and macro-F1 at them."""
+        result = multilabel_scores(np.asarray(targets), np.asarray(posteriors))
+        return {"map": result["map"], "macro_f1": result["macro_f1"],
+                "class_ap": result["class_ap"], "thresholds": result["thresholds"]}
+
+    def with_thresholds(self, thresholds):
+        return dataclasses.replace(self, thresholds=tuple(thresholds or ()))
+
+
+TASKS: dict[str, type[Task]] = {SingleLabel.name: SingleLabel, MultiLabel.name: MultiLabel}
+
+
+def make_task(name: str, *, several_labels: bool = False) -> Task:
+    """The task of the ``training.task`` setting: one of :data:`TASK_NAMES`, or ``auto``
+    (multi-label when some clip has ``several_labels``, else single-label)."""
+    if name == "auto":
+        name = MultiLabel.name if several_labels else SingleLabel.name
+    if name not in TASKS:
+        raise ConfigError(f"task={name!r} must be auto or one of {', '.join(TASKS)}")
+    return TASKS[name]()
+
+
+def task_from_dict(values: Mapping[str, Any]) -> Task:
+    """The task stored by :meth:`Task.to_dict`."""
+    values = dict(values)
+    task_type = TASKS.get(values.pop("name", None))
+    if task_type is None:
+        raise ConfigError(f"unknown task {values!r}; known: {', '.join(TASKS)}")
+    return task_type(**values)
