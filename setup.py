@@ -67,12 +67,12 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "deep-audio-train=deep_audio.cli.basic_training:main",
-            "deep-audio-test=deep_audio.cli.basic_test:main",
-            "deep-audio-report=deep_audio.cli.classification_report:main",
-            "deep-audio-architecture=deep_audio.cli.model_architecture:main",
-            "deep-audio-segment=deep_audio.cli.segment_recording:main",
-            "deep-audio-export=deep_audio.cli.export_model:main",
+            "deep-audio-train=deep_audio.cli.train:main",
+            "deep-audio-test=deep_audio.cli.test:main",
+            "deep-audio-report=deep_audio.cli.report:main",
+            "deep-audio-architecture=deep_audio.cli.architecture:main",
+            "deep-audio-segment=deep_audio.cli.segment:main",
+            "deep-audio-export=deep_audio.cli.export:main",
             "deep-audio-onnx-classify=deep_audio.cli.onnx_classify:main",
         ]
     },

@@ -1,7 +1,7 @@
-"""The seed's spelling ``python -m deep_audio.bin.feature_extraction``: :mod:`deep_audio.cli.feature_extraction`."""
+"""The seed's spelling ``python -m deep_audio.bin.feature_extraction``: :mod:`deep_audio.cli.features`."""
 
-from deep_audio.cli.feature_extraction import *  # noqa: F401,F403
-from deep_audio.cli.feature_extraction import main
+from deep_audio.cli.features import *  # noqa: F401,F403
+from deep_audio.cli.features import main
 
 if __name__ == "__main__":
     main()

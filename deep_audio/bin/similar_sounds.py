@@ -1,7 +1,7 @@
-"""The seed's spelling ``python -m deep_audio.bin.similar_sounds``: :mod:`deep_audio.cli.similar_sounds`."""
+"""The seed's spelling ``python -m deep_audio.bin.similar_sounds``: :mod:`deep_audio.cli.similar`."""
 
-from deep_audio.cli.similar_sounds import *  # noqa: F401,F403
-from deep_audio.cli.similar_sounds import main
+from deep_audio.cli.similar import *  # noqa: F401,F403
+from deep_audio.cli.similar import main
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,7 @@ import argparse
 from typing import Sequence
 
 from deep_audio.cli import common as _cli
-from deep_audio.cli.classic_training import print_result
+from deep_audio.cli.classic_train import print_result
 from deep_audio.classic.classifiers import parameter_name
 from deep_audio.device import resolve_device
 from deep_audio.predict.deep_features import train_deep_feature_classifier
