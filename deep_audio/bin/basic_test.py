@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.basic_test``: :mod:`deep_audio.cli.test`."""
+"""The seed's spelling ``python -m deep_audio.bin.basic_test``: ``deep-audio test``
+(:mod:`deep_audio.cli.test`)."""
 
-from deep_audio.cli.test import *  # noqa: F401,F403
-from deep_audio.cli.test import main
+from deep_audio.cli.test import classify_file, main
+
+__all__ = ["classify_file", "main"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.basic_training``: :mod:`deep_audio.cli.train`."""
+"""The seed's spelling ``python -m deep_audio.bin.basic_training``: ``deep-audio train``
+(:mod:`deep_audio.cli.train`)."""
 
-from deep_audio.cli.train import *  # noqa: F401,F403
-from deep_audio.cli.train import main
+from deep_audio.cli.train import main, train_model
+
+__all__ = ["main", "train_model"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.classic_test``: :mod:`deep_audio.cli.classic_test`."""
+"""The seed's spelling ``python -m deep_audio.bin.classic_test``: ``deep-audio classic-test``
+(:mod:`deep_audio.cli.classic_test`)."""
 
-from deep_audio.cli.classic_test import *  # noqa: F401,F403
-from deep_audio.cli.classic_test import main
+from deep_audio.cli.classic_test import file_classification, main
+
+__all__ = ["file_classification", "main"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.deep_feature_test``: :mod:`deep_audio.cli.deep_feature_test`."""
+"""The seed's spelling ``python -m deep_audio.bin.deep_feature_test``: ``deep-audio deep-feature-test``
+(:mod:`deep_audio.cli.deep_feature_test`)."""
 
-from deep_audio.cli.deep_feature_test import *  # noqa: F401,F403
-from deep_audio.cli.deep_feature_test import main
+from deep_audio.cli.deep_feature_test import deep_file_classification, main
+
+__all__ = ["deep_file_classification", "main"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.deep_feature_training``: :mod:`deep_audio.cli.deep_feature_train`."""
+"""The seed's spelling ``python -m deep_audio.bin.deep_feature_training``: ``deep-audio deep-feature-train``
+(:mod:`deep_audio.cli.deep_feature_train`)."""
 
-from deep_audio.cli.deep_feature_train import *  # noqa: F401,F403
-from deep_audio.cli.deep_feature_train import main
+from deep_audio.cli.deep_feature_train import main, train_deep_feature_classifier
+
+__all__ = ["main", "train_deep_feature_classifier"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

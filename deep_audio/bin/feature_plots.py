@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.feature_plots``: :mod:`deep_audio.cli.plot`."""
+"""The seed's spelling ``python -m deep_audio.bin.feature_plots``: ``deep-audio plot``
+(:mod:`deep_audio.cli.plot`)."""
 
-from deep_audio.cli.plot import *  # noqa: F401,F403
-from deep_audio.cli.plot import main
+from deep_audio.cli.plot import main, plot_feature_space
+
+__all__ = ["main", "plot_feature_space"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

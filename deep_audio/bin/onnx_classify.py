@@ -1,7 +1,7 @@
-"""The seed's spelling ``python -m deep_audio.bin.onnx_classify``: :mod:`deep_audio.cli.onnx_classify`."""
+"""The older spelling ``python -m deep_audio.bin.onnx_classify``: ``deep-audio test`` with
+an ``.onnx`` model (:mod:`deep_audio.cli.test`), which never imports torch."""
 
-from deep_audio.cli.onnx_classify import *  # noqa: F401,F403
-from deep_audio.cli.onnx_classify import main
+from deep_audio.cli.test import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

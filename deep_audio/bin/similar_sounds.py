@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.similar_sounds``: :mod:`deep_audio.cli.similar`."""
+"""The seed's spelling ``python -m deep_audio.bin.similar_sounds``: ``deep-audio similar``
+(:mod:`deep_audio.cli.similar`)."""
 
-from deep_audio.cli.similar import *  # noqa: F401,F403
-from deep_audio.cli.similar import main
+from deep_audio.cli.similar import build_index, main, nearest
+
+__all__ = ["build_index", "main", "nearest"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

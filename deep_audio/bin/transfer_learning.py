@@ -1,7 +1,9 @@
-"""The seed's spelling ``python -m deep_audio.bin.transfer_learning``: :mod:`deep_audio.cli.transfer`."""
+"""The seed's spelling ``python -m deep_audio.bin.transfer_learning``: ``deep-audio transfer``
+(:mod:`deep_audio.cli.transfer`)."""
 
-from deep_audio.cli.transfer import *  # noqa: F401,F403
-from deep_audio.cli.transfer import main
+from deep_audio.cli.transfer import main, transfer_learning
+
+__all__ = ["main", "transfer_learning"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
 """Print a model's layers, shapes and parameter counts (torchsummary), and its settings.
 
-    python -m deep_audio.cli.model_architecture -m models/classical_vs_metal_cnn.pt
-    python -m deep_audio.cli.model_architecture --classes 16      # an untrained default model
+Examples:
+  deep-audio architecture -m models/classical_vs_metal_cnn.pt
+  deep-audio architecture --classes 16                       # an untrained default model
+  deep-audio architecture --classes 16 -c configs/seed.yaml  # the seed's network
 """
 
 from __future__ import annotations
@@ -10,34 +12,37 @@ import argparse
 import json
 from typing import Sequence
 
+import torch
+from torch import nn
 from torchsummary import summary
 
 from deep_audio.cli import common as _cli
-from deep_audio.models import AudioClassifier, load_model
+from deep_audio.models import Classifier
+from deep_audio.io.model_files import load_model
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Show the CNN of a model file, or of a new model from the config.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-m", "--model", metavar="MODEL.pt", help="a model file")
     source.add_argument("--classes", type=int, metavar="N",
                         help="describe an untrained model with N classes built from the config")
     _cli.add_config(parser, flags=("segment_seconds",))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
     if args.model:
         model = load_model(args.model)
     else:
-        model = AudioClassifier(_cli.config_from_args(args),
+        model = Classifier.seed(_cli.config_from_args(args),
                                 [f"class_{i}" for i in range(args.classes)])
-    print(model.cnn)
-    summary(model.cnn, model.input_shape, device="cpu")
+    print(model)
     front = model.config.front_end
-    print(f"input: {model.config.segments.segment_seconds} s at {front.sample_rate} Hz -> "
-          f"{model.input_shape[1]} frames x {model.input_shape[2]} mel bands "
-          f"(hop {front.hop_seconds} s); first linear layer: {model.cnn.flat_features} inputs")
+    if model.backbone.spectrogram_features and model.head is not None:
+        summary(FromFeatures(model), model.input_shape, device="cpu")
+        print(f"input: {model.config.segments.segment_seconds} s at {front.sample_rate} Hz -> "
+              f"{model.input_shape[1]} frames x {model.input_shape[2]} mel bands "
+              f"(hop {front.hop_seconds} s); first linear layer: "
+              f"{model.head.in_features} inputs")
     print(f"classes ({len(model.class_names)}): {', '.join(model.class_names)}")
     metadata = getattr(model, "metadata", {})
     if "metrics" in metadata:
@@ -46,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
               f"{metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}")
     print("settings:", json.dumps(model.config.to_dict(), indent=1))
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,15 @@
-"""Classify audio files with a classic (skops) model.
-
-    python -m deep_audio.cli.classic_test -m classical_vs_metal_svm -i song1.wav song2.wav
+"""Classify audio files with a classic model (.skops).
 
 One line per file: path, class, its probability, then the probability of every class.
-A bare model name is looked up in ``training.models_dir`` of configs/default.yaml
-(``--models-dir``, ``-c YAML`` or ``--set`` to change); the feature windows are the
-model file's.
+A bare model name is looked up in training.models_dir of configs/default.yaml
+(--models-dir, -c YAML or --set to change); the feature windows are the model file's.
+
+Examples:
+  deep-audio classic-test -m classical_vs_metal_svm -i song1.wav song2.wav
+
+From Python, pyAudioAnalysis's call:
+  from deep_audio.classic import file_classification
+  wclass, p, classes = file_classification("song1.wav", "classical_vs_metal_svm", "svm")
 """
 
 from __future__ import annotations
@@ -23,12 +27,10 @@ __all__ = ["file_classification", "main"]
 logger = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Classify audio files with a classic model (.skops).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     _cli.add_inputs(parser, help="audio files")
     _cli.add_config(parser, flags=("models_dir",))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +49,10 @@ def classified_files(model: ClassicModel, paths: Sequence[str]) -> Iterator[File
             logger.warning("skipping %s", error)
             continue
         yield FileResult.from_posteriors(path, model.class_names, probabilities)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,12 +1,16 @@
 """Train a classic classifier (SVM & co.) on hand-crafted features of class folders.
 
-    python -m deep_audio.cli.classic_training -i data/classical data/metal \
-        --classifier svm -o classical_vs_metal_svm
+Writes MODELS_DIR/NAME.skops and prints the cross-validated per-class precision,
+recall, F1 and confusion matrix. Defaults (classifier, folds, windows, seed, models
+folder) come from configs/default.yaml; the flags, -c YAML and --set override them.
 
-writes ``models/classical_vs_metal_svm.skops`` and prints the cross-validated
-per-class precision, recall, F1 and confusion matrix. Defaults (classifier, folds,
-windows, seed, models folder) come from configs/default.yaml; the flags, ``-c YAML`` and
-``--set KEY=VALUE`` override them.
+Examples:
+  deep-audio classic-train -i data/classical data/metal --classifier svm -o classical_vs_metal_svm
+  deep-audio classic-train -i data/classical data/metal --classifier knn --parameters 1 3 5 -o cm_knn
+
+From Python, pyAudioAnalysis's call:
+  from deep_audio.classic import extract_features_and_train
+  extract_features_and_train(["data/classical", "data/metal"], 1, 1, 0.1, 0.1, "svm", "classical_vs_metal_svm")
 """
 
 from __future__ import annotations
@@ -21,9 +25,7 @@ from deep_audio.classic.classifiers import parameter_name
 __all__ = ["extract_features_and_train", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Train svm, svm_rbf, knn, randomforest, gradientboosting or "
-                         "extratrees on 136 hand-crafted statistics per file.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name (saved as MODELS_DIR/NAME.skops) or a path")
@@ -35,7 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also save the out-of-fold confusion matrix image")
     _cli.add_config(parser, flags=("classifier", "cv_folds", "seed", "models_dir"))
     _cli.add_feature_windows(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +68,10 @@ def print_result(result: ClassicTrainingResult) -> None:
     for path, reason in result.skipped:
         print(f"skipped {path}: {reason}")
     print(f"saved {result.model_path}")
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

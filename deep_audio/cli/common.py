@@ -1,11 +1,16 @@
-"""Argument parsing shared by every command-line module.
+"""Argument parsing shared by every command module.
+
+Every command module (:mod:`deep_audio.cli.train`, ...) has the same parts: a module
+docstring that is its ``--help`` text (a summary line, prose, then ``Examples:``),
+``add_arguments(parser)``, ``run(args) -> int``, ``build_parser(prog=None)`` and
+``main(argv=None)``. :mod:`deep_audio.cli.main` makes the ``deep-audio`` subcommands from
+the docstring, ``add_arguments`` and ``run``.
 
 Each flag means the same thing in every command: ``-i`` inputs, ``-o`` output, ``-m`` a
 model file, ``-c`` a YAML config, ``--set KEY=VALUE`` any setting, ``-v``/``-q``
-verbosity. :func:`run` turns package errors into a one-line message and exit status 2
-instead of a traceback, and makes every printed file name printable (a name that is not
-valid UTF-8 shows its odd bytes as ``\\xNN``, as :func:`deep_audio.io.audio.printable`).
-"""
+verbosity. :func:`execute` turns package errors into a one-line message and exit status
+2 instead of a traceback, and makes every printed file name printable (a name that is not
+valid UTF-8 shows its odd bytes as ``\\xNN``, as :func:`deep_audio.io.audio.printable`)."""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ import codecs
 import logging
 import os
 import sys
+import textwrap
 from typing import Callable, Sequence
 
-from deep_audio.config import Config, load_config
+from deep_audio.config import TASK_NAMES, Config, leaf_names, load_config
 from deep_audio.errors import ConfigError, DeepAudioError
 
 # Flags that set one config value each; every other setting goes through --set.
@@ -43,6 +49,7 @@ CONFIG_FLAGS = {
     "spectrogram_step_seconds": float,
     "scatter_x_feature": str,
     "scatter_y_feature": str,
+    "task": str,  # set by add_task's --task / --multi-label
 }
 # The flags of a command that names none (the CNN path's).
 DEFAULT_FLAGS = ("epochs", "batch_size", "learning_rate", "device", "precision", "seed",
@@ -52,27 +59,71 @@ FEATURE_WINDOW_FLAGS = ("mid_window_seconds", "mid_step_seconds", "short_window_
                         "short_step_seconds")
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """A parser with the verbosity flags every command has."""
-    result = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    result.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
-    result.add_argument("-q", "--quiet", action="store_true",
-                        help="show warnings and errors only")
-    return result
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples keep their line breaks; an option's default is shown
+    when it has one worth showing (not ``None``, ``False`` or empty) and its help does
+    not already name it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, [], argparse.SUPPRESS)
+                or not action.option_strings):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})".strip()
 
 
-def add_inputs(parser: argparse.ArgumentParser, *, help: str) -> None:
+def build_parser(doc: str, add_arguments: Callable[[argparse.ArgumentParser], None], *,
+                 prog: str | None = None, note: str | None = None) -> argparse.ArgumentParser:
+    """A command's parser: its module docstring as help text (an ``Examples:`` section
+    goes below the options), the verbosity flags, then ``add_arguments``. ``note`` is
+    a paragraph put first (an old script name says so)."""
+    parser = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter)
+    configure(parser, doc, add_arguments, note=note)
+    return parser
+
+
+def configure(parser: argparse.ArgumentParser, doc: str,
+              add_arguments: Callable[[argparse.ArgumentParser], None], *,
+              note: str | None = None) -> None:
+    """Fill ``parser`` (a new parser or a ``deep-audio`` subcommand's) as
+    :func:`build_parser` describes."""
+    description, _, examples = textwrap.dedent(doc).replace("``", "").partition("\nExamples:")
+    description = description.strip()
+    if note:
+        description = f"{note}\n\n{description}"
+    parser.description = description
+    parser.epilog = f"examples:{examples.rstrip()}" if examples else None
+    parser.formatter_class = HelpFormatter
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="show warnings and errors only, no progress bars")
+    add_arguments(parser)
+    parser.usage = _short_usage(parser)
+
+
+def _short_usage(parser: argparse.ArgumentParser) -> str:
+    """``PROG`` and what must be given, then ``[options]``: the help lists the rest."""
+    needed_groups = [g for g in parser._mutually_exclusive_groups if g.required]
+    needed = [action for action in parser._actions
+              if action.required or not action.option_strings
+              or any(action in g._group_actions for g in needed_groups)]
+    formatter = parser._get_formatter()
+    given = formatter._format_actions_usage(needed, needed_groups)
+    return f"{parser.prog} {given} [options]".replace("  ", " ")
+
+
+def add_inputs(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *,
+               help: str) -> None:
     parser.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH", help=help)
 
 
-def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str,
-                            multi_label: bool = False) -> None:
+def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str) -> None:
     """``-i`` class folders, or ``--manifest`` (a CSV/TSV of clips and labels) with
-    ``--audio-root`` and the column flags (read with :func:`manifest_from_args`);
-    with ``multi_label``, also ``--multi-label``."""
-    parser.add_argument("-i", "--input", nargs="+", metavar="PATH", help=help)
-    group = parser.add_argument_group("manifest (instead of class folders)")
+    ``--audio-root`` and the column flags (read with :func:`manifest_from_args`)."""
+    group = parser.add_argument_group("input: class folders, or a manifest")
+    group.add_argument("-i", "--input", nargs="+", metavar="FOLDER", help=help)
     group.add_argument("--manifest", metavar="CSV",
                        help="CSV or TSV with a path and a labels column (several labels "
                             "separated by ';'), optional fold, onset and offset columns")
@@ -82,11 +133,20 @@ def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str,
     for role, default in (("path", "path"), ("label", "labels"), ("fold", "fold"),
                           ("onset", "onset"), ("offset", "offset")):
         group.add_argument(f"--{role}-column", default=default, metavar="NAME",
-                           help=f"name of the {role} column (default {default})")
-    if multi_label:
-        parser.add_argument("--multi-label", action="store_true",
-                            help="a tagger: one sigmoid per class, for clips with several "
-                                 "sounds (automatic when a manifest row has several labels)")
+                           help=f"name of the manifest's {role} column")
+
+
+def add_task(parser: argparse.ArgumentParser) -> None:
+    """``--task`` (the ``training.task`` setting) and its shortcut ``--multi-label``."""
+    group = parser.add_argument_group("task")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--task", choices=("auto", *TASK_NAMES), default=None,
+                        help="single_label: one class per clip (softmax); multi_label: a "
+                             "tagger, one sigmoid per class; auto: multi_label when a "
+                             "manifest row has several labels (default: training.task "
+                             "of the config, auto)")
+    choice.add_argument("--multi-label", dest="task", action="store_const",
+                        const="multi_label", help="short for --task multi_label")
 
 
 def manifest_from_args(args: argparse.Namespace):
@@ -114,7 +174,7 @@ def add_model(parser: argparse.ArgumentParser, *, required: bool = True) -> None
 
 def add_backbone(parser: argparse.ArgumentParser) -> None:
     """``--backbone NAME``: read ``-m`` as a pretrained network's published checkpoint."""
-    from deep_audio.models.backbones import BACKBONES
+    from deep_audio.models.registry import BACKBONES
 
     parser.add_argument("--backbone", default=None, choices=BACKBONES,
                         help="read -m as this network's published checkpoint: panns_cnn14 "
@@ -125,14 +185,32 @@ def add_backbone(parser: argparse.ArgumentParser) -> None:
 
 def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = DEFAULT_FLAGS
                ) -> None:
-    """``-c/--config``, ``--set`` and one flag per name in ``flags`` (see CONFIG_FLAGS)."""
+    """``-c/--config``, ``--set`` and one flag per name in ``flags`` (see CONFIG_FLAGS);
+    each flag's help names its setting and its value in configs/default.yaml."""
     group = parser.add_argument_group("settings (override configs/default.yaml)")
     group.add_argument("-c", "--config", metavar="YAML", help="a YAML file of settings")
     group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any setting, e.g. --set n_mels=64 --set training.lr_patience=5")
+    defaults = _default_settings()
     for name in flags:
+        section, value = defaults.get(name, (None, None))
+        where = f"{section}.{name}" if section else name
         group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name],
-                           dest=name, metavar=name.upper())
+                           dest=name, metavar=name.upper(),
+                           help=f"setting {where} (default {value})" if section
+                           else f"setting {where}")
+
+
+def _default_settings() -> dict[str, tuple[str, object]]:
+    """Each setting's section and value in configs/default.yaml; empty when that file
+    cannot be read (the command then reports it when it loads its config)."""
+    try:
+        config = load_config()
+    except ConfigError:
+        return {}
+    values = config.to_dict()
+    return {name: (section, values[section][name])
+            for name, section in leaf_names(config).items()}
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -153,17 +231,24 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
     return overrides
 
 
-def run(main: Callable[[argparse.Namespace], int | None], build_parser: Callable[[], argparse.ArgumentParser],
+def run(command: Callable[[argparse.Namespace], int | None],
+        build_parser: Callable[[], argparse.ArgumentParser],
         argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, set up logging, call ``main(args)``; package errors exit with 2."""
-    args = build_parser().parse_args(argv)
+    """Parse ``argv`` with ``build_parser()`` and :func:`execute` ``command``."""
+    return execute(command, build_parser().parse_args(argv))
+
+
+def execute(command: Callable[[argparse.Namespace], int | None],
+            args: argparse.Namespace) -> int:
+    """Set up logging from ``-v``/``-q``, call ``command(args)`` and return its exit
+    status; package errors and unwritable outputs print one line and give 2."""
     printable_output()
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     if not is_main_process():
         level = max(level, logging.WARNING)  # one log of a distributed run, from rank 0
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
     try:
-        return main(args) or 0
+        return command(args) or 0
     except DeepAudioError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

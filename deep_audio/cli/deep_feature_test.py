@@ -1,12 +1,14 @@
-"""Classify audio files with a deep-feature classifier.
-
-    python -m deep_audio.cli.deep_feature_test -m dog_cat_deep_svm -i bark.wav meow.flac [--segments]
+"""Classify audio files with a classifier on a network's deep features (.skops).
 
 One line per file: path, class, its probability, then the probability of every class;
-with ``--segments``, one line per segment as well (the classifier on each segment's
+with --segments, one line per segment as well (the classifier on each segment's
 embedding; not for classifiers that append hand-crafted statistics of whole files).
-The CNN is the one recorded in the classifier (``--cnn-model`` to point at a moved
-file); a CNN that embeds differently from the one used in training is refused.
+The network is the one recorded in the classifier (--cnn-model to point at a moved
+file); a network that embeds differently from the one used in training is refused.
+
+Examples:
+  deep-audio deep-feature-test -m dog_cat_deep_svm -i bark.wav meow.flac
+  deep-audio deep-feature-test -m dog_cat_deep_svm -i bark.wav --segments
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from deep_audio.errors import DeepAudioError
 from deep_audio.predict.deep_features import (classify_files_deep,
                                                   deep_file_classification,
                                                   load_deep_feature_classifier)
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
 __all__ = ["deep_file_classification", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Classify audio files with a classifier on deep features (.skops).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     _cli.add_inputs(parser, help="audio files")
     parser.add_argument("--cnn-model", metavar="MODEL.pt", default=None,
@@ -35,7 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--segments", action="store_true",
                         help="one row per segment with start/end seconds")
     _cli.add_config(parser, flags=("models_dir", "device", "precision"))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
                             skip_unreadable=True),
         classifier.class_names)
     return _cli.exit_status(classified, len(args.input), what="classified")
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

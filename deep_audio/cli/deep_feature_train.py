@@ -1,20 +1,17 @@
-"""Train a classic classifier (SVM & co.) on a CNN's deep features of class folders.
+"""Train a classic classifier (SVM & co.) on a network's deep features of class folders.
 
-    python -m deep_audio.cli.deep_feature_training -m models/cnn.pt \
-        -i data/dog data/cat -o dog_cat_deep_svm --layer linear1 --classifier svm \
-        [--combine-classic | --per-segment]
-    python -m deep_audio.cli.deep_feature_training -m Cnn14_16k_mAP=0.438.pth \
-        --backbone panns_cnn14_16k -i data/dog data/cat -o dog_cat_cnn14_logistic \
-        --classifier logistic
+Writes MODELS_DIR/NAME.skops (recording the network file, the layer and whether the
+136 hand-crafted statistics are appended) and prints the cross-validated report. With
+few files per class, a frozen network's pooled conv features and a logistic regression
+on every segment transfer best (--layer conv_bands --classifier logistic
+--per-segment). Defaults (classifier, folds, seed, models folder, hand-crafted windows)
+come from configs/default.yaml; the flags, -c YAML and --set override them.
 
-With few files per class, a frozen network's pooled conv features and a logistic
-regression on every segment transfer best (``--layer conv_bands --classifier logistic
---per-segment``; see the README's transfer table).
-
-writes ``models/dog_cat_deep_svm.skops`` (recording the CNN file, the layer and whether
-the 136 hand-crafted statistics are appended) and prints the cross-validated report.
-Defaults (classifier, folds, seed, models folder, hand-crafted windows) come from
-configs/default.yaml; the flags, ``-c YAML`` and ``--set KEY=VALUE`` override them.
+Examples:
+  deep-audio deep-feature-train -m models/cnn.pt -i data/dog data/cat -o dog_cat_deep_svm \
+      --layer linear1 --classifier svm
+  deep-audio deep-feature-train -m Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k \
+      -i data/dog data/cat -o dog_cat_cnn14_logistic --classifier logistic
 """
 
 from __future__ import annotations
@@ -28,15 +25,12 @@ from deep_audio.classic.classifiers import parameter_name
 from deep_audio.device import resolve_device
 from deep_audio.predict.deep_features import train_deep_feature_classifier
 from deep_audio.predict.embeddings import DEFAULT_LAYER, default_layer
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
 __all__ = ["main", "train_deep_feature_classifier"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Train svm, svm_rbf, knn, randomforest, gradientboosting, "
-                         "extratrees or logistic on a trained CNN's file (or segment) "
-                         "embeddings.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
@@ -57,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     _cli.add_config(parser, flags=("classifier", "cv_folds", "seed", "models_dir", "device",
                                    "precision"))
     _cli.add_feature_windows(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         parameter_values=parameters, per_segment=args.per_segment, config=config)
     print_result(result)
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

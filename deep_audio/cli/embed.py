@@ -1,15 +1,15 @@
-"""Deep features: a trained model's file embeddings of folders, as a matrix.
-
-    python -m deep_audio.cli.extract_features -m models/cnn.pt -i data/dog data/cat \
-        -o features.npz [--layer linear1] [--csv features.csv]
-    python -m deep_audio.cli.extract_features -m Cnn14_16k_mAP=0.438.pth \
-        --backbone panns_cnn14_16k -i data/dog data/cat -o cnn14.npz
+"""Write a network's file embeddings (deep features) of folders to .npz or .csv.
 
 One row per audio file (found recursively; unreadable files are skipped and listed).
-The ``.npz`` holds ``features`` (n_files, size) float32, ``files``, ``labels`` (each
-file's folder name), ``names`` (``linear1_0`` ...), ``layer``, ``model`` and
-``skipped`` (n_skipped, 2); it loads with ``np.load(path, allow_pickle=False)``.
-``-o`` may also end in ``.csv``: a header ``file,label,<names>`` and one row per file.
+The .npz holds features (n_files, size) float32, files, labels (each file's folder
+name), names (linear1_0 ...), layer, model and skipped (n_skipped, 2); it loads with
+np.load(path, allow_pickle=False). A .csv has a header file,label,<names> and one row
+per file.
+
+Examples:
+  deep-audio embed -m models/cnn.pt -i data/dog data/cat -o features.npz --layer linear1
+  deep-audio embed -m Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k -i data/dog \
+      data/cat -o cnn14.npz --csv cnn14.csv
 """
 
 from __future__ import annotations
@@ -27,14 +27,12 @@ from deep_audio.errors import DeepAudioError
 from deep_audio.io.files import atomic_write
 from deep_audio.predict.embeddings import (DEFAULT_LAYER, DeepFeatures, default_layer,
                                              extract_deep_features)
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
 __all__ = ["extract_deep_features", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Write a trained model's file embeddings (deep features) of "
-                         "folders to .npz or .csv.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="folders of audio (searched recursively); each folder's "
@@ -49,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "--backbone its published embedding: linear1 of PANNs, pooled "
                              "of a Hugging Face encoder)")
     _cli.add_config(parser, flags=("device", "precision"))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +85,10 @@ def write_csv(deep: DeepFeatures, path: Path) -> None:
         writer.writerow(["file", "label"] + deep.names)
         writer.writerows([file, label] + [repr(float(v)) for v in row]
                          for file, label, row in zip(deep.files, deep.labels, deep.features))
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,12 +1,14 @@
-"""Export a trained model to ONNX and/or TorchScript and check the copies against PyTorch.
+"""Export a trained model to ONNX and/or TorchScript, and check the copies against PyTorch.
 
-    python -m deep_audio.cli.export_model -m models/cnn.pt [-o models/cnn]
-        [--format onnx torchscript] [-i some.wav ...] [--atol 0.01]
+Writes OUT.onnx (front end included, dynamic batch, opset 18, class names and settings
+in its metadata; 'deep-audio test -m OUT.onnx' runs it without torch) and
+OUT.torchscript.pt, then runs each on the same segments as PyTorch (generated noise,
+tones and silence, plus the segments of any -i files) and fails when a logit differs by
+more than --atol.
 
-Writes ``OUT.onnx`` (front-end included, dynamic batch, opset 18, class names and
-settings in its metadata) and ``OUT.torchscript.pt``, then runs each on the same segments
-as PyTorch (generated noise, tones and silence, plus the segments of any ``-i`` files) and
-fails when a logit differs by more than ``--atol``.
+Examples:
+  deep-audio export -m models/cnn.pt
+  deep-audio export -m models/cnn.pt -o exported/cnn --format onnx -i song.wav
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ import numpy as np
 
 from deep_audio.cli import common as _cli
 from deep_audio.export import LOGIT_ATOL, probe_segments, to_onnx, to_torchscript, verify
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Export a model to ONNX / TorchScript and verify the outputs.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="output path without suffix (default: the model's, beside it)")
@@ -33,7 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="audio files whose segments are also compared")
     parser.add_argument("--atol", type=float, default=LOGIT_ATOL,
                         help="largest accepted |logit difference|")
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
             path = to_torchscript(model, base.with_name(base.name + ".torchscript.pt"))
         print(verify(model, path, waveforms=waveforms, atol=args.atol).format())
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,14 +1,19 @@
-"""Hand-crafted features of audio files or folders, to ``.npz`` or ``.csv``.
+"""Write hand-crafted features (pyAudioAnalysis's) of audio files or folders to .npz or .csv.
 
-    python -m deep_audio.cli.feature_extraction -i data/classical data/metal -o features.csv
-    python -m deep_audio.cli.feature_extraction -i song.wav -o song_frames.npz --short-term
+Default: one row of 136 mid-term statistics per file (a file column and named columns
+in the CSV header; arrays features, files, names, skipped in the npz). --short-term:
+the 68 short-term features of every frame of ONE file (columns time_seconds and the
+names; npz arrays features (68, frames), names, times). The windows come from the
+classic section of configs/default.yaml; the window flags, -c YAML and --set override
+them.
 
-Default: one row of 136 mid-term statistics per file (``file`` column + named columns in
-the CSV header; arrays ``features``, ``files``, ``names``, ``skipped`` in the npz).
-``--short-term``: the 68 short-term features of every frame of ONE file (columns
-``time_seconds`` + names; npz arrays ``features`` (68, frames), ``names``, ``times``).
-The windows come from the ``classic`` section of configs/default.yaml; the window flags,
-``-c YAML`` and ``--set KEY=VALUE`` override them.
+Examples:
+  deep-audio features -i data/classical data/metal -o features.csv
+  deep-audio features -i song.wav -o song_frames.npz --short-term
+
+From Python, pyAudioAnalysis's call:
+  from deep_audio.classic import directory_feature_extraction
+  features, files, names = directory_feature_extraction("data/classical", 1.0, 1.0, 0.1, 0.05)
 """
 
 from __future__ import annotations
@@ -32,9 +37,7 @@ __all__ = ["directory_feature_extraction", "main"]
 logger = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Extract hand-crafted features (pyAudioAnalysis's 68 short-term "
-                         "features, 136 mid-term statistics).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_inputs(parser, help="audio files and/or folders (searched recursively)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="output file, .npz or .csv")
@@ -44,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resample to this rate first (default: each file's own rate)")
     _cli.add_config(parser, flags=())
     _cli.add_feature_windows(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +118,10 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]])
         writer = csv.writer(stream)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,18 +1,18 @@
-"""Pictures of hand-crafted features: a file's spectrogram, or two features per class
-over a classifier's decision surface (the seed's scatter plot).
+"""Draw a file's spectrogram, or two hand-crafted features per class over a classifier's
+decision regions (the seed's scatter plot).
 
-    python -m deep_audio.cli.feature_plots spectrogram -i song.wav -o song.png
-    python -m deep_audio.cli.feature_plots scatter -i data/classical data/metal -o space.png \
-        --scatter-x-feature spectral_centroid_mean --scatter-y-feature energy_entropy_mean \
-        --classifier svm_rbf
-    python -m deep_audio.cli.feature_plots scatter -i data/classical data/metal --html space.html
+--html PAGE writes an interactive page (alone or beside -o IMAGE): the scatter's hover
+names each file and a click plays it; the spectrogram zooms and plays from the time
+clicked. Audio is embedded, or linked by relative path with --link-audio. Defaults
+(spectrogram window and step, the two features, classifier, windows, seed) come from
+configs/default.yaml; the flags, -c YAML and --set override them.
 
-``--html PAGE`` writes an interactive page (alone or beside ``-o IMAGE``): the scatter's
-hover names each file and a click plays it; the spectrogram zooms and plays from the
-time clicked. Audio is embedded, or linked by relative path with ``--link-audio``.
-
-Defaults (spectrogram window and step, the two features, classifier, windows, seed) come
-from configs/default.yaml; the flags, ``-c YAML`` and ``--set KEY=VALUE`` override them.
+Examples:
+  deep-audio plot spectrogram -i song.wav -o song.png
+  deep-audio plot scatter -i data/classical data/metal -o space.png \
+      --scatter-x-feature spectral_centroid_mean --scatter-y-feature energy_entropy_mean \
+      --classifier svm_rbf
+  deep-audio plot scatter -i data/classical data/metal --html space.html
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from deep_audio.features.handcrafted import spectrogram
 __all__ = ["main", "plot_feature_space"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Plot a spectrogram or a 2-D feature scatter with decision regions.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["spectrogram", "scatter"])
     _cli.add_inputs(parser, help="spectrogram: one audio file; scatter: class folders")
     parser.add_argument("-o", "--output", metavar="IMAGE",
@@ -43,7 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
                                    "scatter_x_feature", "scatter_y_feature", "classifier",
                                    "cv_folds", "seed"))
     _cli.add_feature_windows(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         written = [path for path in (result.path, result.html_path) if path is not None]
     print("saved " + ", ".join(map(str, written)))
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

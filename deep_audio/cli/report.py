@@ -1,19 +1,19 @@
-"""Score a model on folders of labelled files (one folder per class) or a manifest.
-
-    python -m deep_audio.cli.classification_report -m models/classical_vs_metal_cnn.pt -i test/classical test/metal
-    python -m deep_audio.cli.classification_report -m models/tagger.pt --manifest meta/test.csv --audio-root audio/
-
-A multi-label model (a tagger) is scored on the manifest's labels with mAP, per-class
-average precision and precision/recall/F1 at its stored thresholds; the per-class AP is
-drawn to ``MODEL.ap.png`` (``--plot``).
+"""Score a model on labelled files: class folders (named as its classes) or a manifest.
 
 Prints per-class precision, recall and F1, accuracy and the confusion matrix, and saves
-the confusion matrix as a PNG (default: beside the model). ``--report PNG`` also writes
-the training report: the model's training curves (from ``MODEL.history.csv``, when it
-is there) beside the confusion matrix on these folders. ``--html FILE`` writes the
-interactive evaluation report: a clickable confusion matrix listing each cell's files
-with posteriors, audio, spectrogram and segment posteriors (audio clips embedded up to
-a size cap, or linked by relative path with ``--link-audio``).
+the confusion matrix as a PNG (default: MODEL.confusion.png). --report PNG also draws
+the model's training curves (from MODEL.history.csv, when it is there) beside the
+confusion matrix. --html FILE writes an interactive page: a clickable confusion matrix
+listing each cell's files with posteriors, audio, spectrogram and segment posteriors
+(audio clips embedded up to a size cap, or linked by relative path with --link-audio).
+A multi-label model (a tagger) is scored on the manifest's labels with mAP, per-class
+average precision and precision/recall/F1 at its stored thresholds; the per-class AP is
+drawn to MODEL.ap.png (--plot).
+
+Examples:
+  deep-audio report -m models/classical_vs_metal_cnn.pt -i test/classical test/metal
+  deep-audio report -m models/drums.pt -i test/* --html drums_report.html --link-audio
+  deep-audio report -m models/tagger.pt --manifest meta/test.csv --audio-root audio/
 """
 
 from __future__ import annotations
@@ -27,15 +27,14 @@ from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.predict import evaluate_folders, evaluate_manifest
 from deep_audio.predict.evaluate import TaggingReport
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.viz.png import plot_class_scores, plot_confusion_matrix, plot_training_report
 from deep_audio.training.history import read_history
 
 logger = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Per-class precision/recall/F1, accuracy and confusion matrix.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     _cli.add_folders_or_manifest(parser, help="class folders named as the model's classes")
     parser.add_argument("--plot", metavar="PNG",
@@ -53,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--audio-cap-mb", type=float, default=4.0, metavar="MB",
                         help="in --html, embed at most this much audio (mistakes first)")
     _cli.add_config(parser, flags=("device", "precision"))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,6 +111,10 @@ def _tagging_outputs(report: TaggingReport, args: argparse.Namespace) -> int:
                                  args.html, title=f"{name} on {Path(args.manifest).name}")
         print(f"evaluation report: {page} ({page.stat().st_size / 1e6:.1f} MB)")
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

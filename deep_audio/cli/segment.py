@@ -1,23 +1,25 @@
-"""Label the regions of long recordings with a trained model.
-
-    python -m deep_audio.cli.segment_recording -m models/cnn.pt -i recording.flac [-o out/]
-        [--format csv|json] [--plot png|html] [--truth annotation.txt] [--html]
+"""Label the regions of long recordings, or their sound events, with a trained model.
 
 Reads each recording in blocks (any length), prints its regions (start, end, label,
-confidence) and writes ``OUT/<name>.regions.csv`` plus ``OUT/<name>.regions.segments.csv``
-(segment posteriors), or ``OUT/<name>.json``, and with ``--plot`` a timeline picture
-``OUT/<name>.timeline.png`` (or ``.html``). With ``--truth`` (one annotation file per
-recording, ``start end label`` per line) it prints per-class and overall accuracy on a
-fine time grid and draws the annotation under the regions. ``--html`` writes
-``OUT/<name>.report.html``: the timeline zoomable, the recording playable from any point
-clicked, the annotation as a second lane.
+confidence) and writes OUT/<name>.regions.csv plus OUT/<name>.regions.segments.csv
+(segment posteriors), or OUT/<name>.json, and a timeline picture
+OUT/<name>.timeline.png (--plot). With --truth (one annotation file per recording,
+'start end label' per line) it prints per-class and overall accuracy on a fine time
+grid and draws the annotation under the regions. --html writes OUT/<name>.report.html:
+the timeline zoomable, the recording playable from any point clicked, the annotation as
+a second lane.
 
 A multi-label model (a tagger) detects sound events instead: several classes at once,
 each class's posteriors median-filtered and thresholded at the model's threshold. They
-are printed and written to ``OUT/<name>.events.tsv`` (onset, offset, label, confidence);
-``--truth`` (DCASE event lists: ``onset offset label`` per line) scores them with
-sed_eval (segment- and event-based F1, error rate) and PSDS (sed_scores_eval), per
-recording and over all of them.
+are printed and written to OUT/<name>.events.tsv (onset, offset, label, confidence);
+--truth (DCASE event lists: 'onset offset label' per line) scores them with sed_eval
+(segment- and event-based F1, error rate) and PSDS (sed_scores_eval), per recording and
+over all of them.
+
+Examples:
+  deep-audio segment -m models/cnn.pt -i recording.flac -o out
+  deep-audio segment -m models/cnn.pt -i recording.flac -o out --truth annotation.txt --html
+  deep-audio segment -m models/tagger.pt -i long.flac -o out --truth events.tsv
 """
 
 from __future__ import annotations
@@ -29,14 +31,13 @@ from typing import Sequence
 from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
-from deep_audio.events.detection import SegmentScores, evaluate_events, read_events, write_events
-from deep_audio.predict.long_recordings import (evaluate_segmentation, read_annotation,
+from deep_audio.events import SegmentScores, evaluate_events, read_annotation, write_annotation
+from deep_audio.predict.long_recordings import (evaluate_segmentation,
                                                   save_segmentation, segment_recording)
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Segment long recordings into labelled regions.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser)
     _cli.add_inputs(parser, help="audio files of any length")
     parser.add_argument("-o", "--output", default="segmentation", metavar="FOLDER",
@@ -58,7 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="shorter regions join a neighbour (default: the model's setting)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,9 +66,8 @@ def run(args: argparse.Namespace) -> int:
         raise DeepAudioError(f"--truth needs one annotation per input: {len(args.input)} "
                              f"input(s), {len(args.truth)} annotation(s)")
     model = load_model(args.model, device=resolve_device(args.device))
-    detects_events = model.config.model.multi_label
-    read = read_events if detects_events else read_annotation
-    truths = [read(path) for path in args.truth] if args.truth else None
+    detects_events = model.task.multi_label
+    truths = [read_annotation(path) for path in args.truth] if args.truth else None
     output = Path(args.output)
     reference, estimated, scores, durations = {}, {}, {}, {}
     for index, path in enumerate(args.input):
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             for event in result.events:
                 print(f"{event.onset_seconds:.2f}\t{event.offset_seconds:.2f}\t"
                       f"{event.label}\t{event.confidence:.3f}")
-            written.append(write_events(output / f"{stem}.events.tsv", result.events,
+            written.append(write_annotation(output / f"{stem}.events.tsv", result.events,
                                         with_confidence=True))
             if truth is not None:
                 reference[stem], estimated[stem] = truth, result.events
@@ -101,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.regions)} regions")
             print("start_seconds\tend_seconds\tlabel\tconfidence")
             for region in result.regions:
-                print(f"{region.start_seconds:.2f}\t{region.end_seconds:.2f}\t"
-                      f"{region.class_name}\t{region.confidence:.3f}")
+                print(f"{region.onset_seconds:.2f}\t{region.offset_seconds:.2f}\t"
+                      f"{region.label}\t{region.confidence:.3f}")
             if truth is not None:
                 print(evaluate_segmentation(result, truth).format())
         if args.plot != "none":
@@ -118,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         print(evaluate_events(reference, estimated, class_names=list(model.class_names),
                               durations_seconds=durations, scores=scores).format())
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

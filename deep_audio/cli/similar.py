@@ -1,14 +1,13 @@
 """Similar-sound search: index folders of audio, then find the files nearest to a query.
 
-    python -m deep_audio.cli.similar_sounds build -m models/cnn.pt -i sounds/ -o sounds.npz \
-        [--layer linear1]
-    python -m deep_audio.cli.similar_sounds query --index sounds.npz -i query.wav [-k 5]
-
-``build`` embeds every audio file under the folders (recursively) and saves the index.
-``query`` prints, for each query file, its ``k`` nearest indexed files with their cosine
+build embeds every audio file under the folders (recursively) and saves the index.
+query prints, for each query file, its k nearest indexed files with their cosine
 distance (0 = same direction, at most 2), nearest first. It embeds queries with the
-index's model (``-m`` to point at a moved file); a model that embeds differently is
-refused.
+index's model (-m to point at a moved file); a model that embeds differently is refused.
+
+Examples:
+  deep-audio similar build -m models/cnn.pt -i sounds/ -o sounds.npz --layer linear1
+  deep-audio similar query --index sounds.npz -i query.wav -k 5
 """
 
 from __future__ import annotations
@@ -21,14 +20,12 @@ from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
 from deep_audio.predict.embeddings import DEFAULT_LAYER
 from deep_audio.predict.search import SoundIndex, build_index, nearest, search
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
 __all__ = ["build_index", "main", "nearest"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Build an index of file embeddings, or query it for the files "
-                         "nearest to a sound.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["build", "query"])
     _cli.add_inputs(parser, help="build: folders to index; query: audio files to look up")
     _cli.add_model(parser, required=False)
@@ -38,7 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="build: conv (last conv block pooled), conv_bands (pooled over time only), linear1, linear2, ...")
     parser.add_argument("-k", type=int, default=5, help="query: neighbours per file")
     _cli.add_config(parser, flags=("device", "precision"))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         for rank, (file, distance) in enumerate(neighbours, start=1):
             print(f"{query}\t{rank}\t{file}\t{distance:.4f}")
     return _cli.exit_status(found, len(args.input))
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

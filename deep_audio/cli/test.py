@@ -1,39 +1,56 @@
-"""Classify audio files with a trained model.
+"""Classify audio files with a trained model: one line per file, or per segment.
 
-    python -m deep_audio.cli.basic_test -m models/classical_vs_metal_cnn.pt -i song.wav [--segments]
+-m is a model file written by deep_audio (.pt), or its ONNX export (.onnx, written by
+'deep-audio export'), which runs with onnxruntime and never imports torch. Each line
+gives the file, its class, that class's probability and every class's probability;
+--segments adds one line per segment with its start and end seconds. One file that
+cannot be used is an error (exit status 2, one line naming the file and why); among
+several, each such file is skipped with a warning and the status is 1.
 
-One file that cannot be used is an error (exit status 2, one line naming the file and
-why); among several, each such file is skipped with a warning and the status is 1.
+Examples:
+  deep-audio test -m models/classical_vs_metal_cnn.pt -i song.wav more.flac
+  deep-audio test -m models/classical_vs_metal_cnn.pt -i song.wav --segments
+  deep-audio test -m models/classical_vs_metal_cnn.onnx -i song.wav
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Sequence
 
 from deep_audio.cli import common as _cli
-from deep_audio.device import resolve_device
-from deep_audio.predict import classify_file
-from deep_audio.models import load_model
+from deep_audio.predict.predictor import classify_file
 
 __all__ = ["classify_file", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Classify audio files; one line per file, or per segment.")
-    _cli.add_model(parser)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model", required=True, metavar="MODEL",
+                        help="a model file (.pt), or its ONNX export (.onnx)")
     _cli.add_inputs(parser, help="audio files")
     parser.add_argument("--segments", action="store_true",
-                        help="one row per segment with start/end seconds")
+                        help="also one line per segment with start/end seconds")
     _cli.add_config(parser, flags=("device", "precision"))
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    if Path(args.model).suffix.lower() == ".onnx":
+        from deep_audio.predict.onnx import OnnxClassifier
+
+        return _cli.classify_and_print(OnnxClassifier(args.model), args.input,
+                                       segments=args.segments)
+    from deep_audio.device import resolve_device  # torch: only for a .pt model
+    from deep_audio.io.model_files import load_model
+
     settings = _cli.config_from_args(args).training
     model = load_model(args.model, device=resolve_device(settings.device))
     return _cli.classify_and_print(model, args.input, segments=args.segments,
                                    precision=settings.precision)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

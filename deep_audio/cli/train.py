@@ -1,22 +1,22 @@
-"""Train the CNN on class folders or a manifest.
+"""Train a spectrogram CNN on class folders (one per class) or a manifest.
 
-    python -m deep_audio.cli.basic_training -i data/classical data/metal -o classical_vs_metal_cnn
-    python -m deep_audio.cli.basic_training --manifest meta/train.csv --audio-root audio/ -o tagger
-    python -m deep_audio.cli.basic_training --manifest meta/esc50.csv --audio-root audio/ \
-        --path-column filename --label-column category --fold-column fold --cross-validate -o esc
+Writes the best epoch's model to OUTPUT (a bare name goes to models/NAME.pt), its
+per-epoch log beside it (NAME.history.csv), and prints the validation scores. A manifest
+row with several labels (dog;car) makes a multi-label model (a tagger: sigmoid outputs,
+chosen by mAP, per-class thresholds stored in the model); --task sets it either way.
+--cross-validate trains and tests one model per predefined fold, --fold K one fold.
 
-A manifest row with several labels (``dog;car``) makes a multi-label model (sigmoid
-outputs, chosen by mAP, per-class thresholds stored in the model); ``--cross-validate``
-trains and tests one model per predefined fold, ``--fold K`` one fold.
+Examples:
+  deep-audio train -i data/classical data/metal -o classical_vs_metal_cnn
+  deep-audio train -i data/classical data/metal -o cnn --epochs 30 --device cuda --precision auto
+  deep-audio train --manifest meta/train.csv --audio-root audio/ -o tagger
+  deep-audio train --manifest meta/esc50.csv --audio-root audio/ --path-column filename \\
+      --label-column category --fold-column fold --cross-validate -o esc
+  torchrun --nproc_per_node=2 -m deep_audio train -i data/a data/b -o ab_cnn   # several GPUs
 
-On several processes, GPUs or machines (DistributedDataParallel; see the README)::
-
-    torchrun --nproc_per_node=2 -m deep_audio.cli.basic_training -i data/a data/b -o ab_cnn
-
-From Python, the seed's call::
-
-    from deep_audio.bin import basic_training as bt
-    bt.train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")
+From Python, the seed's call:
+  from deep_audio.bin import basic_training as bt
+  bt.train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import argparse
 from typing import Sequence
 
 from deep_audio.cli import common as _cli
-from deep_audio.config import override
+from deep_audio.config import load_config
 from deep_audio.errors import DeepAudioError
 from deep_audio.training import cross_validate, train_model
 from deep_audio.training.train import format_validation
@@ -33,27 +33,26 @@ from deep_audio.training.train import format_validation
 __all__ = ["train_model", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cli.parser("Train a spectrogram CNN: one input folder per class, or a manifest.")
-    _cli.add_folders_or_manifest(
-        parser, help="class folders (the folder name is the class name)", multi_label=True)
-    parser.add_argument("--cross-validate", action="store_true",
-                        help="one model per fold of the manifest's fold column, each tested "
-                             "on its fold; prints each score, the mean and the deviation")
-    parser.add_argument("--fold", metavar="K",
-                        help="train on the other folds and test on fold K")
-    parser.add_argument("-o", "--output", required=True, metavar="NAME",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _cli.add_folders_or_manifest(parser, help="class folders (the folder name is the class "
+                                              "name; audio found recursively)")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name or path; a bare name is written to models/NAME.pt")
-    parser.add_argument("--resume", action="store_true",
+    output.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from OUTPUT.checkpoint.pt")
+    _cli.add_task(parser)
+    folds = parser.add_argument_group("folds (need a manifest with a fold column)")
+    folds.add_argument("--cross-validate", action="store_true",
+                       help="one model per fold, each tested on its fold; prints each "
+                            "score, the mean and the deviation")
+    folds.add_argument("--fold", metavar="K", help="train on the other folds, test on fold K")
     _cli.add_config(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    config = _cli.config_from_args(args)
-    if args.multi_label:
-        config = override(config, multi_label=True)
+    config = load_config(args.config)
+    overrides = _cli.overrides_from_args(args)
     manifest = _cli.manifest_from_args(args)
     if args.cross_validate or args.fold is not None:
         if manifest is None:
@@ -61,12 +60,12 @@ def run(args: argparse.Namespace) -> int:
                                  "column (--manifest)")
         folds = None if args.fold is None else [args.fold]
         scores = cross_validate(manifest, args.output, folds=folds, config=config,
-                                progress=not args.quiet)
+                                progress=not args.quiet, **overrides)
         print(scores.format())
         print(f"summary: {scores.summary_path}")
         return 0
     result = train_model(args.input, args.output, manifest=manifest, config=config,
-                         progress=not args.quiet, resume=args.resume)
+                         progress=not args.quiet, resume=args.resume, **overrides)
     if not _cli.is_main_process():
         return 0
     print(f"model: {result.model_path}")
@@ -76,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if result.skipped_files:
         print(f"{len(result.skipped_files)} unusable file(s) skipped (listed above)")
     return 0
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return _cli.build_parser(__doc__, add_arguments, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
