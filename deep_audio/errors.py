@@ -17,5 +17,17 @@ class ModelFileError(DeepAudioError):
     """A model file is missing, damaged, or does not match what is asked of it."""
 
 
+class MissingMetadataError(ModelFileError, KeyError):
+    """A model file's metadata lacks a key deep_audio needs.
+
+    Also a ``KeyError``, the error a plain lookup of the key would raise.
+    """
+
+
 class ExportError(DeepAudioError):
     """A model cannot be exported, or the exported model disagrees with PyTorch."""
+
+
+class AnnotationError(DeepAudioError):
+    """An annotation file (labelled time spans) is missing or malformed; the message names
+    the file and the line."""

@@ -136,7 +136,7 @@ class CachedAudio:
         self.path = Path(path)
         samples = np.load(self.path, mmap_mode="r")
         if samples.ndim != 1 or samples.dtype != np.float32:
-            raise ValueError(f"'{self.path}' is not a cache entry")
+            raise AudioError(f"'{self.path}' is not a cache entry")
         self.length = len(samples)
 
     def __len__(self) -> int:

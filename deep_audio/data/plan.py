@@ -20,7 +20,7 @@ import numpy as np
 
 from deep_audio.io.audio import read_audio, read_audio_blocks
 from deep_audio.config import seconds_to_samples
-from deep_audio.errors import DeepAudioError
+from deep_audio.errors import DeepAudioError, MissingMetadataError
 
 if TYPE_CHECKING:
     from deep_audio.config import Config
@@ -40,8 +40,8 @@ def segment_starts(n_samples: int, segment_samples: int, hop_samples: int) -> li
     ([0, 10, 20, 30], [0, 10, 20, 25], [0])
     """
     if segment_samples <= 0 or hop_samples <= 0:
-        raise ValueError(f"segment_samples={segment_samples} and hop_samples={hop_samples} "
-                         "must be > 0")
+        raise DeepAudioError(f"segment_samples={segment_samples} and hop_samples={hop_samples} "
+                             "must be > 0")
     last = n_samples - segment_samples
     if last <= 0:
         return [0]
@@ -119,18 +119,26 @@ class SegmentPlan:
 
         Raises
         ------
-        KeyError, ValueError
-            A key is missing or does not hold a number.
+        MissingMetadataError
+            A key is missing (also a ``KeyError``).
+        ValueError
+            A value is not a number.
         """
+        def value(name: str) -> str:
+            key = f"{METADATA_PREFIX}{name}"
+            if key not in metadata:
+                raise MissingMetadataError(key)
+            return metadata[key]
+
         minimum = metadata.get(f"{METADATA_PREFIX}min_file_seconds")
         if minimum is None:
             stored = json.loads(metadata.get(f"{METADATA_PREFIX}config", "{}"))
             minimum = stored.get("segments", {}).get("min_file_seconds")
         if minimum is None:
-            raise KeyError(f"{METADATA_PREFIX}min_file_seconds")
-        return cls(sample_rate=int(metadata[f"{METADATA_PREFIX}sample_rate"]),
-                   segment_samples=int(metadata[f"{METADATA_PREFIX}segment_samples"]),
-                   hop_samples=int(metadata[f"{METADATA_PREFIX}segment_hop_samples"]),
+            raise MissingMetadataError(f"{METADATA_PREFIX}min_file_seconds")
+        return cls(sample_rate=int(value("sample_rate")),
+                   segment_samples=int(value("segment_samples")),
+                   hop_samples=int(value("segment_hop_samples")),
                    min_seconds=float(minimum))
 
     def to_metadata(self) -> dict[str, str]:

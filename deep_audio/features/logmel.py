@@ -11,6 +11,7 @@ import torchaudio
 from torch import nn
 
 from deep_audio.config import FrontEndConfig
+from deep_audio.errors import ConfigError, DeepAudioError
 
 
 class LogMel(nn.Module):
@@ -44,7 +45,7 @@ class LogMel(nn.Module):
                  top_db_floor: float = -100.0):
         super().__init__()
         if win_length > n_fft:
-            raise ValueError(f"win_length={win_length} must be <= n_fft={n_fft}")
+            raise ConfigError(f"win_length={win_length} must be <= n_fft={n_fft}")
         self.hop_length = hop_length
         self.n_mels = n_mels
         self.mel = torchaudio.transforms.MelSpectrogram(
@@ -108,7 +109,7 @@ def band_statistics(front_end: LogMel, batches, device: torch.device | str = "cp
         total_sq += (spec ** 2).sum(dim=(0, 2))
         count += spec.shape[0] * spec.shape[2]
     if count == 0:
-        raise ValueError("band_statistics needs at least one waveform")
+        raise DeepAudioError("band_statistics needs at least one waveform")
     mean = total / count
     std = (total_sq / count - mean ** 2).clamp(min=0.0).sqrt()
     return mean.float(), std.float()

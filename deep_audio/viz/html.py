@@ -188,7 +188,7 @@ class Page:
     def add_figure(self, div_id: str, figure: Any, *, style: str = "") -> str:
         """Store ``figure`` (a plotly Figure) and return the div it will be drawn in."""
         if div_id in self.figures:
-            raise ValueError(f"figure id {div_id!r} used twice")
+            raise DeepAudioError(f"figure id {div_id!r} used twice")
         self.figures[div_id] = json.loads(figure.to_json())
         attribute = f' style="{html.escape(style)}"' if style else ""
         return f'<div class="figure" id="{html.escape(div_id)}"{attribute}></div>'
