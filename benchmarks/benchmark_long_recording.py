@@ -48,7 +48,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     truth = [(60.0 * m, 60.0 * (m + 1), KINDS[m % 3]) for m in range(args.minutes)]
-    found = [(r.start_seconds, r.end_seconds, r.class_name) for r in result.regions]
+    found = [(r.onset_seconds, r.offset_seconds, r.label) for r in result.regions]
     right = sum(a[2] == b[2] for a, b in zip(found, truth))
     worst = (max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(found, truth))
              if len(found) == len(truth) else float("nan"))

@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT))
 from deep_audio.config import load_config  # noqa: E402
 from deep_audio.data.manifest import read_manifest  # noqa: E402
 from deep_audio.predict import evaluate_manifest, segment_recording  # noqa: E402
-from deep_audio.events.detection import (SegmentScores, evaluate_events,  # noqa: E402
-                                         read_events)
+from deep_audio.events import SegmentScores, evaluate_events, read_annotation  # noqa: E402
 from deep_audio.metrics import multilabel_scores  # noqa: E402
 from deep_audio.predict.predictor import classify_files  # noqa: E402
+from deep_audio.tasks import MultiLabel  # noqa: E402
 from deep_audio.training import train_model  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def run_one(kind: str, seed: int, data: Path, work: Path) -> dict:
                  "detector": data / "meta/train_strong.csv",
                  "single": dominant_manifest(data / "meta/train_strong.csv",
                                              work / "train_dominant.csv")}
-    config = load_config(seed=seed, multi_label=kind != "single")
+    config = load_config(seed=seed, task="single_label" if kind == "single" else "multi_label")
     started = time.perf_counter()
     result = train_model(manifest=read_manifest(manifests[kind], audio_root=data),
                          output=work / f"{kind}_{seed}", config=config, progress=False,
@@ -73,8 +73,8 @@ def run_one(kind: str, seed: int, data: Path, work: Path) -> dict:
     if kind == "single":  # its posteriors as tag scores, with 0.5-free argmax decisions
         results = list(classify_files([c.path for c in test.clips], result.model_path))
         by_path = {r.path: r for r in results}
-        targets = np.stack([[float(n in c.labels) for n in names] for c in test.clips
-                            if c.path in by_path])
+        targets = np.stack(MultiLabel().targets(
+            [c.labels for c in test.clips if c.path in by_path], names))
         posteriors = np.stack([by_path[c.path].posteriors for c in test.clips
                                if c.path in by_path])
         decisions = np.eye(len(names))[posteriors.argmax(axis=1)]
@@ -90,7 +90,7 @@ def run_one(kind: str, seed: int, data: Path, work: Path) -> dict:
         reference, estimated, segment_scores, durations = {}, {}, {}, {}
         for audio in sorted((data / "long").glob("*.flac")):
             found = segment_recording(audio, result.model_path, segment_hop_seconds=0.25)
-            reference[audio.stem] = read_events(audio.with_suffix(".tsv"))
+            reference[audio.stem] = read_annotation(audio.with_suffix(".tsv"))
             estimated[audio.stem] = found.events
             durations[audio.stem] = found.duration_seconds
             segment_scores[audio.stem] = SegmentScores(found.starts_seconds,

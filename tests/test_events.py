@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from deep_audio.errors import DeepAudioError
-from deep_audio.events.detection import (AnnotationError, Event, SegmentScores,
-                                         detect_events, evaluate_events, owned_bounds,
-                                         read_events, write_events)
+from deep_audio.errors import AnnotationError, DeepAudioError
+from deep_audio.events import (Event, Region, SegmentScores, as_events, detect_events,
+                               evaluate_events, label_indices, make_regions, owned_bounds,
+                               read_annotation, write_annotation)
 
 CLASSES = ["dog", "siren"]
 
@@ -99,31 +99,111 @@ def test_bad_settings_name_the_value():
 # ------------------------------------------------------------------ annotation files
 
 
+def test_one_reader_reads_audacity_dcase_csv_and_plain_text(tmp_path):
+    audacity = tmp_path / "labels.txt"  # Audacity's export: no header, spectral lines
+    audacity.write_text("0.000000\t1.500000\tdog\n\\\t120.5\t4000.0\n"
+                        "2.000000\t4.250000\tcar horn\n")
+    assert spans(read_annotation(audacity)) == [(0.0, 1.5, "dog"), (2.0, 4.25, "car horn")]
+    dcase = tmp_path / "meta.tsv"
+    dcase.write_text("filename\tonset\toffset\tevent_label\na.wav\t1\t2\tdog\nb.wav\n")
+    assert read_annotation(dcase) == [Event(1.0, 2.0, "dog", filename="a.wav")]
+    table = tmp_path / "regions.csv"  # columns in any order and case, a byte-order mark
+    table.write_text("\ufeffLabel,Start_Seconds,End_Seconds,Confidence\n"
+                     '"low, hum",0.5,1.5,0.8\n', encoding="utf-8")
+    assert read_annotation(table) == [Event(0.5, 1.5, "low, hum", 0.8)]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("# onset offset label\n0.5 1.5 bass drum\n")
+    assert spans(read_annotation(plain)) == [(0.5, 1.5, "bass drum")]
+    assert read_annotation(write_annotation(tmp_path / "none.tsv", [])) == []
+
+
+@pytest.mark.parametrize("name, text, line", [
+    ("labels.txt", "0.0\t1.0\tdog\n\\\t100\t200\n1.0\t0.5\tdog\n", 3),
+    ("regions.csv", "start_seconds,end_seconds,label\n# a comment\n\n0,1,a\n1,b,a\n", 5),
+    ("meta.tsv", "filename\tonset\toffset\tevent_label\na.wav\t1\n", 2),
+])
+def test_a_bad_line_is_reported_with_its_number(tmp_path, name, text, line):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(AnnotationError, match=rf"'{path}' line {line}: "):
+        read_annotation(path)
+
+
+@pytest.mark.parametrize("format", ["dcase", "csv", "audacity"])
+def test_regions_round_trip_through_the_writer_and_the_reader(tmp_path, format):
+    starts = np.arange(8) * 0.5
+    p = np.array([[0.9, 0.1]] * 3 + [[0.2, 0.8]] * 4 + [[0.7, 0.3]])
+    regions = make_regions(starts, starts + 1.0, p, ["low", "high"])
+    assert [r.label for r in regions] == ["low", "high", "low"]
+    confidence = format != "audacity"  # a label track holds none
+    path = write_annotation(tmp_path / f"regions.{format}", regions, format=format,
+                            with_confidence=confidence)
+    read = read_annotation(path)
+    assert spans(read) == spans(regions)
+    expected = [r.confidence if confidence else 1.0 for r in regions]
+    assert [e.confidence for e in read] == pytest.approx(expected, abs=1e-4)
+    if format == "audacity":
+        with pytest.raises(AnnotationError, match="no filename or confidence"):
+            write_annotation(path, regions, format=format, with_confidence=True)
+
+
+def test_regions_and_events_share_one_ownership_rule():
+    starts = np.arange(0.0, 5.0, 0.5)  # 1 s windows, 0.5 s hop: each overlaps the next
+    ends = starts + 1.0
+    bounds = owned_bounds(starts, ends)
+    # a segment owns from halfway after the previous centre to halfway before the next
+    assert bounds.tolist() == [0.0, *(starts[1:] + 0.25).tolist(), 5.5]
+    loud = np.zeros(10)
+    loud[4:7] = 1.0                    # windows [2, 3] to [3, 4]
+    (event,) = detect_events(starts, ends, loud[:, None], ["loud"])
+    regions = make_regions(starts, ends, np.stack([1 - loud, loud], axis=1),
+                           ["quiet", "loud"])
+    assert spans(regions) == [(0.0, 2.25, "quiet"), (2.25, 3.75, "loud"), (3.75, 5.5, "quiet")]
+    assert (event.onset_seconds, event.offset_seconds) == (bounds[4], bounds[7]) == (2.25, 3.75)
+    with pytest.raises(DeepAudioError, match="time order"):
+        owned_bounds(starts[::-1], ends[::-1])
+
+
+def test_one_span_type_checks_itself():
+    assert Region is Event
+    with pytest.raises(DeepAudioError, match="ends before it starts"):
+        Event(2.0, 1.0, "dog")
+    with pytest.raises(DeepAudioError, match="onset=-1.0 must be >= 0"):
+        Event(-1, 1, "dog")
+    with pytest.raises(DeepAudioError, match=r"truth: \(1, 1, 'dog'\): .*has no length"):
+        as_events([(1, 1, "dog")], "truth")
+    assert as_events([(0, 1, "dog")]) == [Event(0.0, 1.0, "dog")]
+    covered = label_indices(as_events([(0, 4, "dog"), (1, 2, "siren")]),
+                            np.array([0.5, 1.5, 2.5, 4.5]), CLASSES)
+    assert covered.tolist() == [0, 1, 0, -1]  # the later span wins where two overlap
+
+
+
 def test_write_then_read_round_trip(tmp_path):
     events = [Event(0.5, 1.25, "dog", 0.8), Event(2.0, 3.0, "siren", 0.6)]
-    path = write_events(tmp_path / "e.tsv", events, with_confidence=True)
+    path = write_annotation(tmp_path / "e.tsv", events, with_confidence=True)
     assert path.read_text().splitlines()[0] == "onset\toffset\tevent_label\tconfidence"
-    assert read_events(path) == events
+    assert read_annotation(path) == events
     named = [Event(0.5, 1.25, "dog", filename="a.wav")]
-    assert read_events(write_events(tmp_path / "n.tsv", named)) == named
+    assert read_annotation(write_annotation(tmp_path / "n.tsv", named)) == named
 
 
 def test_read_dcase_formats(tmp_path):
     plain = tmp_path / "plain.tsv"
     plain.write_text("# a comment\n0.5\t1.5\tdog\n\n2\t4.25\tcar horn\n")
-    assert spans(read_events(plain)) == [(0.5, 1.5, "dog"), (2.0, 4.25, "car horn")]
+    assert spans(read_annotation(plain)) == [(0.5, 1.5, "dog"), (2.0, 4.25, "car horn")]
     named = tmp_path / "named.csv"
     named.write_text("filename,event_label,onset,offset\na.wav,dog,1,2\nb.wav,,,\n"
                      "c.wav,siren,0,3\n")
-    events = read_events(named)
+    events = read_annotation(named)
     assert [(e.filename, e.label, e.onset_seconds) for e in events] == [
         ("a.wav", "dog", 1.0), ("c.wav", "siren", 0.0)]
     four = tmp_path / "four.tsv"
     four.write_text("a.wav\t1\t2\tdog\nb.wav\n")
-    assert [(e.filename, e.label) for e in read_events(four)] == [("a.wav", "dog")]
+    assert [(e.filename, e.label) for e in read_annotation(four)] == [("a.wav", "dog")]
     spaces = tmp_path / "spaces.txt"
     spaces.write_text("start end label\n0.5 1.5 bass drum\n")
-    assert spans(read_events(spaces)) == [(0.5, 1.5, "bass drum")]
+    assert spans(read_annotation(spaces)) == [(0.5, 1.5, "bass drum")]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -139,13 +219,13 @@ def test_annotation_errors_name_file_and_line(tmp_path, text, message):
     path = tmp_path / "bad.tsv"
     path.write_text(text)
     with pytest.raises(AnnotationError, match=message) as error:
-        read_events(path)
+        read_annotation(path)
     assert "bad.tsv" in str(error.value)
 
 
 def test_missing_annotation_names_the_file(tmp_path):
     with pytest.raises(AnnotationError, match="nowhere.tsv"):
-        read_events(tmp_path / "nowhere.tsv")
+        read_annotation(tmp_path / "nowhere.tsv")
 
 
 # ------------------------------------------------------------------------- scoring

@@ -10,10 +10,10 @@ from deep_audio.io.audio import read_audio, read_audio_blocks
 from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import AudioError, DeepAudioError
 from deep_audio.predict import classify_files
-from deep_audio.predict.long_recordings import (evaluate_segmentation, make_regions,
-                                                  read_annotation, save_segmentation,
-                                                  segment_recording)
-from deep_audio.models import load_model
+from deep_audio.events import Event, make_regions, read_annotation
+from deep_audio.predict.long_recordings import (evaluate_segmentation, save_segmentation,
+                                                segment_recording)
+from deep_audio.io.model_files import load_model
 
 from tests.conftest import tone
 
@@ -79,15 +79,15 @@ def test_streamed_segments_match_whole_file_classification(model, dataset):
 def test_known_regions_are_recovered(model, recording, tmp_path):
     result = segment_recording(recording, model, read_block_seconds=2.3)
     assert result.duration_seconds == pytest.approx(30.0, abs=1e-3)
-    assert [r.class_name for r in result.regions] == [name for _, _, name in REGIONS]
+    assert [r.label for r in result.regions] == [name for _, _, name in REGIONS]
     for found, (start, end, _) in zip(result.regions, REGIONS):
-        assert abs(found.start_seconds - start) <= BOUNDARY_TOLERANCE_SECONDS
-        assert abs(found.end_seconds - end) <= BOUNDARY_TOLERANCE_SECONDS
+        assert abs(found.onset_seconds - start) <= BOUNDARY_TOLERANCE_SECONDS
+        assert abs(found.offset_seconds - end) <= BOUNDARY_TOLERANCE_SECONDS
         assert 0.5 < found.confidence <= 1.0
 
     annotation = tmp_path / "truth.csv"
     annotation.write_text("start,end,label\n" + "".join(f"{a},{b},{c}\n" for a, b, c in REGIONS))
-    assert read_annotation(annotation) == REGIONS
+    assert read_annotation(annotation) == [Event(*region) for region in REGIONS]
     evaluation = evaluate_segmentation(result, annotation)
     assert evaluation.accuracy >= 0.95
     assert set(evaluation.class_accuracy) == {"low", "high", "noise"}
@@ -99,13 +99,15 @@ def test_known_regions_are_recovered(model, recording, tmp_path):
 def test_smoothing_and_short_regions():
     starts = np.arange(6.0)
     posteriors = np.array([[0.9, 0.1]] * 3 + [[0.2, 0.8]] + [[0.9, 0.1]] * 2)
-    regions = make_regions(starts, starts + 2, posteriors, ["a", "b"], duration_seconds=7.0)
-    assert [r.class_name for r in regions] == ["a", "b", "a"]
-    assert (regions[1].start_seconds, regions[1].end_seconds) == (3.5, 4.5)
-    merged = make_regions(starts, starts + 2, posteriors, ["a", "b"], duration_seconds=7.0,
-                          min_region_seconds=1.5)
-    assert [(r.start_seconds, r.end_seconds, r.class_name) for r in merged] == [(0, 7, "a")]
+    regions = make_regions(starts, starts + 2, posteriors, ["a", "b"])
+    assert [r.label for r in regions] == ["a", "b", "a"]
+    assert (regions[1].onset_seconds, regions[1].offset_seconds) == (3.5, 4.5)
+    merged = make_regions(starts, starts + 2, posteriors, ["a", "b"], min_region_seconds=1.5)
+    assert [(r.onset_seconds, r.offset_seconds, r.label) for r in merged] == [(0, 7, "a")]
     assert merged[0].confidence == pytest.approx((0.9 * 7 - 0.7) / 7)
+    # a moving average over 3 segments outvotes the one-segment "b"
+    smoothed = make_regions(starts, starts + 2, posteriors, ["a", "b"], smoothing_segments=3)
+    assert [(r.onset_seconds, r.offset_seconds, r.label) for r in smoothed] == [(0, 7, "a")]
 
 
 def test_outputs_plot_and_bad_annotation(model, recording, tmp_path):

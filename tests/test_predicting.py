@@ -103,7 +103,7 @@ def test_any_predictor_classifies_files_and_long_recordings(recordings):
     long = segment_recording(paths[0], predictor, read_block_seconds=0.3)
     np.testing.assert_array_equal(long.starts_seconds, mixed.starts_seconds)
     np.testing.assert_array_equal(long.posteriors, mixed.segment_posteriors)
-    assert [r.class_name for r in long.regions] == ["quiet", "loud"]
+    assert [r.label for r in long.regions] == ["quiet", "loud"]
 
 
 def test_every_path_refuses_a_file_shorter_than_the_plan_allows(recordings):

@@ -16,8 +16,8 @@ from sklearn.metrics import average_precision_score
 from deep_audio.bin import classification_report, feature_plots
 from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import DeepAudioError
-from deep_audio.viz import (evaluation_report, multilabel_scores, read_page_data,
-                                training_report)
+from deep_audio.viz import (evaluation_report, multilabel_report, read_page_data,
+                            training_report)
 from deep_audio.viz.evaluation import evaluation_page
 from deep_audio.viz.html import decode_log_mel_image, log_mel_image
 from deep_audio.training.history import read_history
@@ -147,34 +147,19 @@ def test_log_mel_image_is_small_and_puts_a_tone_in_its_band():
     assert abs(image["mel_hz"][loudest] - 1000) < 150
 
 
-def test_multilabel_scores_match_sklearn_and_skip_classes_without_positives(tmp_path):
+def test_multilabel_page_shows_sklearn_ap_and_skips_classes_without_positives(tmp_path):
     targets, scores, names = synthetic_multilabel()
-    result = multilabel_scores(targets, scores, names)
-    for c in range(3):
-        assert result.average_precision[c] == pytest.approx(
-            average_precision_score(targets[:, c], scores[:, c]))
-    assert np.isnan(result.average_precision[3]) and result.support[3] == 0
-    assert result.mean_average_precision == pytest.approx(result.average_precision[:3].mean())
-    perfect = multilabel_scores(targets[:, :3], targets[:, :3] * 0.9 + 0.05, names[:3])
-    assert perfect.mean_average_precision == 1.0
     path = make_multilabel(tmp_path / "ml.html")
     assert_self_contained(path)
     data = read_page_data(path)["multilabel"]
     assert data["ap"][3] is None and data["support"] == targets.sum(axis=0).tolist()
-    assert data["ap"][:3] == pytest.approx(result.average_precision[:3], abs=1e-4)
+    expected = [average_precision_score(targets[:, c], scores[:, c]) for c in range(3)]
+    assert data["ap"][:3] == pytest.approx(expected, abs=1e-4)
+    assert data["map"] == pytest.approx(np.mean(expected), abs=1e-4)
     figure = read_page_data(path)["figures"]["multilabel-pr"]
     assert len(figure["data"]) == 3  # no curve for the class without positives
-
-
-@pytest.mark.parametrize("targets, scores, names, message", [
-    (np.zeros((4, 2)), np.zeros((4, 3)), ["a", "b"], "must both be"),
-    (np.zeros((4, 2)), np.zeros((4, 2)), ["a"], "1 class names for 2 columns"),
-    (np.full((4, 2), 2), np.zeros((4, 2)), ["a", "b"], "0 or 1"),
-    (np.zeros((4, 2)), np.full((4, 2), np.nan), ["a", "b"], "NaN"),
-])
-def test_multilabel_scores_refuse_bad_input(targets, scores, names, message):
-    with pytest.raises(DeepAudioError, match=message):
-        multilabel_scores(targets, scores, names)
+    with pytest.raises(DeepAudioError, match="1 class names for targets of shape"):
+        multilabel_report(targets[:, :2], scores[:, :2], ["a"], tmp_path / "bad.html")
 
 
 def test_training_writes_the_html_report_beside_the_model(trained):

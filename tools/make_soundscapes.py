@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from deep_audio.events.detection import Event, write_events
+from deep_audio.events import Event, write_annotation
 
 logger = logging.getLogger("make_soundscapes")
 
@@ -358,7 +358,7 @@ def make_clips(sources: list[Source], work: Path, args) -> list[Clip]:
             name = f"fold{fold}_{index:04d}"
             soundfile.write(folder / f"{name}.flac", audio, args.sample_rate,
                             subtype="PCM_16")
-            write_events(folder / f"{name}.tsv", events)
+            write_annotation(folder / f"{name}.tsv", events)
             clips.append(Clip(f"audio/fold{fold}/{name}.flac", fold, args.clip_seconds,
                               events, background.origin))
         logger.info("fold %d: %d clips, classes %s, %d backgrounds", fold,
@@ -384,7 +384,7 @@ def make_long_recordings(sources: list[Source], work: Path, args) -> list[Clip]:
                              args, seed)
         name = f"long_{index + 1:02d}"
         soundfile.write(folder / f"{name}.flac", audio, args.sample_rate, subtype="PCM_16")
-        write_events(folder / f"{name}.tsv", events)
+        write_annotation(folder / f"{name}.tsv", events)
         recordings.append(Clip(f"long/{name}.flac", args.folds, args.long_seconds, events,
                                background.origin))
     return recordings
@@ -414,9 +414,9 @@ def write_manifests(clips: list[Clip], long: list[Clip], args) -> None:
                 writer.writerow([clip.path, ";".join(sorted({e.label for e in clip.events})),
                                  clip.fold])
     for name, members in (("test_events.tsv", splits["test"]), ("long_events.tsv", long)):
-        write_events(meta / name, [Event(e.onset_seconds, e.offset_seconds, e.label,
-                                         filename=c.path)
-                                   for c in members for e in c.events])
+        write_annotation(meta / name, [Event(e.onset_seconds, e.offset_seconds, e.label,
+                                             filename=c.path)
+                                       for c in members for e in c.events])
     with open(meta / "durations.tsv", "w") as f:
         f.write("filename\tduration\n")
         for clip in clips + long:

@@ -4,7 +4,10 @@ One row per clip (weak labels: ``labels`` holds one class, or several separated 
 ``;``), or one row per event (strong labels: ``onset`` and ``offset`` in seconds; the
 rows of one clip are gathered into one :class:`Clip`). Column names default to
 ``path,labels,fold,onset,offset``; ``fold``, ``onset`` and ``offset`` may be absent.
-Paths are relative to ``audio_root`` (default: the manifest's folder).
+Paths are relative to ``audio_root`` (default: the manifest's folder). The separator is
+that of the header line, by the rule annotation files follow
+(:func:`deep_audio.events.annotations.table_delimiter`): a tab if it holds one, else a
+comma; fields follow CSV quoting.
 
 A row that cannot be used (a missing file, an empty label, onset >= offset, a number
 that is not one) is reported with its line number and left out; the rest is used.
@@ -22,7 +25,6 @@ that is not one) is reported with its line number and left out; the rest is used
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -31,8 +33,11 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.io.audio import printable
 from deep_audio.errors import DeepAudioError
+from deep_audio.events.annotations import split_fields, table_delimiter
+from deep_audio.events.spans import Event
+from deep_audio.io.audio import printable
+from deep_audio.tasks import MultiLabel
 
 LABEL_SEPARATOR = ";"
 
@@ -46,15 +51,6 @@ class ManifestColumns:
     fold: str = "fold"
     onset: str = "onset"
     offset: str = "offset"
-
-
-@dataclass(frozen=True)
-class Event:
-    """A sound that starts and ends within a clip (seconds from its start)."""
-
-    onset_seconds: float
-    offset_seconds: float
-    label: str
 
 
 @dataclass(frozen=True)
@@ -116,11 +112,8 @@ class Manifest:
 
     def targets(self) -> np.ndarray:
         """Clip labels as a binary matrix, float32, shape ``(n_clips, n_classes)``."""
-        index = {name: i for i, name in enumerate(self.class_names)}
-        matrix = np.zeros((len(self.clips), len(self.class_names)), dtype=np.float32)
-        for row, clip in enumerate(self.clips):
-            matrix[row, [index[label] for label in clip.labels]] = 1.0
-        return matrix
+        rows = MultiLabel().targets([clip.labels for clip in self.clips], self.class_names)
+        return np.stack(rows) if rows else np.zeros((0, len(self.class_names)), np.float32)
 
     def format_problems(self) -> str:
         """One line per left-out row: ``manifest.csv:LINE: reason``."""
@@ -130,7 +123,7 @@ class Manifest:
 
 def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | None = None,
                   columns: ManifestColumns = ManifestColumns()) -> Manifest:
-    """Read a manifest (``.tsv``/``.txt`` with tabs, otherwise comma-separated).
+    """Read a manifest (tab- or comma-separated, by its header line).
 
     Parameters
     ----------
@@ -159,14 +152,14 @@ def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | No
     lines = text.splitlines()
     if not lines:
         raise DeepAudioError(f"manifest '{printable(path)}' is empty")
-    tabbed = path.suffix.lower() in (".tsv", ".txt") or "\t" in lines[0]
-    rows = csv.reader(lines, delimiter="\t" if tabbed else ",")
-    header = [name.strip() for name in next(rows)]
+    delimiter = table_delimiter(lines[:1]) or ","
+    header = split_fields(lines[0], delimiter)
     where = _column_positions(path, header, columns)
 
     by_path: dict[Path, dict] = {}
     problems: list[tuple[int, str]] = []
-    for line, row in enumerate(rows, start=2):
+    for line, text in enumerate(lines[1:], start=2):
+        row = split_fields(text, delimiter)
         if not any(cell.strip() for cell in row):
             continue
         try:

@@ -1,4 +1,4 @@
-"""Long recordings: segment posteriors over time, smoothed and merged into labelled regions.
+"""Long recordings: segment posteriors over time, made into labelled regions or events.
 
 A recording of any length (hours) is decoded block by block and cut by the predictor's
 segment plan (:meth:`deep_audio.data.plan.SegmentPlan.stream`) exactly as
@@ -9,20 +9,19 @@ ONNX model run by onnxruntime (this module does not import torch), a deep-featur
 classifier. Then:
 
 1. every segment gets a posterior (the predictor's ``posteriors``);
-2. posteriors are smoothed over time with a moving average of ``smoothing_segments``
-   segments;
-3. each segment *owns* the time from halfway after its predecessor's centre to halfway
-   before its successor's centre (the first from 0 s, the last up to the end), takes the
-   argmax of its smoothed posterior, and runs of one label merge into regions; regions
-   shorter than ``min_region_seconds`` join their longer neighbour;
-4. a region's confidence is the time-weighted mean of its label's smoothed posterior.
+2. the predictor's task decides what the timeline becomes, with the post-processing of
+   :mod:`deep_audio.events.detection` and the settings of ``config.inference``: a
+   single-label model's *regions* (:func:`~deep_audio.events.detection.make_regions`:
+   moving average over ``smoothing_segments``, argmax runs, regions shorter than
+   ``min_region_seconds`` joined to a neighbour), a multi-label model's *events*
+   (:func:`~deep_audio.events.detection.detect_events`: median filter over
+   ``event_median_filter_seconds``, the model's per-class thresholds, gaps under
+   ``event_min_gap_seconds`` merged, events under ``min_region_seconds`` dropped).
 
-An annotation (``start end label`` per line) scores the regions on a fine time grid
-(``evaluation_step_seconds``): per-class accuracy (the share of each class's annotated
-time labelled correctly) and overall accuracy.
-
->>> _moving_average(np.array([[1.0], [0.0], [1.0], [0.0]]), 3)[:, 0].round(3).tolist()
-[0.5, 0.667, 0.333, 0.5]
+Regions and events are :class:`~deep_audio.events.spans.Event`. An annotation (any file
+:func:`~deep_audio.events.annotations.read_annotation` reads) scores the regions on a
+fine time grid (``evaluation_step_seconds``): per-class accuracy (the share of each
+class's annotated time labelled correctly) and overall accuracy.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ import json
 import logging
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -41,21 +39,14 @@ import numpy as np
 
 from deep_audio.config import override
 from deep_audio.errors import DeepAudioError
+from deep_audio.events.annotations import read_annotation, write_annotation
+from deep_audio.events.detection import detect_events, make_regions, moving_average
+from deep_audio.events.spans import Event, Region, as_events, label_indices
 from deep_audio.metrics import confusion_matrix, scores
 from deep_audio.viz.png import plot_timeline
-from deep_audio.predict.predictor import as_predictor, decision_thresholds
+from deep_audio.predict.predictor import as_predictor
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Region:
-    """A stretch of a recording with one label."""
-
-    start_seconds: float
-    end_seconds: float
-    class_name: str
-    confidence: float  # time-weighted mean smoothed posterior of class_name, in [0, 1]
 
 
 @dataclass
@@ -70,13 +61,10 @@ class RecordingSegmentation:
         Each segment's class posterior, as the model gives it.
     smoothed : np.ndarray, shape (n_segments, n_classes)
         The posteriors after the moving average; regions are made from these.
-    regions : list of Region
-        A single-label model's labelled stretches (one class at a time).
+    regions : list of Event (``Region``)
+        A single-label model's labelled stretches (one class at a time, contiguous).
     events : list of Event
-        A multi-label model's sound events (several classes at once): each class's
-        posteriors median-filtered, thresholded at the model's per-class threshold,
-        close events merged and short ones dropped
-        (:func:`deep_audio.events.detection.detect_events`).
+        A multi-label model's sound events (several classes at once).
     """
 
     path: Path
@@ -88,16 +76,15 @@ class RecordingSegmentation:
     smoothed: np.ndarray
     regions: list[Region] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
-    events: list = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (what :func:`save_segmentation` writes as JSON)."""
         return {
             "path": str(self.path), "class_names": self.class_names,
             "duration_seconds": self.duration_seconds, "settings": self.settings,
-            "regions": [vars(region) for region in self.regions],
-            "events": [{"onset_seconds": e.onset_seconds, "offset_seconds": e.offset_seconds,
-                        "label": e.label, "confidence": e.confidence} for e in self.events],
+            "regions": [region.to_dict() for region in self.regions],
+            "events": [event.to_dict() for event in self.events],
             "segments": [{"start_seconds": float(start), "end_seconds": float(end),
                           "posteriors": row.tolist(), "smoothed": smooth.tolist()}
                          for start, end, row, smooth in zip(
@@ -106,24 +93,25 @@ class RecordingSegmentation:
         }
 
     def plot(self, path: str | os.PathLike, *,
-             truth: Sequence[tuple[float, float, str]] | None = None) -> Path:
+             truth: Sequence[Event | tuple[float, float, str]] | None = None) -> Path:
         """Timeline picture (``.png``, ``.svg`` or ``.html``): smoothed posteriors, regions
         and, when given, the annotation; see :func:`deep_audio.viz.png.plot_timeline`. A
         multi-label model's: a lane per class with its posteriors, events and annotated
         events (:func:`~deep_audio.viz.event_timeline.plot_event_timeline`)."""
+        truth = None if truth is None else as_events(truth, "truth")
         if "thresholds" in self.settings:
             from deep_audio.viz.event_timeline import plot_event_timeline
-            from deep_audio.events.detection import Event
 
             return plot_event_timeline(
                 self.starts_seconds, self.ends_seconds, self.posteriors, self.class_names,
                 path, events=self.events, thresholds=self.settings["thresholds"],
-                truth=None if truth is None else [Event(*event) for event in truth],
-                title=self.path.name)
+                truth=truth, title=self.path.name)
         return plot_timeline(
             self.starts_seconds, self.ends_seconds, self.smoothed, self.class_names, path,
-            regions=[(r.start_seconds, r.end_seconds, r.class_name) for r in self.regions],
-            truth=truth, title=self.path.name)
+            regions=[(r.onset_seconds, r.offset_seconds, r.label) for r in self.regions],
+            truth=None if truth is None else [(e.onset_seconds, e.offset_seconds, e.label)
+                                              for e in truth],
+            title=self.path.name)
 
 
 @dataclass
@@ -172,7 +160,7 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     ----------
     path : str or PathLike
         An audio file; it is read in blocks of ``read_block_seconds``.
-    model : predictor, AudioClassifier or path
+    model : predictor, Classifier or path
         A predictor, a loaded model, or a model file (``.onnx`` runs with onnxruntime);
         see :func:`deep_audio.predict.predictor.as_predictor`.
     precision : str
@@ -197,7 +185,7 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     --------
     >>> result = segment_recording("meeting.flac", "models/speakers.pt")  # doctest: +SKIP
     >>> for region in result.regions:  # doctest: +SKIP
-    ...     print(region.start_seconds, region.end_seconds, region.class_name)
+    ...     print(region.onset_seconds, region.offset_seconds, region.label)
     """
     predictor = as_predictor(model, precision=precision)
     config = override(predictor.config, **overrides)
@@ -213,156 +201,59 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
         rows.append(predictor.posteriors(batch))
     posteriors = np.concatenate(rows)
     duration_seconds = stream.n_samples / plan.sample_rate
-    smoothed = _moving_average(posteriors, config.inference.smoothing_segments)
     starts_seconds, ends_seconds = plan.times(starts, stream.n_samples)
     class_names = list(predictor.class_names)
     inference = config.inference
-    thresholds = decision_thresholds(predictor)
+    settings = {"segment_seconds": plan.segment_samples / plan.sample_rate,
+                "segment_hop_seconds": plan.hop_samples / plan.sample_rate,
+                "smoothing_segments": inference.smoothing_segments,
+                "min_region_seconds": inference.min_region_seconds,
+                "evaluation_step_seconds": inference.evaluation_step_seconds}
     regions, events = [], []
-    if thresholds is None:
-        regions = make_regions(starts_seconds, ends_seconds, smoothed, class_names,
-                               duration_seconds=duration_seconds,
-                               min_region_seconds=inference.min_region_seconds)
-    else:
-        from deep_audio.events.detection import detect_events
-
+    if _is_multi_label(predictor):
+        thresholds = predictor.task.threshold_array(len(class_names))
         events = detect_events(starts_seconds, ends_seconds, posteriors, class_names,
                                thresholds=thresholds,
                                median_filter_seconds=inference.event_median_filter_seconds,
                                min_duration_seconds=inference.min_region_seconds,
                                min_gap_seconds=inference.event_min_gap_seconds)
-    logger.info("%s: %.1f s, %d segments, %d %s", path, duration_seconds,
-                len(starts_seconds), len(events) if thresholds is not None else len(regions),
-                "events" if thresholds is not None else "regions")
-    settings = {"segment_seconds": plan.segment_samples / plan.sample_rate,
-                "segment_hop_seconds": plan.hop_samples / plan.sample_rate,
-                "smoothing_segments": config.inference.smoothing_segments,
-                "min_region_seconds": config.inference.min_region_seconds,
-                "evaluation_step_seconds": config.inference.evaluation_step_seconds}
-    if thresholds is not None:
         settings.update(thresholds=thresholds.tolist(),
                         event_median_filter_seconds=inference.event_median_filter_seconds,
                         event_min_gap_seconds=inference.event_min_gap_seconds)
+    else:
+        regions = make_regions(starts_seconds, ends_seconds, posteriors, class_names,
+                               smoothing_segments=inference.smoothing_segments,
+                               min_region_seconds=inference.min_region_seconds)
+    logger.info("%s: %.1f s, %d segments, %d regions, %d events", path, duration_seconds,
+                len(starts_seconds), len(regions), len(events))
     return RecordingSegmentation(Path(path), class_names, duration_seconds,
-                                 starts_seconds, ends_seconds, posteriors, smoothed, regions,
-                                 settings, events)
+                                 starts_seconds, ends_seconds, posteriors,
+                                 moving_average(posteriors, inference.smoothing_segments),
+                                 regions, settings, events)
 
 
-def make_regions(starts_seconds: np.ndarray, ends_seconds: np.ndarray,
-                 posteriors: np.ndarray, class_names: Sequence[str], *,
-                 duration_seconds: float, min_region_seconds: float = 0.0) -> list[Region]:
-    """Merge consecutive segments with the same argmax into labelled regions.
-
-    Parameters
-    ----------
-    starts_seconds, ends_seconds : np.ndarray, shape (n_segments,)
-        Segment positions, in time order.
-    posteriors : np.ndarray, shape (n_segments, n_classes)
-        (Smoothed) posteriors; each segment's label is their argmax.
-    class_names : sequence of str
-    duration_seconds : float
-        Length of the recording; the last region ends there.
-    min_region_seconds : float
-        Regions shorter than this join their longer neighbour (repeatedly, shortest
-        first), unless only one region is left.
-
-    Returns
-    -------
-    list of Region
-        Contiguous, covering ``[0, duration_seconds]``.
-
-    >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
-    >>> [(r.start_seconds, r.end_seconds, r.class_name)
-    ...  for r in make_regions(np.array([0., 1, 2]), np.array([2., 3, 4]), p, ["a", "b"],
-    ...                        duration_seconds=4.0)]
-    [(0.0, 2.5, 'a'), (2.5, 4.0, 'b')]
-    """
-    posteriors = np.asarray(posteriors, dtype=np.float64)
-    if len(posteriors) == 0:
-        return []
-    centres = (np.asarray(starts_seconds) + np.asarray(ends_seconds)) / 2
-    bounds = np.concatenate([[0.0], (centres[:-1] + centres[1:]) / 2, [duration_seconds]])
-    owned = np.diff(bounds)  # seconds each segment stands for
-    labels = posteriors.argmax(axis=1)
-    runs = _runs(labels)  # [first, stop, label]
-    while min_region_seconds > 0 and len(runs) > 1:
-        lengths = [bounds[stop] - bounds[first] for first, stop, _ in runs]
-        shortest = int(np.argmin(lengths))
-        if lengths[shortest] >= min_region_seconds:
-            break
-        neighbours = [i for i in (shortest - 1, shortest + 1) if 0 <= i < len(runs)]
-        into = max(neighbours, key=lambda i: lengths[i])
-        first, stop, _ = runs[shortest]
-        labels[first:stop] = runs[into][2]
-        runs = _runs(labels)
-    regions = []
-    for first, stop, label in runs:
-        weights = owned[first:stop]
-        confidence = float(np.average(posteriors[first:stop, label], weights=weights)
-                           if weights.sum() > 0 else posteriors[first:stop, label].mean())
-        regions.append(Region(float(bounds[first]), float(bounds[stop]),
-                              class_names[label], confidence))
-    return regions
-
-
-def read_annotation(path: str | os.PathLike) -> list[tuple[float, float, str]]:
-    """Reference regions from a text file: ``start end label`` per line, in seconds.
-
-    Fields are separated by commas, tabs or spaces (a label may hold spaces when commas or
-    tabs separate the fields). Blank lines, ``#`` comments and a header line
-    (``start,end,label``) are skipped.
-
-    Raises
-    ------
-    DeepAudioError
-        The file cannot be read, or a line is malformed (the message names the line).
-    """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise DeepAudioError(f"cannot read annotation '{path}': {error.strerror}") from error
-    except UnicodeDecodeError as error:
-        raise DeepAudioError(f"annotation '{path}' is not UTF-8 text") from error
-    regions, first_line = [], True
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        header, first_line = first_line, False
-        separator = "," if "," in text else "\t" if "\t" in text else None
-        fields = [f.strip() for f in (text.split(separator, 2) if separator
-                                      else re.split(r"\s+", text, maxsplit=2))]
-        try:
-            start, end = float(fields[0]), float(fields[1])
-        except (ValueError, IndexError):
-            if header:
-                continue
-            raise DeepAudioError(f"annotation '{path}' line {number}: expected "
-                                 f"'start end label', got {text!r}") from None
-        if len(fields) < 3 or not fields[2]:
-            raise DeepAudioError(f"annotation '{path}' line {number}: no label in {text!r}")
-        if not (0 <= start < end):
-            raise DeepAudioError(f"annotation '{path}' line {number}: start={start} and "
-                                 f"end={end} must satisfy 0 <= start < end")
-        regions.append((start, end, fields[2]))
-    if not regions:
-        raise DeepAudioError(f"annotation '{path}' holds no regions")
-    return regions
+def _is_multi_label(predictor: Any) -> bool:
+    """Whether the predictor's task gives several labels at once (events, not regions)."""
+    task = getattr(predictor, "task", None)
+    if task is not None:
+        return task.multi_label
+    return bool(predictor.config.model.multi_label)  # until every predictor has a task
 
 
 def evaluate_segmentation(segmentation: RecordingSegmentation,
-                          annotation: Sequence[tuple[float, float, str]] | str | os.PathLike,
-                          *, step_seconds: float | None = None) -> TimelineEvaluation:
+                          annotation: Sequence[Event | tuple[float, float, str]]
+                          | str | os.PathLike, *, step_seconds: float | None = None
+                          ) -> TimelineEvaluation:
     """Score the regions against an annotation at the centres of a fine time grid.
 
     Parameters
     ----------
     segmentation : RecordingSegmentation
-    annotation : sequence of (start_seconds, end_seconds, class_name), or a file
-        Reference regions (see :func:`read_annotation`); labels must be class names of
-        the model. Unannotated time is not scored; where regions overlap, the later
-        line wins.
+    annotation : sequence of Event or of (onset_seconds, offset_seconds, label), or a file
+        Reference regions (a file is read by
+        :func:`~deep_audio.events.annotations.read_annotation`); labels must be class
+        names of the model. Unannotated time is not scored; where regions overlap, the
+        later one wins.
     step_seconds : float, optional
         Grid step; default the ``evaluation_step_seconds`` setting the segmentation was
         made with.
@@ -375,24 +266,21 @@ def evaluate_segmentation(segmentation: RecordingSegmentation,
     if isinstance(annotation, (str, os.PathLike)):
         source = f"annotation '{annotation}'"
         annotation = read_annotation(annotation)
+    annotation = as_events(annotation, source)
     if step_seconds is None:
         step_seconds = segmentation.settings["evaluation_step_seconds"]
     if step_seconds <= 0:
         raise DeepAudioError(f"step_seconds={step_seconds} must be > 0")
     names = segmentation.class_names
-    unknown = sorted({label for _, _, label in annotation} - set(names))
+    unknown = sorted({span.label for span in annotation} - set(names))
     if unknown:
         raise DeepAudioError(f"{source} has label(s) {unknown} that are not classes of the "
                              f"model; its classes are {names}")
     times = (np.arange(math.ceil(segmentation.duration_seconds / step_seconds)) + 0.5
              ) * step_seconds
     times = times[times < segmentation.duration_seconds]
-    truth = np.full(len(times), -1)
-    for start, end, label in annotation:
-        truth[(times >= start) & (times < end)] = names.index(label)
-    region_starts = np.array([r.start_seconds for r in segmentation.regions])
-    region_labels = np.array([names.index(r.class_name) for r in segmentation.regions])
-    predicted = region_labels[np.searchsorted(region_starts, times, side="right") - 1]
+    truth = label_indices(annotation, times, names)
+    predicted = label_indices(segmentation.regions, times, names)
     scored = truth >= 0
     if not scored.any():
         raise DeepAudioError(f"{source} covers none of the recording "
@@ -406,7 +294,8 @@ def save_segmentation(segmentation: RecordingSegmentation, path: str | os.PathLi
     """Write the result; the format follows the suffix of ``path``.
 
     ``.json``: everything (regions, segments with raw and smoothed posteriors, settings).
-    ``.csv``: the regions (``start_seconds,end_seconds,label,confidence``) to ``path`` and
+    ``.csv``: the regions (``start_seconds,end_seconds,label,confidence``, which
+    :func:`~deep_audio.events.annotations.read_annotation` reads back) to ``path`` and
     the segments (``start_seconds,end_seconds,label,p(class)...``, raw posteriors) to
     ``<stem>.segments.csv`` beside it. Returns the files written.
     """
@@ -417,12 +306,7 @@ def save_segmentation(segmentation: RecordingSegmentation, path: str | os.PathLi
         return [path]
     if path.suffix.lower() != ".csv":
         raise DeepAudioError(f"cannot write '{path}': the suffix must be .csv or .json")
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["start_seconds", "end_seconds", "label", "confidence"])
-        for region in segmentation.regions:
-            writer.writerow([f"{region.start_seconds:.3f}", f"{region.end_seconds:.3f}",
-                             region.class_name, f"{region.confidence:.4f}"])
+    write_annotation(path, segmentation.regions, format="csv", with_confidence=True)
     segments_path = path.with_suffix(".segments.csv")
     names = segmentation.class_names
     with open(segments_path, "w", newline="", encoding="utf-8") as stream:
@@ -447,22 +331,3 @@ def _batches(pairs: Iterable[tuple[int, np.ndarray]], batch_size: int
             starts, segments = [], []
     if segments:
         yield starts, np.stack(segments)
-
-
-def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
-    """Mean over a window of ``width`` rows around each row (fewer at the edges)."""
-    if width <= 1 or len(values) < 2:
-        return values.copy()
-    padded = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
-    index = np.arange(len(values))
-    low = np.maximum(index - (width - 1) // 2, 0)
-    high = np.minimum(index + width // 2 + 1, len(values))
-    return (padded[high] - padded[low]) / (high - low)[:, None]
-
-
-def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    changes = np.flatnonzero(np.diff(labels)) + 1
-    edges = np.concatenate([[0], changes, [len(labels)]])
-    return [(int(a), int(b), int(labels[a])) for a, b in zip(edges[:-1], edges[1:])]
-
-

@@ -5,7 +5,7 @@ One module per report, all built from :mod:`deep_audio.viz.html`:
 - :mod:`~deep_audio.viz.evaluation`: scores, clickable confusion matrix, files with
   audio, spectrograms and segment posteriors (``classification_report --html``);
 - :mod:`~deep_audio.viz.multilabel`: per-class AP and precision-recall curves from
-  binary targets and scores;
+  binary targets and scores (computed by :mod:`deep_audio.metrics`);
 - :mod:`~deep_audio.viz.training`: curves per epoch and the validation confusion
   matrix (``models/NAME.report.html``);
 - :mod:`~deep_audio.viz.timeline`: a long recording's posteriors, regions and
@@ -23,8 +23,6 @@ import importlib
 _WHERE = {
     "evaluation_report": "deep_audio.viz.evaluation",
     "evaluation_page": "deep_audio.viz.evaluation",
-    "MultiLabelScores": "deep_audio.viz.multilabel",
-    "multilabel_scores": "deep_audio.viz.multilabel",
     "add_multilabel_section": "deep_audio.viz.multilabel",
     "multilabel_report": "deep_audio.viz.multilabel",
     "training_report": "deep_audio.viz.training",

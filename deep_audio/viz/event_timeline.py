@@ -16,14 +16,16 @@ from typing import Sequence
 import numpy as np
 
 from deep_audio.errors import DeepAudioError
-from deep_audio.events.detection import Event, owned_bounds
+from deep_audio.events.detection import owned_bounds
+from deep_audio.events.spans import Event, as_events
 from deep_audio.viz.png import _pyplot, _save
 
 
 def plot_event_timeline(
     starts_seconds: np.ndarray, ends_seconds: np.ndarray, posteriors: np.ndarray,
     class_names: Sequence[str], path: str | os.PathLike, *,
-    events: Sequence[Event] = (), truth: Sequence[Event] | None = None,
+    events: Sequence[Event] = (),
+    truth: Sequence[Event | tuple[float, float, str]] | None = None,
     thresholds: Sequence[float] | float | None = None, title: str = "",
 ) -> Path:
     """Save a lane-per-class timeline of posteriors, detected and annotated events.
@@ -41,7 +43,7 @@ def plot_event_timeline(
     events : sequence of Event
         Detected events, drawn as bars in their class's lane (labels outside
         ``class_names`` are an error).
-    truth : sequence of Event, optional
+    truth : sequence of Event or (onset_seconds, offset_seconds, label), optional
         Annotated events, drawn as a second bar row in each lane.
     thresholds : float or sequence of n_classes floats, optional
         Written next to each lane's name.
@@ -56,6 +58,7 @@ def plot_event_timeline(
     from matplotlib.patches import Patch
 
     posteriors = np.asarray(posteriors, dtype=float)
+    truth = None if truth is None else as_events(truth, "truth")
     bounds = owned_bounds(starts_seconds, ends_seconds)
     n_classes = len(class_names)
     if posteriors.shape != (len(bounds) - 1, n_classes):

@@ -5,8 +5,9 @@ a second lane of reference regions. The x axis zooms (drag, or the range slider)
 click over the curves plays the recording from that time (a click on a region, from its
 start); a line follows the playback.
 
-Annotations are plain ``(onset_seconds, offset_seconds, label)`` tuples, so any reader of
-event lists (``read_annotation``, a TSV of events) can feed :func:`timeline_report`.
+Regions and annotations are :class:`~deep_audio.events.spans.Event` (or
+``(onset_seconds, offset_seconds, label)`` tuples), e.g. from
+:func:`~deep_audio.events.annotations.read_annotation`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
-from deep_audio.io.audio import audio_duration, printable, read_audio
 from deep_audio.errors import DeepAudioError
+from deep_audio.events.spans import Event, as_events
+from deep_audio.io.audio import audio_duration, printable, read_audio
 from deep_audio.viz.html import (AUDIO_SAMPLE_RATE, Page, encode_opus, finite,
                                      relative_url, size_text)
 
@@ -55,8 +57,8 @@ player.addEventListener('timeupdate', () => {
 def timeline_report(
     starts_seconds: np.ndarray, ends_seconds: np.ndarray, posteriors: np.ndarray,
     class_names: Sequence[str], path: str | os.PathLike, *,
-    regions: Sequence[tuple[float, float, str]] = (),
-    truth: Sequence[tuple[float, float, str]] | None = None,
+    regions: Sequence[Event | tuple[float, float, str]] = (),
+    truth: Sequence[Event | tuple[float, float, str]] | None = None,
     audio_path: str | os.PathLike | None = None, link_audio: bool = False,
     embed_max_seconds: float = EMBED_MAX_SECONDS, title: str = "Recording",
 ) -> Path:
@@ -64,17 +66,15 @@ def timeline_report(
 
     Parameters
     ----------
-    starts_seconds, ends_seconds : np.ndarray, shape (n_segments,)
-        Where each segment lies; its posterior is drawn at its centre.
-    posteriors : np.ndarray, shape (n_segments, n_classes)
-        Class probabilities per segment (raw or smoothed).
-    class_names : sequence of str
+    starts_seconds, ends_seconds, posteriors, class_names
+        The segments (``(n_segments,)``, seconds) and their class posteriors
+        (``(n_segments, n_classes)``), drawn as curves through the segment centres.
     path : str or PathLike
         The ``.html`` file to write.
-    regions : sequence of (start_seconds, end_seconds, label)
-        Predicted regions, the first lane.
-    truth : sequence of (onset_seconds, offset_seconds, label), optional
-        Reference events, a second lane; labels that are no class are drawn grey.
+    regions : sequence of Event
+        Predicted regions or events, the first lane.
+    truth : sequence of Event, optional
+        Annotated spans, a second lane; labels that are no class are drawn grey.
     audio_path : str or PathLike, optional
         The recording, for the player: embedded (Ogg Opus, about 24 kbit/s) when it
         lasts at most ``embed_max_seconds`` and ``link_audio`` is false, else linked by
@@ -98,8 +98,8 @@ def timeline_report(
     if posteriors.shape != (len(centres), len(names)):
         raise DeepAudioError(f"posteriors {posteriors.shape} must be (n_segments="
                              f"{len(centres)}, n_classes={len(names)})")
-    truth = _check_events(truth, "truth") if truth is not None else None
-    regions = _check_events(regions, "regions")
+    truth = as_events(truth, "truth") if truth is not None else None
+    regions = as_events(regions, "regions")
     palette = qualitative.Plotly
     colours = {name: palette[i % len(palette)] for i, name in enumerate(names)}
     lanes = [("predicted", regions)] + ([("annotation", truth)] if truth is not None else [])
@@ -115,8 +115,9 @@ def timeline_report(
     shown = set(names)
     for lane, events in lanes:
         by_label: dict[str, list[tuple[float, float]]] = {}
-        for onset, offset, label in events:
-            by_label.setdefault(label, []).append((onset, offset))
+        for event in events:
+            by_label.setdefault(event.label, []).append((event.onset_seconds,
+                                                         event.offset_seconds))
         for label, spans in by_label.items():
             onsets = [onset for onset, _ in spans]
             figure.add_trace(go.Bar(
@@ -148,15 +149,15 @@ def timeline_report(
                   "from that time, a region to play from its start; drag to zoom, double-"
                   "click to zoom out.</p>")
     page.add_html(page.add_figure("timeline", figure))
-    page.data.update(class_names=names, regions=[list(r) for r in regions],
-                     truth=[list(r) for r in truth] if truth is not None else None,
+    page.data.update(class_names=names, regions=_rows(regions),
+                     truth=_rows(truth) if truth is not None else None,
                      n_segments=len(centres))
     page.scripts.append(TIMELINE_JS)
     return page.write(path)
 
 
 def segmentation_report(segmentation, path: str | os.PathLike, *,
-                        truth: Sequence[tuple[float, float, str]] | None = None,
+                        truth: Sequence[Event | tuple[float, float, str]] | None = None,
                         link_audio: bool = False,
                         embed_max_seconds: float = EMBED_MAX_SECONDS) -> Path:
     """:func:`timeline_report` of a :class:`~deep_audio.predict.long_recordings.
@@ -165,8 +166,7 @@ def segmentation_report(segmentation, path: str | os.PathLike, *,
     return timeline_report(
         segmentation.starts_seconds, segmentation.ends_seconds, segmentation.smoothed,
         segmentation.class_names, path,
-        regions=([(r.start_seconds, r.end_seconds, r.class_name) for r in segmentation.regions]
-                 or [(e.onset_seconds, e.offset_seconds, e.label) for e in segmentation.events]),
+        regions=segmentation.regions or segmentation.events,
         truth=truth, audio_path=segmentation.path, link_audio=link_audio,
         embed_max_seconds=embed_max_seconds, title=printable(segmentation.path.name))
 
@@ -188,16 +188,6 @@ def _audio(audio_path, page_path, *, link: bool, embed_max_seconds: float
             f"The recording is embedded ({size_text(len(encoded))}, Ogg Opus).")
 
 
-def _check_events(events, what: str) -> list[tuple[float, float, str]]:
-    checked = []
-    for event in events:
-        try:
-            onset, offset, label = event
-            onset, offset = float(onset), float(offset)
-        except (TypeError, ValueError):
-            raise DeepAudioError(f"{what}: expected (onset_seconds, offset_seconds, label), "
-                                 f"got {event!r}") from None
-        if not offset > onset:
-            raise DeepAudioError(f"{what}: event {event!r} ends before it starts")
-        checked.append((onset, offset, str(label)))
-    return checked
+def _rows(events: Sequence[Event]) -> list[list]:
+    """``[onset_seconds, offset_seconds, label]`` of each event, for the page data."""
+    return [[e.onset_seconds, e.offset_seconds, e.label] for e in events]
