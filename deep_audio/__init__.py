@@ -1,3 +1,3 @@
 """deep_audio: learn to recognise sounds with PyTorch."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
