@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from tqdm.asyncio import tqdm as _console_tqdm
 from tqdm.auto import tqdm

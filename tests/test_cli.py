@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from deep_audio.bin import basic_test, basic_training, classification_report, model_architecture
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from deep_audio.cli import common as _cli
 from deep_audio.classic import ClassicModel, file_classification
+from deep_audio.cli import common as _cli
 from deep_audio.errors import DeepAudioError
 from deep_audio.predict.predictor import FileResult
 

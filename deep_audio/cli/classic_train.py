@@ -6,21 +6,23 @@ folder) come from configs/default.yaml; the flags, -c YAML and --set override th
 
 Examples:
   deep-audio classic-train -i data/classical data/metal --classifier svm -o classical_vs_metal_svm
-  deep-audio classic-train -i data/classical data/metal --classifier knn --parameters 1 3 5 -o cm_knn
+  deep-audio classic-train -i data/classical data/metal --classifier knn \\
+      --parameters 1 3 5 -o cm_knn
 
 From Python, pyAudioAnalysis's call:
   from deep_audio.classic import extract_features_and_train
-  extract_features_and_train(["data/classical", "data/metal"], 1, 1, 0.1, 0.1, "svm", "classical_vs_metal_svm")
+  extract_features_and_train(["data/classical", "data/metal"], 1, 1, 0.1, 0.1, "svm",
+                             "classical_vs_metal_svm")
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
-from deep_audio.cli import common as _cli
 from deep_audio.classic import ClassicTrainingResult, extract_features_and_train
 from deep_audio.classic.classifiers import parameter_name
+from deep_audio.cli import common as _cli
 
 __all__ = ["extract_features_and_train", "main"]
 

@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import textwrap
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from deep_audio.config import TASK_NAMES, Config, leaf_names, load_config
 from deep_audio.errors import ConfigError, DeepAudioError

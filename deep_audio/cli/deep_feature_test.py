@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
-from deep_audio.predict.deep_features import (classify_files_deep,
-                                                  deep_file_classification,
-                                                  load_deep_feature_classifier)
 from deep_audio.io.model_files import load_model
+from deep_audio.predict.deep_features import (
+    classify_files_deep,
+    deep_file_classification,
+    load_deep_feature_classifier,
+)
 
 __all__ = ["deep_file_classification", "main"]
 

@@ -17,15 +17,15 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
+from deep_audio.classic.classifiers import parameter_name
 from deep_audio.cli import common as _cli
 from deep_audio.cli.classic_train import print_result
-from deep_audio.classic.classifiers import parameter_name
 from deep_audio.device import resolve_device
+from deep_audio.io.model_files import load_model
 from deep_audio.predict.deep_features import train_deep_feature_classifier
 from deep_audio.predict.embeddings import DEFAULT_LAYER, default_layer
-from deep_audio.io.model_files import load_model
 
 __all__ = ["main", "train_deep_feature_classifier"]
 
@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     cnn = load_model(args.model, device=resolve_device(config.training.device),
                      backbone=args.backbone, config=config)
     result = train_deep_feature_classifier(
-        cnn, args.input, args.output, layer=args.layer or default_layer(cnn), combine_classic=args.combine_classic,
-        parameter_values=parameters, per_segment=args.per_segment, config=config)
+        cnn, args.input, args.output, layer=args.layer or default_layer(cnn),
+        combine_classic=args.combine_classic, parameter_values=parameters,
+        per_segment=args.per_segment, config=config)
     print_result(result)
     return 0
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,9 +25,13 @@ from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
 from deep_audio.io.files import atomic_write
-from deep_audio.predict.embeddings import (DEFAULT_LAYER, DeepFeatures, default_layer,
-                                             extract_deep_features)
 from deep_audio.io.model_files import load_model
+from deep_audio.predict.embeddings import (
+    DEFAULT_LAYER,
+    DeepFeatures,
+    default_layer,
+    extract_deep_features,
+)
 
 __all__ = ["extract_deep_features", "main"]
 

@@ -20,18 +20,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from deep_audio.io.audio import read_audio
 from deep_audio.cli import common as _cli
 from deep_audio.config import ClassicConfig
 from deep_audio.errors import DeepAudioError
+from deep_audio.features.handcrafted import (
+    directory_feature_extraction,
+    file_features,
+    folder_features,
+    short_term_features,
+)
+from deep_audio.io.audio import read_audio
 from deep_audio.io.files import atomic_write
-from deep_audio.features.handcrafted import (directory_feature_extraction, file_features,
-                                             folder_features, short_term_features)
 
 __all__ = ["directory_feature_extraction", "main"]
 logger = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, Sequence
 
 import deep_audio
 from deep_audio.cli import common as _cli

@@ -18,13 +18,13 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
-from deep_audio.io.audio import read_audio
-from deep_audio.cli import common as _cli
 from deep_audio.classic import plot_feature_space
+from deep_audio.cli import common as _cli
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import spectrogram
+from deep_audio.io.audio import read_audio
 
 __all__ = ["main", "plot_feature_space"]
 

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
+from deep_audio.io.model_files import load_model
 from deep_audio.predict import evaluate_folders, evaluate_manifest
 from deep_audio.predict.evaluate import TaggingReport
-from deep_audio.io.model_files import load_model
-from deep_audio.viz.png import plot_class_scores, plot_confusion_matrix, plot_training_report
 from deep_audio.training.history import read_history
+from deep_audio.viz.png import plot_class_scores, plot_confusion_matrix, plot_training_report
 
 logger = logging.getLogger(__name__)
 

@@ -25,16 +25,19 @@ Examples:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
 from deep_audio.events import SegmentScores, evaluate_events, read_annotation, write_annotation
-from deep_audio.predict.long_recordings import (evaluate_segmentation,
-                                                  save_segmentation, segment_recording)
 from deep_audio.io.model_files import load_model
+from deep_audio.predict.long_recordings import (
+    evaluate_segmentation,
+    save_segmentation,
+    segment_recording,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,14 +13,14 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
+from deep_audio.io.model_files import load_model
 from deep_audio.predict.embeddings import DEFAULT_LAYER
 from deep_audio.predict.search import SoundIndex, build_index, nearest, search
-from deep_audio.io.model_files import load_model
 
 __all__ = ["build_index", "main", "nearest"]
 
@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="INDEX.npz", help="build: the index file")
     parser.add_argument("--index", metavar="INDEX.npz", help="query: the index file")
     parser.add_argument("--layer", default=DEFAULT_LAYER,
-                        help="build: conv (last conv block pooled), conv_bands (pooled over time only), linear1, linear2, ...")
+                        help="build: conv (last conv block pooled), conv_bands (pooled over time "
+                             "only), linear1, linear2, ...")
     parser.add_argument("-k", type=int, default=5, help="query: neighbours per file")
     _cli.add_config(parser, flags=("device", "precision"))
 

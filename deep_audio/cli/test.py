@@ -16,8 +16,8 @@ Examples:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.predict.predictor import classify_file

@@ -22,7 +22,7 @@ From Python, the seed's call:
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.config import load_config

@@ -14,13 +14,14 @@ Examples:
 
 From Python, the seed's call:
   from deep_audio.bin import transfer_learning as tl
-  tl.transfer_learning("models/classical_vs_metal_cnn.pt", ["data/negative", "data/positive"], strategy=0)
+  tl.transfer_learning("models/classical_vs_metal_cnn.pt", ["data/negative", "data/positive"],
+                       strategy=0)
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from deep_audio.cli import common as _cli
 from deep_audio.config import load_config
