@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,33 @@ SMALL_CONFIG = {
     "conv_channels": [4, 8], "hidden_units": [32], "dropout": [0.1],
     "epochs": 8, "batch_size": 8, "min_epochs": 3, "device": "cpu", "precision": "fp32",
 }
+
+
+# What each optional package is for: the extra of setup.py that installs it.
+EXTRA_OF = {"onnx": "export", "onnxruntime": "export", "onnxscript": "export",
+            "transformers": "hf", "panns_inference": "test", "torchlibrosa": "test",
+            "selenium": "test"}
+EXPORT_PACKAGES = ("onnx", "onnxruntime", "onnxscript")  # to_onnx exports and verifies
+
+
+def needs(*packages: str) -> pytest.MarkDecorator:
+    """Skip a test unless every package is installed, before its fixtures run (a
+    ``pytest.importorskip`` in the body skips only after them); the reason names the
+    missing packages and the extra that installs them.
+
+    >>> needs("json").args, needs("no_such_package").kwargs["reason"]
+    ((False,), "needs no_such_package (pip install -e '.[test]')")
+    """
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    extras = sorted({EXTRA_OF.get(name, "test") for name in missing})
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} "
+                              f"(pip install -e '.[{','.join(extras)}]')")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes more than about 2 s; deselect with -m 'not slow' for a quick "
+        "run (CI runs everything)")
 
 
 def small_config(**extra):
