@@ -85,11 +85,11 @@ def train_command(task: str, recipe: str, seed: int, model: Path, isa: str) -> l
     train, _ = task_folders(task)
     inputs = ["-i", *map(str, train)]
     if recipe == "svm":
-        return [sys.executable, "-m", "deep_audio.cli.classic_training", *inputs,
+        return [sys.executable, "-m", "deep_audio", "classic-train", *inputs,
                 "--classifier", "svm_rbf", "-o", str(model.with_suffix(".skops"))]
     extra = RECIPES[recipe] if recipe in RECIPES else LEVERS[recipe]
     precision = ["--precision", "fp32"] if isa == "avx2" else []
-    return [sys.executable, "-m", "deep_audio.cli.basic_training", *inputs, "-o", str(model),
+    return [sys.executable, "-m", "deep_audio", "train", *inputs, "-o", str(model),
             *extra, *precision, "--set", f"seed={seed}", "--device", "cpu", "-q"]
 
 
