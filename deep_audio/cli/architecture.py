@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torchsummary import summary
 
 from deep_audio.cli import common as _cli
-from deep_audio.models import Classifier
 from deep_audio.io.model_files import load_model
+from deep_audio.models import Classifier
+
+
+class FromFeatures(nn.Module):
+    """The classifier from its front end's output on, the part torchsummary can trace:
+    ``(batch, *model.input_shape)`` in, logits out."""
+
+    def __init__(self, model: Classifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(features)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
