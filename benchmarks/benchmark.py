@@ -105,22 +105,24 @@ def worker_memory(folders: list[str], cache_dir: str) -> dict:
     from deep_audio.config import load_config
     from deep_audio.device import resolve_device
     from deep_audio.features import band_statistics
-    from deep_audio.models import AudioClassifier
+    from deep_audio.models import Classifier
     from deep_audio.training.train import make_loaders, prepare_data
-    from deep_audio.training.loop import TrainingStep, train_one_epoch
+    from deep_audio.tasks import SingleLabel
+    from deep_audio.training.loop import Optimisation, TrainingStep, train_one_epoch
 
     config = load_config(conv_channels=[8, 16, 32, 64], hidden_units=[64], dropout=[0.5],
                          cache_dir=cache_dir, device="cpu")
     device = resolve_device("cpu")
-    data = prepare_data(folders, config)
-    model = AudioClassifier(config, data.class_names)
-    model.normalize.set_statistics(*band_statistics(
-        model.front_end, DataLoader(data.train_set, batch_size=64), device))
+    data = prepare_data(folders, config, SingleLabel())
+    model = Classifier.seed(config, data.class_names)
+    model.backbone.normalize.set_statistics(*band_statistics(
+        model.backbone.front_end, DataLoader(data.train_set, batch_size=64), device))
     train_loader, _ = make_loaders(data, config.training, device)
-    train_one_epoch(TrainingStep(model), train_loader, torch.optim.AdamW(model.parameters()),
-                    torch.nn.CrossEntropyLoss(), device=device, amp_dtype=None,
-                    scaler=torch.amp.GradScaler("cpu", enabled=False),
-                    n_classes=len(data.class_names), progress=False)
+    optimisation = Optimisation(torch.optim.AdamW(model.parameters()), None,
+                                torch.nn.CrossEntropyLoss(),
+                                torch.amp.GradScaler("cpu", enabled=False), None)
+    train_one_epoch(TrainingStep(model), train_loader, optimisation, model.task,
+                    device=device, progress=False)
     return {"segments": len(data.train_set) + len(data.validation_set),
             "peak_rss_mib": peak_rss_mib()}
 
@@ -189,32 +191,34 @@ def training_speed(precision: str, *, channels_last: bool, device, steps: int,
 
     from deep_audio.config import load_config
     from deep_audio.device import autocast_dtype
-    from deep_audio.models import AudioClassifier
-    from deep_audio.training.loop import TrainingStep, train_one_epoch
+    from deep_audio.models import Classifier
+    from deep_audio.training.loop import Optimisation, TrainingStep, train_one_epoch
 
     torch.manual_seed(0)
     config = load_config(preset, device=str(device))
-    model = AudioClassifier(config, [f"c{i}" for i in range(n_classes)]).to(device)
+    model = Classifier.seed(config, [f"c{i}" for i in range(n_classes)]).to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     batch = config.training.batch_size
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.training.learning_rate)
     amp_dtype = autocast_dtype(precision, device)
-    options = dict(device=device, amp_dtype=amp_dtype, n_classes=n_classes, progress=False,
-                   scaler=torch.amp.GradScaler(device.type,
-                                               enabled=amp_dtype == torch.float16))
+    optimisation = Optimisation(optimizer, None, torch.nn.CrossEntropyLoss(),
+                                torch.amp.GradScaler(device.type,
+                                                     enabled=amp_dtype == torch.float16),
+                                amp_dtype)
 
     def loader(n_steps: int) -> DataLoader:
         waveforms = torch.randn(n_steps * batch, model.segment_samples) * 0.1
         labels = torch.randint(0, n_classes, (n_steps * batch,))
         return DataLoader(TensorDataset(waveforms, labels), batch_size=batch)
 
-    loss_fn, step = torch.nn.CrossEntropyLoss(), TrainingStep(model)
-    train_one_epoch(step, loader(warmup), optimizer, loss_fn, **options)
+    step = TrainingStep(model)
+    train_one_epoch(step, loader(warmup), optimisation, model.task, device=device,
+                    progress=False)
     timed = loader(steps)
     synchronize(device)
     started = time.perf_counter()
-    train_one_epoch(step, timed, optimizer, loss_fn, **options)
+    train_one_epoch(step, timed, optimisation, model.task, device=device, progress=False)
     synchronize(device)
     return steps * batch / (time.perf_counter() - started)
 
@@ -229,11 +233,12 @@ def synchronize(device) -> None:
 def input_pipeline_speed(folders: list[str], device) -> tuple[float, int]:
     """Segments/s of the training DataLoader alone, reading a full cache."""
     from deep_audio.config import load_config
+    from deep_audio.tasks import SingleLabel
     from deep_audio.training.train import make_loaders, prepare_data
 
     with tempfile.TemporaryDirectory() as cache_dir:
         config = load_config(cache_dir=cache_dir, device=str(device))
-        data = prepare_data(folders, config)
+        data = prepare_data(folders, config, SingleLabel())
         train_loader, _ = make_loaders(data, config.training, device)
         started = time.perf_counter()
         seen = sum(len(target) for _, target in train_loader)
@@ -273,11 +278,12 @@ def part_infer(folders: list[str], device) -> None:
 
     from deep_audio.config import load_config
     from deep_audio.predict import classify_file, classify_files
-    from deep_audio.models import AudioClassifier, save_model
+    from deep_audio.models import Classifier
+    from deep_audio.io.model_files import save_model
 
     files, seconds = audio_files(folders)
     torch.manual_seed(0)
-    model = AudioClassifier(load_config(SEED_PRESET), [f"c{i}" for i in range(4)]
+    model = Classifier.seed(load_config(SEED_PRESET), [f"c{i}" for i in range(4)]
                             ).to(device).eval()
     print(f"\n## classifying {len(files)} files ({seconds:.0f} s of audio) with the seed "
           f"network on {device} (audio seconds per second)")
@@ -315,7 +321,7 @@ def reference_style_posteriors(path: str, model_path: Path):
     from deep_audio.io.audio import read_audio
     from deep_audio.config import seconds_to_samples
     from deep_audio.data import SegmentDataset
-    from deep_audio.models import load_model
+    from deep_audio.io.model_files import load_model
 
     model = load_model(model_path)
     rate = model.config.front_end.sample_rate

@@ -28,7 +28,7 @@ import numpy as np
 
 from deep_audio.config import load_config
 from deep_audio.predict import evaluate_folders
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import train_model
 
 ROOT = Path(__file__).resolve().parent.parent

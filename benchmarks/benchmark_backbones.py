@@ -49,11 +49,11 @@ BACKBONES = ("seed_cnn", "panns_cnn14_16k", "panns_cnn14", "ast", "wav2vec2")
 def build(name: str, segment_seconds: float):
     """A model with ``embed`` and its default layer, at the backbone's size."""
     from deep_audio.config import load_config
-    from deep_audio.models.backbones import BackboneClassifier, backbone_config
+    from deep_audio.models import Classifier
 
     config = load_config(segment_seconds=segment_seconds, device="cpu")
     if name == "seed_cnn":
-        from deep_audio.models import load_model
+        from deep_audio.io.model_files import load_model
 
         return load_model(ROOT / "models" / "pretrained_gm16.pt"), "linear1"
     if name.startswith("panns"):
@@ -72,7 +72,7 @@ def build(name: str, segment_seconds: float):
             model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config())
             extractor = transformers.Wav2Vec2FeatureExtractor()
         backbone = HFBackbone(model, extractor, f"random {name}-base")
-    model = BackboneClassifier(backbone_config(config, backbone), [], backbone)
+    model = Classifier(backbone_config(config, backbone), [], backbone)
     return model.eval(), backbone.default_layer
 
 

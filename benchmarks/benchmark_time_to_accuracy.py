@@ -111,7 +111,7 @@ def score(task: str, recipe: str, model: Path) -> dict:
         result = scores(matrix)
     else:
         from deep_audio.predict import evaluate_folders
-        from deep_audio.models import load_model
+        from deep_audio.io.model_files import load_model
         report = evaluate_folders(load_model(model), test)
         result = report.scores
     return {"accuracy": float(result["accuracy"]), "macro_f1": float(result["macro_f1"])}

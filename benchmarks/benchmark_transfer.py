@@ -42,7 +42,7 @@ from deep_audio.predict import evaluate_folders
 from deep_audio.predict.deep_features import (classify_files_deep,
                                                   load_deep_feature_classifier,
                                                   train_deep_feature_classifier)
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import train_model
 from deep_audio.training.transfer import FEATURE_SECTIONS, STRATEGIES, transfer_learning
 

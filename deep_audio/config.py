@@ -79,7 +79,7 @@ class SegmentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the seed CNN; see :class:`deep_audio.models.SeedCNN`."""
+    """Shape of the seed CNN; see :class:`deep_audio.models.SeedBackbone`."""
 
     conv_channels: tuple[int, ...]
     kernel_size: int
@@ -360,6 +360,8 @@ def override(config: Config, **overrides: Any) -> Config:
     """
     values = config.to_dict()
     for key, value in overrides.items():
+        if key == "multi_label":  # the name of training.task before it existed
+            key, value = "task", ("multi_label" if value else None)
         if value is None:
             continue
         section, name = _locate(values, key)

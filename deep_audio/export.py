@@ -33,8 +33,7 @@ import torch
 
 from deep_audio.errors import ExportError
 from deep_audio.io.files import atomic_write
-from deep_audio.models import AudioClassifier
-from deep_audio.predict.onnx import softmax
+from deep_audio.models import Classifier
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class Verification:
                 f"{'yes' if self.same_decisions else 'NO'} (tolerance {self.atol:g})")
 
 
-def export_metadata(model: AudioClassifier) -> dict[str, str]:
+def export_metadata(model: Classifier) -> dict[str, str]:
     """What an exported copy needs besides weights, as string key/value pairs.
 
     Keys: ``deep_audio.class_names`` (JSON list), the segment plan
@@ -69,8 +68,8 @@ def export_metadata(model: AudioClassifier) -> dict[str, str]:
     in Hz, ``deep_audio.segment_samples``, ``deep_audio.segment_hop_samples``,
     ``deep_audio.min_file_seconds``), ``deep_audio.input`` (``waveform``),
     ``deep_audio.output`` (``logits``) and ``deep_audio.config`` (JSON of the whole
-    config); a multi-label model adds ``deep_audio.thresholds`` (JSON list, one per
-    class; its posteriors are a sigmoid of each logit).
+    config) and ``deep_audio.task`` (JSON of :meth:`~deep_audio.tasks.Task.to_dict`: how
+    logits become posteriors and decisions, a multi-label model's thresholds included).
     """
     metadata = {
         "deep_audio.class_names": json.dumps(list(model.class_names)),
@@ -78,13 +77,12 @@ def export_metadata(model: AudioClassifier) -> dict[str, str]:
         "deep_audio.input": "waveform",
         "deep_audio.output": "logits",
         "deep_audio.config": json.dumps(model.config.to_dict()),
+        "deep_audio.task": json.dumps(model.task.to_dict()),
     }
-    if model.config.model.multi_label:
-        metadata["deep_audio.thresholds"] = json.dumps(model.thresholds.tolist())
     return metadata
 
 
-def to_torchscript(model: AudioClassifier, path: str | os.PathLike) -> Path:
+def to_torchscript(model: Classifier, path: str | os.PathLike) -> Path:
     """Trace ``model`` (front-end included) to a TorchScript file.
 
     Load it with ``torch.jit.load(path, _extra_files={"deep_audio.json": ""})`` to get the
@@ -102,7 +100,7 @@ def to_torchscript(model: AudioClassifier, path: str | os.PathLike) -> Path:
     return path
 
 
-def to_onnx(model: AudioClassifier, path: str | os.PathLike, *,
+def to_onnx(model: Classifier, path: str | os.PathLike, *,
             opset_version: int = ONNX_OPSET) -> Path:
     """Export ``model`` (front-end included) to one ONNX file with a dynamic batch axis.
 
@@ -140,14 +138,14 @@ def to_onnx(model: AudioClassifier, path: str | os.PathLike, *,
     return path
 
 
-def verify(model: AudioClassifier, path: str | os.PathLike, *,
+def verify(model: Classifier, path: str | os.PathLike, *,
            waveforms: np.ndarray | None = None, atol: float = LOGIT_ATOL,
            seed: int = 0) -> Verification:
     """Compare an export (``.onnx`` or TorchScript ``.pt``) with ``model`` on the CPU.
 
     Parameters
     ----------
-    model : AudioClassifier
+    model : Classifier
         The model that was exported.
     path : str or PathLike
         The exported file; ``.onnx`` runs with onnxruntime, anything else with
@@ -188,22 +186,25 @@ def verify(model: AudioClassifier, path: str | os.PathLike, *,
                 actual = torch.jit.load(str(path)).eval()(torch.from_numpy(waveforms)).numpy()
     except Exception as error:
         raise ExportError(f"cannot run exported model '{path}': {error}") from error
+    posteriors = model.task.activation_numpy(actual)
+    expected_posteriors = model.task.activation_numpy(expected)
     result = Verification(
         path=path, n_segments=len(waveforms),
         max_logit_difference=float(np.abs(actual - expected).max()),
-        max_posterior_difference=float(np.abs(softmax(actual) - softmax(expected)).max()),
-        same_decisions=bool((actual.argmax(1) == expected.argmax(1)).all()), atol=atol)
+        max_posterior_difference=float(np.abs(posteriors - expected_posteriors).max()),
+        same_decisions=bool(np.array_equal(model.task.decide(posteriors),
+                                           model.task.decide(expected_posteriors))),
+        atol=atol)
     if not result.max_logit_difference <= atol:
         raise ExportError(f"exported model '{path}' differs from PyTorch: {result.format()}")
     logger.info("%s", result.format())
     return result
 
 
-def _check_exportable(model: AudioClassifier, kind: str) -> None:
+def _check_exportable(model: Classifier, kind: str) -> None:
     """Refuse a model whose input is made outside the graph (a Hugging Face feature
     extractor runs in numpy, so a trace would freeze one batch's features)."""
-    backbone = getattr(model, "backbone", None)
-    if backbone is not None and backbone.name == "hf":
+    if model.backbone.name == "hf":
         raise ExportError(f"{kind} export needs the whole model in PyTorch, but a Hugging "
                           "Face backbone's feature extractor runs in numpy; export the "
                           "encoder with transformers' own tools (optimum) instead")
@@ -215,7 +216,7 @@ def _prepare(path: str | os.PathLike) -> Path:
     return path
 
 
-def _cpu_copy(model: AudioClassifier) -> AudioClassifier:
+def _cpu_copy(model: Classifier) -> Classifier:
     """A copy of the model in eval mode on the CPU, contiguous (not channels_last)."""
     return copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).eval()
 

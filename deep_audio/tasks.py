@@ -67,6 +67,10 @@ class Task:
         """Posteriors from logits (a torch tensor), along the last axis."""
         raise NotImplementedError
 
+    def activation_numpy(self, logits: np.ndarray) -> np.ndarray:
+        """:meth:`activation` in numpy (torch-free inference, e.g. ONNX)."""
+        raise NotImplementedError
+
     def targets(self, labels: Sequence[Sequence[str]], class_names: Sequence[str]) -> list:
         """Each clip's training target from its labels."""
         raise NotImplementedError
@@ -110,6 +114,10 @@ class SingleLabel(Task):
 
     def activation(self, logits):
         return logits.softmax(dim=-1)
+
+    def activation_numpy(self, logits):
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def targets(self, labels, class_names):
         index = {name: i for i, name in enumerate(class_names)}
@@ -162,6 +170,9 @@ class MultiLabel(Task):
 
     def activation(self, logits):
         return logits.sigmoid()
+
+    def activation_numpy(self, logits):
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # no overflow for large |logits|
 
     def targets(self, labels, class_names):
         index = {name: i for i, name in enumerate(class_names)}

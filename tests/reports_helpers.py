@@ -9,7 +9,7 @@ import numpy as np
 import soundfile
 
 from deep_audio.predict import evaluate_folders, segment_recording
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.viz import (evaluation_report, multilabel_report, segmentation_report,
                                 spectrogram_report)
 

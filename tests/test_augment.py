@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from deep_audio.models import AudioClassifier
+from deep_audio.models import Classifier
 from deep_audio.training import train_one_epoch
-from deep_audio.training.loop import TrainingStep
+from deep_audio.training.loop import Optimisation, TrainingStep
 from deep_audio.training.augment import Augmentation
 
 from tests.conftest import small_config
@@ -88,7 +88,7 @@ def test_mixup_mixes_features_and_targets_alike():
 def test_training_step_applies_augmentation_on_features(monkeypatch):
     torch.manual_seed(0)
     config = small_config()
-    model = AudioClassifier(config, ["a", "b", "c"])
+    model = Classifier.seed(config, ["a", "b", "c"])
     augment = Augmentation(gain_db=6, time_shift_samples=400, spec_time_masks=1,
                            spec_time_mask_frames=5, spec_freq_masks=1, spec_freq_mask_bands=4,
                            mixup_alpha=0.4)
@@ -99,14 +99,15 @@ def test_training_step_applies_augmentation_on_features(monkeypatch):
             calls.append(_n), _f(*a))[1])
     data = TensorDataset(torch.randn(16, model.segment_samples) * 0.1,
                          torch.randint(0, 3, (16,)))
-    before = model.cnn.linear_layer2[0].weight.detach().clone()
+    before = model.head.linear_layer2[0].weight.detach().clone()
     augment.eval()
+    optimisation = Optimisation(torch.optim.AdamW(model.parameters()), None,
+                                torch.nn.CrossEntropyLoss(),
+                                torch.amp.GradScaler("cpu", enabled=False), None)
     result = train_one_epoch(TrainingStep(model, augment), DataLoader(data, batch_size=8),
-                             torch.optim.AdamW(model.parameters()), torch.nn.CrossEntropyLoss(),
-                             device=torch.device("cpu"), amp_dtype=None,
-                             scaler=torch.amp.GradScaler("cpu", enabled=False),
-                             n_classes=3, progress=False)
+                             optimisation, model.task, device=torch.device("cpu"),
+                             progress=False)
     assert calls == ["waveform", "spectrogram", "mixup"] * 2
     assert np.isfinite(result["loss"]) and 0 <= result["macro_f1"] <= 1
-    assert not torch.equal(before, model.cnn.linear_layer2[0].weight)
+    assert not torch.equal(before, model.head.linear_layer2[0].weight)
     assert augment.training

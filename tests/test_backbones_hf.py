@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-transformers = pytest.importorskip("transformers")
+transformers = pytest.importorskip("transformers",
+                                   reason="needs transformers (pip install -e '.[hf]')")
 
 from deep_audio.config import load_config  # noqa: E402
 from deep_audio.errors import DeepAudioError, ModelFileError  # noqa: E402
-from deep_audio.models import load_model, save_model  # noqa: E402
-from deep_audio.models.backbones import BackboneClassifier, load_backbone_model  # noqa: E402
+from deep_audio.io.model_files import load_model, save_model  # noqa: E402
+from deep_audio.models import Classifier, Head  # noqa: E402
+from deep_audio.models.registry import load_backbone_model  # noqa: E402
 
 AST_FRAMES = 110  # 1.1 s of 10 ms frames
 
@@ -96,8 +98,9 @@ def test_wav2vec2_embedding_equals_transformers(tiny_wav2vec2):
 
 def test_model_file_rebuilds_without_the_folder(tiny_ast, tmp_path):
     source = load_backbone_model("hf", tiny_ast, config=load_config(segment_seconds=1.0))
-    model = BackboneClassifier(source.config, ["a", "b"], source.backbone)
-    torch.nn.init.normal_(model.head[0].weight)
+    model = Classifier(source.config, ["a", "b"], source.backbone,
+                       Head(source.backbone.head_input_size, 2))
+    torch.nn.init.normal_(model.head.output.weight)
     path = save_model(tmp_path / "ast_head.pt", model)
     for file in tiny_ast.iterdir():  # the folder is not needed any more
         os.rename(file, tmp_path / file.name)
@@ -110,20 +113,20 @@ def test_model_file_rebuilds_without_the_folder(tiny_ast, tmp_path):
     waveform = waveforms(seed=5)
     with torch.no_grad():
         torch.testing.assert_close(loaded(waveform), model.eval()(waveform))
-    assert loaded.backbone_spec()["settings"]["model_config"]["hidden_size"] == 32
+    assert loaded.backbone.settings()["model_config"]["hidden_size"] == 32
 
 
 def test_strategies_freeze_the_same_units(tiny_ast):
-    from deep_audio.training.transfer import frozen_layers_for, transfer_backbone_model
+    from deep_audio.training.transfer import frozen_layers_for, transfer_model
 
     source = load_backbone_model("hf", tiny_ast, config=load_config(segment_seconds=1.0))
     assert source.n_blocks == 3  # stem, two transformer layers
 
     def trainable(strategy):
-        model = transfer_backbone_model(source, ["a", "b"],
-                                        layers_frozen=frozen_layers_for(strategy, 3))
+        model = transfer_model(source, ["a", "b"],
+                               layers_frozen=frozen_layers_for(strategy, 3))
         # "backbone.model.layers.1.mlp.fc1.weight" -> "1"; "backbone.model.layernorm.bias"
-        # -> "layernorm"; "head.0.weight" -> "head"
+        # -> "layernorm"; "head.linear_layer1.0.weight" -> "head"
         parts = [name.split(".") for name, p in model.named_parameters() if p.requires_grad]
         return {p[0] if p[0] == "head" else p[3] if p[2] == "layers" else p[2] for p in parts}
 
@@ -187,7 +190,8 @@ def test_export_refuses_a_hugging_face_backbone(tiny_ast, tmp_path):
     from deep_audio.errors import ExportError
 
     source = load_backbone_model("hf", tiny_ast, config=load_config(segment_seconds=1.0))
-    model = BackboneClassifier(source.config, ["a", "b"], source.backbone)
+    model = Classifier(source.config, ["a", "b"], source.backbone,
+                       Head(source.backbone.head_input_size, 2))
     with pytest.raises(ExportError, match="feature extractor runs in numpy"):
         export.to_torchscript(model, tmp_path / "m.ts")
     assert not (tmp_path / "m.ts").exists()

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.models.backbones import BackboneClassifier, load_backbone_model
+from deep_audio.models import Classifier
+from deep_audio.models.registry import load_backbone_model
 from deep_audio.models.panns import VARIANTS, Cnn14, load_cnn14, load_panns_checkpoint
 
 # Measured on random weights (float32, CPU): embeddings and clip outputs agree to about
@@ -28,8 +29,9 @@ RTOL, ATOL = 1e-4, 1e-5
 @pytest.fixture(scope="module")
 def reference_models(tmp_path_factory):
     """The reference package's ``models`` module, imported without network access."""
-    pytest.importorskip("torchlibrosa")
-    pytest.importorskip("panns_inference")  # finds the package without importing it
+    for package in ("torchlibrosa", "panns_inference"):
+        pytest.importorskip(package, reason=f"the reference needs {package} "
+                                            "(pip install -e '.[test]')")
     home = tmp_path_factory.mktemp("home")
     labels = home / "panns_data" / "class_labels_indices.csv"
     labels.parent.mkdir(parents=True)
@@ -177,4 +179,4 @@ def test_short_segments_are_refused(tmp_path):
     with pytest.raises(DeepAudioError, match="needs at least 32"):
         load_backbone_model("panns_cnn14_16k", path,
                             config=load_config(segment_seconds=0.1))
-    assert isinstance(load_backbone_model("panns_cnn14_16k", path), BackboneClassifier)
+    assert isinstance(load_backbone_model("panns_cnn14_16k", path), Classifier)

@@ -14,8 +14,8 @@ from deep_audio.errors import ConfigError
 from deep_audio.predict import classify_files
 from deep_audio.predict.deep_features import DeepFeatureClassifier
 from deep_audio.predict.embeddings import embed_file
-from deep_audio.models import load_model
-from deep_audio.models.backbones import BackboneClassifier
+from deep_audio.io.model_files import load_model
+from deep_audio.models import Classifier
 from deep_audio.models.panns import VARIANTS, Cnn14
 from tests.conftest import write_class_folders
 
@@ -51,8 +51,8 @@ def transferred(checkpoint, folders, tmp_path_factory):
 def test_strategy_0_keeps_the_conv_blocks_and_trains_the_head(checkpoint, transferred):
     source = torch.load(checkpoint, weights_only=True)["model"]
     model = load_model(transferred.model_path)
-    assert isinstance(model, BackboneClassifier)
-    assert model.class_names == ["low", "high"] and model.head[0].out_features == 2
+    assert isinstance(model, Classifier)
+    assert model.class_names == ["low", "high"] and model.head.output.out_features == 2
     state = model.state_dict()
     for key in source:
         if key.startswith(("conv_block", "bn0.")):  # weights and BatchNorm statistics
@@ -111,7 +111,7 @@ def test_deep_feature_classifier_on_a_backbone_reloads_it(checkpoint, folders, t
         "--set", "segment_seconds=1.0", "--set", "segment_hop_seconds=1.0"])
     assert status == 0
     classifier = DeepFeatureClassifier.load(tmp_path / "probe.skops")
-    assert isinstance(classifier.cnn, BackboneClassifier)
+    assert isinstance(classifier.cnn, Classifier)
     assert classifier.layer == "linear1" and classifier.plan.sample_rate == 16000
     (result,) = classify_files([sorted(folders[1].iterdir())[0]], classifier)
     assert result.posteriors.shape == (2,)

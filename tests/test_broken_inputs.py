@@ -25,7 +25,7 @@ from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.bin import basic_test
 from deep_audio.errors import ModelFileError
 from deep_audio.io.model_files import load_checkpoint, load_model
-from tests.conftest import SMALL_CONFIG, tone
+from tests.conftest import EXPORT_PACKAGES, SMALL_CONFIG, needs, tone
 
 RATE = 8000
 ODD_NAME = os.fsdecode(b"caf\xe9.wav")  # not valid UTF-8: lone surrogate in Python
@@ -206,11 +206,10 @@ def _verdict(predictor, path) -> tuple[str, str]:
     return ("tie", "") if best - second < 1e-3 else ("class", result.class_name)
 
 
+@needs(*EXPORT_PACKAGES)
 def test_the_torch_and_onnx_predictors_give_the_same_verdict_per_file(battery, tmp_path):
     """Every path reads files the same way: the battery through PyTorch and through
     onnxruntime gets the same refusals (same reason) and the same classes."""
-    for package in ("onnx", "onnxruntime", "onnxscript"):
-        pytest.importorskip(package)
     from deep_audio.export import to_onnx
     from deep_audio.predict.onnx import OnnxClassifier
     from deep_audio.predict.predictor import as_predictor

@@ -16,7 +16,7 @@ from deep_audio.data import (AudioCache, CachedAudio, LabelledFile, SegmentDatas
                              decode_files, resolve_cache_dir)
 from deep_audio.data import cache as cache_module
 from deep_audio.errors import AudioError, ConfigError
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import train_model
 
 from tests.conftest import small_config, tone

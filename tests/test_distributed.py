@@ -14,7 +14,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from deep_audio.config import load_config
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import evaluate
 from deep_audio.training.train import prepare_data
 
@@ -64,7 +64,8 @@ SCRIPT = """
 import hashlib, json, sys
 import torch
 from deep_audio.config import load_config
-from deep_audio.models import AudioClassifier
+from deep_audio.models import Classifier
+from deep_audio.tasks import SingleLabel
 from deep_audio.training.distributed import from_environment, init_process_group, shutdown
 from deep_audio.training.train import prepare_data, run_training
 
@@ -73,10 +74,9 @@ config = load_config(config_path)
 context = from_environment()
 device = init_process_group(context, torch.device("cpu"))
 torch.manual_seed(0)
-data = prepare_data(folders, config, distributed=context)
-model = AudioClassifier(config, data.class_names)
-result = run_training(model, data, out + "/model", config=config, device=device,
-                      progress=False, distributed=context)
+data = prepare_data(folders, config, SingleLabel(), distributed=context)
+model = Classifier.seed(config, data.class_names).to(device)
+result = run_training(model, data, out + "/model", progress=False, distributed=context)
 digest = hashlib.sha256(b"".join(v.detach().numpy().tobytes()
                                  for v in model.state_dict().values())).hexdigest()
 with open(f"{out}/rank{context.rank}.json", "w") as stream:
@@ -99,11 +99,10 @@ def test_replicas_stay_identical_and_validation_covers_every_segment(dataset, tm
     # The split run's validation figures are those of the whole validation set, scored
     # by the saved model in one process.
     config = load_config(config)
-    data = prepare_data(dataset["train"], config)
-    whole = evaluate(load_model(tmp_path / "model.pt"), DataLoader(data.validation_set,
-                                                                   batch_size=8),
-                     torch.nn.CrossEntropyLoss(), device=torch.device("cpu"),
-                     amp_dtype=None, n_classes=3)
+    model = load_model(tmp_path / "model.pt")
+    data = prepare_data(dataset["train"], config, model.task)
+    whole = evaluate(model, DataLoader(data.validation_set, batch_size=8),
+                     torch.nn.CrossEntropyLoss(), device=torch.device("cpu"))
     assert whole["accuracy"] == ranks[0]["val_accuracy"]
     assert whole["loss"] == pytest.approx(ranks[0]["val_loss"], rel=1e-4)
 
@@ -124,12 +123,11 @@ def test_torchrun_multi_label_validation_covers_every_file(dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("validation mAP") == 1
     model = load_model(tmp_path / "tags.pt")
-    assert model.metadata["processes"] == 2 and model.config.model.multi_label
-    data = prepare_data(None, override(load_config(config_path), multi_label=True),
+    assert model.metadata["processes"] == 2 and model.task.multi_label
+    data = prepare_data(None, load_config(config_path), model.task,
                         manifest=read_manifest(manifest))
     whole = evaluate(model, DataLoader(data.validation_set, batch_size=8),
-                     torch.nn.BCEWithLogitsLoss(), device=torch.device("cpu"),
-                     amp_dtype=None, n_classes=3, multi_label=True)
+                     torch.nn.BCEWithLogitsLoss(), device=torch.device("cpu"))
     metrics = model.metadata["metrics"]
     assert whole["map"] == pytest.approx(metrics["val_map"], abs=1e-6)
-    assert whole["thresholds"] == pytest.approx(model.thresholds.tolist(), abs=1e-6)
+    assert whole["thresholds"] == pytest.approx(list(model.task.thresholds), abs=1e-6)

@@ -20,7 +20,8 @@ from deep_audio.predict.deep_features import (DeepFeatureClassifier, classify_fi
                                                   train_deep_feature_classifier)
 from deep_audio.predict.embeddings import (embed_file, embed_files, embed_segments,
                                              embedding_layers, extract_deep_features)
-from deep_audio.models import AudioClassifier, load_model, save_model
+from deep_audio.models import Classifier
+from deep_audio.io.model_files import load_model, save_model
 from deep_audio.predict.predictor import Predictor
 from tests.conftest import small_config
 
@@ -52,7 +53,7 @@ def test_layers_have_the_documented_sizes(model, dataset):
 
 
 def test_seed_network_sizes():
-    classifier = AudioClassifier(small_config(conv_channels=[32, 64, 128, 256],
+    classifier = Classifier.seed(small_config(conv_channels=[32, 64, 128, 256],
                                               hidden_units=[1024, 256], dropout=[0.75, 0.5],
                                               n_mels=64, segment_seconds=1.0), CLASSES)
     assert embedding_layers(classifier) == {"conv": 256, "conv_bands": 256 * 64 // 16,
@@ -67,7 +68,7 @@ def test_embeddings_are_deterministic_in_eval_mode(model, test_files):
     assert not model.training
     model.train()
     second = [e.embedding for e in embed_files(test_files[:4], model, layer="linear1")]
-    assert not model.training and not model.cnn.training
+    assert not model.training and not model.backbone.training
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
 
@@ -92,7 +93,7 @@ def test_embed_matches_the_forward_pass(model):
     waveform = torch.randn(2, model.segment_samples)
     with torch.inference_mode():
         hidden = model.embed(waveform, "linear1")
-        logits = model.cnn.linear_layers()[-1](hidden)
+        logits = model.head.layers()[-1](hidden)
         torch.testing.assert_close(logits, model(waveform))
 
 
@@ -268,13 +269,13 @@ def test_grouped_folds_keep_each_files_segments_together(monkeypatch):
 def test_a_cnn_that_embeds_differently_is_refused(deep_svm, model, test_files, tmp_path):
     changed = load_model(model.path)
     with torch.no_grad():
-        changed.cnn.linear_layer1[1].weight.mul_(1.01)
+        changed.head.linear_layer1[1].weight.mul_(1.01)
     save_model(tmp_path / "retrained.pt", changed)
     with pytest.raises(ModelFileError, match="other weights"):
         load_deep_feature_classifier(deep_svm.model_path, cnn_model=tmp_path / "retrained.pt")
     with pytest.raises(ModelFileError, match="other weights"):
         DeepFeatureClassifier.load(deep_svm.model_path, cnn_model=tmp_path / "retrained.pt")
-    other = AudioClassifier(small_config(n_mels=16), CLASSES)
+    other = Classifier.seed(small_config(n_mels=16), CLASSES)
     save_model(tmp_path / "other.pt", other)
     with pytest.raises(ModelFileError, match=r"front_end.n_mels is 16, was 32"):
         load_deep_feature_classifier(deep_svm.model_path, cnn_model=tmp_path / "other.pt")

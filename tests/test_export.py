@@ -14,11 +14,12 @@ from deep_audio.errors import ExportError, ModelFileError
 from deep_audio.export import (LOGIT_ATOL, read_torchscript_metadata, to_onnx, to_torchscript,
                                verify)
 from deep_audio.predict import classify_file, classify_files
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 
-onnx = pytest.importorskip("onnx")
-onnxruntime = pytest.importorskip("onnxruntime")
-pytest.importorskip("onnxscript")
+onnx = pytest.importorskip("onnx", reason="export needs onnx (pip install -e '.[export]')")
+onnxruntime = pytest.importorskip("onnxruntime",
+                                  reason="export needs onnxruntime (pip install -e '.[export]')")
+pytest.importorskip("onnxscript", reason="export needs onnxscript (pip install -e '.[export]')")
 
 POSTERIOR_ATOL = 1e-4  # stated tolerance of exported posteriors (see the docs)
 
@@ -56,7 +57,7 @@ def test_onnx_holds_the_front_end_metadata_and_matches_pytorch(model, onnx_path)
 def test_verify_fails_when_the_export_differs(model, onnx_path):
     changed = copy.deepcopy(model)
     with torch.no_grad():
-        changed.cnn.linear_layer2[0].bias += 1.0
+        changed.head.linear_layer2[0].bias += 1.0
     with pytest.raises(ExportError, match="differs from PyTorch"):
         verify(changed, onnx_path)
 

@@ -16,8 +16,8 @@ from deep_audio.predict import search as search_module
 from deep_audio.predict.embeddings import extract_deep_features
 from deep_audio.predict.evaluate import evaluate_folders
 from deep_audio.predict.search import SoundIndex
-from deep_audio.models import AudioClassifier
-from deep_audio.models import resolve_model_path as models_resolve_model_path
+from deep_audio.models import Classifier
+from deep_audio.io.model_files import resolve_model_path as models_resolve_model_path
 from deep_audio.io.model_files import atomic_save
 from tests.conftest import small_config
 
@@ -125,7 +125,7 @@ def test_scatter_refuses_two_folders_with_one_name(same_named_folders, tmp_path)
 
 
 def test_deep_features_refuse_two_folders_with_one_name(same_named_folders):
-    model = AudioClassifier(small_config(), ["dog", "cat"])
+    model = Classifier.seed(small_config(), ["dog", "cat"])
     with pytest.raises(DeepAudioError, match="distinct names; repeated: \\['dog'\\]"):
         extract_deep_features(model, same_named_folders, layer="linear1")
     with pytest.raises(DeepAudioError, match="at least one class folder"):
@@ -133,6 +133,6 @@ def test_deep_features_refuse_two_folders_with_one_name(same_named_folders):
 
 
 def test_evaluation_refuses_two_folders_with_one_name(same_named_folders):
-    model = AudioClassifier(small_config(), ["dog", "cat"])
+    model = Classifier.seed(small_config(), ["dog", "cat"])
     with pytest.raises(DeepAudioError, match="distinct names; repeated: \\['dog'\\]"):
         evaluate_folders(model, same_named_folders)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
+from deep_audio.tasks import SingleLabel
 
 FIXTURES = Path(__file__).parent / "fixtures" / "models"
 EXPECTED = np.load(FIXTURES / "expected.npz")
@@ -35,3 +36,7 @@ def test_old_model_file_predicts_as_it_did(name, monkeypatch):
         np.testing.assert_allclose(embedding, EXPECTED[f"{name}/embed/{layer}"],
                                    rtol=1e-5, atol=1e-6)
     assert model.metadata["fixture"] == name
+    if name == "seed_multilabel_v1":  # the thresholds buffer, float32
+        assert model.task.thresholds == pytest.approx((0.3, 0.5, 0.7))
+    else:
+        assert model.task == SingleLabel()

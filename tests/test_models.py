@@ -5,40 +5,58 @@ import torch
 
 from deep_audio.config import load_config
 from deep_audio.errors import ModelFileError
-from deep_audio.models import AudioClassifier, SeedCNN, load_model, resolve_model_path, save_model
+from deep_audio.models import Classifier, SeedBackbone
+from deep_audio.tasks import MultiLabel
+from deep_audio.io.model_files import load_model, resolve_model_path, save_model
 from deep_audio.io import model_files as model_io
 from tests.conftest import small_config
 
 
 def test_seed_network_matches_the_talk():
-    model = AudioClassifier(load_config(Path(__file__).resolve().parent.parent / "configs" /
+    model = Classifier.seed(load_config(Path(__file__).resolve().parent.parent / "configs" /
                                         "seed.yaml"), [f"c{i}" for i in range(16)])
     assert model.input_shape == (1, 201, 128)
-    assert model.cnn.flat_features == 24576
-    assert sum(p.numel() for p in model.cnn.parameters()) == 26_510_800
-    first = model.cnn.conv_layer1
+    assert model.backbone.flat_features == model.head.in_features == 24576
+    assert sum(p.numel() for p in model.parameters()) == 26_510_800
+    first = model.backbone.conv_layer1
     assert first(torch.zeros(2, *model.input_shape)).shape == (2, 32, 100, 64)
     assert first[0](torch.zeros(2, *model.input_shape)).shape == (2, 32, 201, 128)
-    assert [type(m).__name__ for m in model.cnn.linear_layer3] == ["Linear", "LeakyReLU"]
-    assert model.cnn.linear_layer1[0].p == 0.75 and model.cnn.linear_layer2[0].p == 0.5
+    assert [type(m).__name__ for m in model.head.linear_layer3] == ["Linear", "LeakyReLU"]
+    assert model.head.linear_layer1[0].p == 0.75 and model.head.linear_layer2[0].p == 0.5
 
 
 def test_flatten_size_follows_the_input():
-    cnn = SeedCNN(3, input_frames=101, n_mels=64)
-    assert cnn.flat_features == 256 * (101 // 16) * (64 // 16)
-    assert cnn(torch.zeros(5, 1, 101, 64)).shape == (5, 3)
+    front_end = load_config(n_mels=64).front_end  # 16 kHz, 10 ms hop: 1 s is 101 frames
+    backbone = SeedBackbone(front_end, segment_samples=16000, pooling="flatten")
+    assert backbone.flat_features == 256 * (101 // 16) * (64 // 16)
+    assert backbone.head_input(torch.zeros(5, 1, 101, 64)).shape == (5, backbone.flat_features)
     with pytest.raises(ValueError, match="too small"):
-        SeedCNN(3, input_frames=10, n_mels=64)
+        SeedBackbone(front_end, segment_samples=1600)  # 11 frames: 4 blocks leave none
+
+
+def test_every_network_is_a_backbone_with_one_classifier(tmp_path):
+    model = Classifier.seed(small_config(), ["a", "b", "c"], MultiLabel((0.2, 0.5, 0.9)))
+    assert isinstance(model.backbone, SeedBackbone) and model.n_blocks == 2
+    model.freeze(2)  # strategy 0: the conv blocks, not the head
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert all(p.requires_grad for p in model.head.parameters())
+    model.train()
+    assert not model.backbone.conv_layer1.training and model.head.training
+    loaded = load_model(save_model(tmp_path / "m.pt", model))
+    assert loaded.task == MultiLabel((0.2, 0.5, 0.9))
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert payload["format_version"] == 3 and payload["backbone"]["name"] == "seed_cnn"
+    assert payload["task"] == {"name": "multi_label", "thresholds": [0.2, 0.5, 0.9]}
 
 
 def test_waveform_in_logits_out():
-    model = AudioClassifier(small_config(), ["a", "b", "c"]).eval()
+    model = Classifier.seed(small_config(), ["a", "b", "c"]).eval()
     assert model(torch.randn(4, model.segment_samples)).shape == (4, 3)
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
-    model = AudioClassifier(small_config(), ["a", "b"]).eval()
-    model.normalize.set_statistics(torch.full((32,), -50.0), torch.full((32,), 20.0))
+    model = Classifier.seed(small_config(), ["a", "b"]).eval()
+    model.backbone.normalize.set_statistics(torch.full((32,), -50.0), torch.full((32,), 20.0))
     path = save_model(tmp_path / "m.pt", model, metadata={"note": "x", "score": 0.5})
     loaded = load_model(path)
     x = torch.randn(3, model.segment_samples)
@@ -49,7 +67,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
 
 
 def test_model_file_is_plain_data_loadable_with_weights_only(tmp_path):
-    path = save_model(tmp_path / "m.pt", AudioClassifier(small_config(), ["a", "b"]))
+    path = save_model(tmp_path / "m.pt", Classifier.seed(small_config(), ["a", "b"]))
     payload = torch.load(path, weights_only=True)
     assert payload["format"] == "deep_audio.model" and payload["class_names"] == ["a", "b"]
     assert isinstance(payload["config"]["front_end"]["n_mels"], int)
@@ -57,7 +75,7 @@ def test_model_file_is_plain_data_loadable_with_weights_only(tmp_path):
 
 def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "m.pt"
-    save_model(path, AudioClassifier(small_config(), ["a", "b"]))
+    save_model(path, Classifier.seed(small_config(), ["a", "b"]))
     before = path.read_bytes()
 
     def crash(*args, **kwargs):
@@ -65,7 +83,7 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr(model_io.torch, "save", crash)
     with pytest.raises(OSError):
-        save_model(path, AudioClassifier(small_config(), ["x", "y"]))
+        save_model(path, Classifier.seed(small_config(), ["x", "y"]))
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 

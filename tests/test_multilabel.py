@@ -11,12 +11,13 @@ import soundfile
 from deep_audio.bin import basic_training, classification_report, segment_recording
 from deep_audio.data.manifest import read_manifest
 from deep_audio.predict import evaluate_manifest
-from deep_audio.events.detection import read_events
+from deep_audio.events import read_annotation
 from deep_audio.metrics import best_thresholds, multilabel_scores
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.predict.predictor import classify_files
+from deep_audio.tasks import SingleLabel
 from deep_audio.training import cross_validate, train_model
-from tests.conftest import small_config, tone
+from tests.conftest import EXPORT_PACKAGES, needs, small_config, tone
 
 RATE = 8000
 CLASSES = ("click", "high", "low")
@@ -67,14 +68,14 @@ def tagger(soundscapes, tmp_path_factory):
 def test_a_tagger_learns_overlapping_sounds(soundscapes, tagger):
     test = read_manifest(soundscapes / "weak.csv").select(folds=["5"])
     model = load_model(tagger.model_path)
-    assert model.config.model.multi_label  # chosen because rows have several labels
+    assert model.task.multi_label  # chosen because rows have several labels
     report = evaluate_manifest(model, test)
     chance = report.targets.mean()  # the mAP of scores that know nothing
     assert report.scores["map"] >= 0.9 > chance + 0.2
     assert report.scores["macro_f1"] >= 0.8
     assert "mAP" in report.format() and "threshold" in report.format()
     # the validation-chosen thresholds are stored in the model file and used
-    stored = model.thresholds.numpy()
+    stored = np.asarray(model.task.thresholds)
     assert np.allclose(stored, tagger.metrics["thresholds"], atol=1e-6)
     assert not np.allclose(stored, 0.5)
     result = next(classify_files([test.clips[0].path], model))
@@ -95,16 +96,16 @@ def test_strong_labels_give_segment_targets(soundscapes, tmp_path):
     assert "val_map" in history and "val_accuracy" not in history
 
 
+@needs(*EXPORT_PACKAGES)
 def test_onnx_export_of_a_tagger_gives_the_same_sigmoid_posteriors(soundscapes, tagger,
                                                                    tmp_path):
-    pytest.importorskip("onnxruntime")
     from deep_audio.export import to_onnx
     from deep_audio.predict.onnx import OnnxClassifier
 
     model = load_model(tagger.model_path)
     path = to_onnx(model, tmp_path / "tagger.onnx")
     onnx = OnnxClassifier(path)
-    assert np.allclose(onnx.thresholds, model.thresholds.numpy(), atol=1e-6)
+    assert np.allclose(onnx.task.thresholds, model.task.thresholds, atol=1e-6)
     clip = read_manifest(soundscapes / "weak.csv").clips[0].path
     torch_result = next(classify_files([clip], model))
     onnx_result = next(classify_files([clip], onnx))
@@ -178,7 +179,7 @@ def test_segment_recording_detects_events_and_scores_them(soundscapes, tagger, t
     assert "segment-based (1.0 s): F1" in out and "PSDS1" in out
     segment_f1 = float(out.split("segment-based (1.0 s): F1")[1].split()[0])
     assert segment_f1 >= 0.6  # a weakly trained tagger locates sounds to the second
-    events = read_events(tmp_path / "out" / "long.events.tsv")
+    events = read_annotation(tmp_path / "out" / "long.events.tsv")
     assert events and {e.label for e in events} <= set(CLASSES)
     assert (tmp_path / "out" / "long.timeline.png").stat().st_size > 0
 
@@ -192,12 +193,12 @@ def test_transfer_learning_from_single_to_multi_label_and_back(soundscapes, tagg
         exclude_folds=["5"]), strategy=2, output=tmp_path / "tags", epochs=4, min_epochs=2,
         cache_dir="none", progress=False)
     model = load_model(to_tags.model_path)
-    assert model.config.model.multi_label and model.class_names == list(CLASSES)
-    assert "val_map" in to_tags.metrics and len(model.thresholds) == 3
+    assert model.task.multi_label and model.class_names == list(CLASSES)
+    assert "val_map" in to_tags.metrics and len(model.task.thresholds) == 3
     assert evaluate_manifest(model, manifest.select(folds=["5"])).scores["map"] > 0.7
     back = transfer_learning(tagger.model_path, dataset["train"], strategy=0,
                              output=tmp_path / "back", epochs=3, min_epochs=1,
                              cache_dir="none", progress=False)
     model = load_model(back.model_path)
-    assert not model.config.model.multi_label and not hasattr(model, "thresholds")
+    assert model.task == SingleLabel()
     assert model.class_names == ["low", "high", "noise"] and "val_accuracy" in back.metrics

@@ -12,6 +12,7 @@ import pytest
 import soundfile
 
 from deep_audio.config import load_config
+from deep_audio.tasks import SingleLabel
 from deep_audio.errors import AudioError, DeepAudioError
 from deep_audio.predict.predictor import FileResult, Predictor, classify_file, classify_files
 from deep_audio.data.plan import SegmentPlan, segment_starts
@@ -24,6 +25,7 @@ class LoudnessPredictor:
 
     def __init__(self, plan: SegmentPlan):
         self.plan = plan
+        self.task = SingleLabel()
         self.class_names = ["quiet", "loud"]
         self.batch_size = 3
         self.config = load_config(sample_rate=plan.sample_rate, smoothing_segments=1,

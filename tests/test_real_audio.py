@@ -12,7 +12,7 @@ import soundfile
 
 from deep_audio.io.audio import list_audio_files, read_audio
 from deep_audio.predict import evaluate_folders
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import train_model
 from tests.conftest import small_config
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from deep_audio.config import load_config
-from deep_audio.models import AudioClassifier, load_model, save_model
+from deep_audio.models import Classifier
+from deep_audio.io.model_files import load_model, save_model
 from deep_audio.io import model_files as model_io
 from deep_audio.training import train_model
 from deep_audio.training.loop import epochs_without_gain, make_scheduler
@@ -64,31 +65,31 @@ def test_plateau_schedule_is_one_setting_away():
 
 
 def test_seed_preset_is_the_seed_network():
-    model = AudioClassifier(load_config(SEED_PRESET), [f"c{i}" for i in range(16)])
+    model = Classifier.seed(load_config(SEED_PRESET), [f"c{i}" for i in range(16)])
     assert model.input_shape == (1, 201, 128)
-    assert model.cnn.flat_features == 24576
-    assert sum(p.numel() for p in model.cnn.parameters()) == 26_510_800
-    assert [type(m).__name__ for m in model.cnn.linear_layer3] == ["Linear", "LeakyReLU"]
+    assert model.backbone.flat_features == 24576
+    assert sum(p.numel() for p in model.parameters()) == 26_510_800
+    assert [type(m).__name__ for m in model.head.linear_layer3] == ["Linear", "LeakyReLU"]
     assert load_config(SEED_PRESET).training.schedule == "plateau"
 
 
 def test_default_network_pools_over_time_and_has_plain_logits():
     config = load_config()
-    model = AudioClassifier(config, ["a", "b", "c"])
+    model = Classifier.seed(config, ["a", "b", "c"])
     assert config.model.pooling == "time_mean"
     frames, bands = model.input_shape[1:]
     # The head sees channels x remaining bands, whatever the segment length.
-    assert model.cnn.flat_features == config.model.conv_channels[-1] * (bands // 16)
-    assert [type(m).__name__ for m in model.cnn.linear_layers()[-1]] == ["Linear"]
-    longer = AudioClassifier(load_config(segment_seconds=3.0), ["a", "b", "c"])
-    assert longer.cnn.flat_features == model.cnn.flat_features
+    assert model.backbone.flat_features == config.model.conv_channels[-1] * (bands // 16)
+    assert [type(m).__name__ for m in model.head.layers()[-1]] == ["Linear"]
+    longer = Classifier.seed(load_config(segment_seconds=3.0), ["a", "b", "c"])
+    assert longer.backbone.flat_features == model.backbone.flat_features
 
 
 def test_a_model_file_from_before_pooling_existed_keeps_its_network(tmp_path):
     """Older files lack ``pooling`` and ``output_activation``: they must load as the
     flattened head with LeakyReLU logits they were trained as, not today's defaults."""
     config = small_config(pooling="flatten", output_activation=True)
-    model = AudioClassifier(config, ["a", "b"]).eval()
+    model = Classifier.seed(config, ["a", "b"]).eval()
     path = save_model(tmp_path / "old.pt", model)
     payload = torch.load(path, weights_only=True)
     del payload["config"]["model"]["pooling"], payload["config"]["model"]["output_activation"]

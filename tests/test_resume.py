@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import loop, train_model
 from tests.conftest import small_config
 

@@ -11,7 +11,7 @@ import torch
 from deep_audio.bin import similar_sounds
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.predict.search import SoundIndex, build_index, nearest, search
-from deep_audio.models import load_model, save_model
+from deep_audio.io.model_files import load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_saved_index_round_trips_without_pickle(index, tmp_path):
 def test_querying_with_a_different_model_is_refused(index, tmp_path):
     changed = load_model(index.model_path)
     with torch.no_grad():
-        changed.cnn.conv_layer1[0].bias.add_(0.1)
+        changed.backbone.conv_layer1[0].bias.add_(0.1)
     save_model(tmp_path / "changed.pt", changed)
     with pytest.raises(ModelFileError, match="other weights than model"):
         nearest(index, index.files[0], model=tmp_path / "changed.pt")

@@ -9,9 +9,9 @@ import torch
 from deep_audio.device import autocast_dtype, resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.predict import classify_file, classify_files, evaluate_folders
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training import train_model
-from deep_audio.training.loop import class_weights
+from deep_audio.tasks import MultiLabel, SingleLabel
 from tests.conftest import small_config
 
 
@@ -31,8 +31,8 @@ def test_model_file_records_what_training_did(trained):
     assert meta["train_files"] + meta["validation_files"] == 36
     assert meta["validation_files"] == 3 * round(0.2 * 12)
     # Normalisation statistics of the training set travel in the model file.
-    assert model.normalize.mean.abs().sum() > 0 and not torch.allclose(
-        model.normalize.std, torch.ones_like(model.normalize.std))
+    assert model.backbone.normalize.mean.abs().sum() > 0 and not torch.allclose(
+        model.backbone.normalize.std, torch.ones_like(model.backbone.normalize.std))
 
 
 def test_per_epoch_log_is_written_next_to_the_model(trained):
@@ -93,8 +93,10 @@ def test_early_stopping_and_class_weighting(dataset, tmp_path):
 
 
 def test_class_weights_are_inverse_frequency():
-    weights = class_weights(np.array([0, 0, 0, 1]), 2)
-    torch.testing.assert_close(weights, torch.tensor([4 / 6, 4 / 2]))
+    weights = SingleLabel().loss_weights(np.array([0, 0, 0, 1]), 2)
+    np.testing.assert_allclose(weights, [4 / 6, 4 / 2])
+    positives = MultiLabel().loss_weights(np.array([[1, 0], [1, 1], [0, 0], [1, 0]]), 2)
+    np.testing.assert_allclose(positives, [1 / 3, 3 / 1])  # negatives / positives
 
 
 def test_bf16_autocast_trains_on_cpu_when_supported(dataset, tmp_path):

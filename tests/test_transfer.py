@@ -5,7 +5,7 @@ import torch
 
 from deep_audio.bin import transfer_learning as tl
 from deep_audio.errors import ConfigError
-from deep_audio.models import load_model
+from deep_audio.io.model_files import load_model
 from deep_audio.training.transfer import frozen_layers_for, transfer_model
 from tests.conftest import small_config
 
@@ -28,13 +28,13 @@ def test_strategy_0_keeps_conv_weights_and_batchnorm_statistics(trained, two_cla
                                   models_dir=str(tmp_path), device="cpu")
     target = load_model(result.model_path)
     assert target.class_names == ["low", "noise"]
-    assert target.cnn.linear_layer2[0].out_features == 2
-    for block in ("cnn.conv_layer1.", "cnn.conv_layer2.", "front_end.", "normalize."):
+    assert target.head.linear_layer2[0].out_features == 2
+    for block in ("backbone.conv_layer1.", "backbone.conv_layer2.", "backbone.front_end.", "backbone.normalize."):
         before, after = _state(source, block), _state(target, block)
         assert before.keys() == after.keys() and before
         for key in before:  # weights, biases, BatchNorm running mean/var and counters
             assert torch.equal(before[key], after[key]), key
-    changed = [k for k, v in _state(source, "cnn.linear_layer1.").items()
+    changed = [k for k, v in _state(source, "head.linear_layer1.").items()
                if not torch.equal(v, target.state_dict()[k])]
     assert changed, "the linear head did not train"
     provenance = target.metadata["transfer"]
@@ -48,24 +48,24 @@ def test_strategy_1_trains_the_last_conv_block(trained, two_class_folders, tmp_p
     result = tl.transfer_learning(trained.model_path, two_class_folders, strategy=1,
                                   output=tmp_path / "t1", epochs=2, progress=False)
     target = load_model(result.model_path)
-    for key, value in _state(source, "cnn.conv_layer1.").items():
+    for key, value in _state(source, "backbone.conv_layer1.").items():
         assert torch.equal(value, target.state_dict()[key]), key
-    last = _state(source, "cnn.conv_layer2.")
-    assert not torch.equal(last["cnn.conv_layer2.0.weight"],
-                           target.state_dict()["cnn.conv_layer2.0.weight"])
-    assert not torch.equal(last["cnn.conv_layer2.1.running_mean"],
-                           target.state_dict()["cnn.conv_layer2.1.running_mean"])
+    last = _state(source, "backbone.conv_layer2.")
+    assert not torch.equal(last["backbone.conv_layer2.0.weight"],
+                           target.state_dict()["backbone.conv_layer2.0.weight"])
+    assert not torch.equal(last["backbone.conv_layer2.1.running_mean"],
+                           target.state_dict()["backbone.conv_layer2.1.running_mean"])
 
 
 def test_freezing_in_train_mode_keeps_frozen_layers_in_eval(trained):
     model = transfer_model(load_model(trained.model_path), ["a", "b", "c", "d"], layers_frozen=3)
     model.train()
-    layers = model.cnn.layers()
+    layers = [unit for units in model.layers() for unit in units]
     assert [layer.training for layer in layers] == [False, False, False, True]
     assert [all(not p.requires_grad for p in layer.parameters()) for layer in layers] == [
         True, True, True, False]
     with pytest.raises(ValueError, match="output layer always trains"):
-        model.cnn.freeze(4)
+        model.freeze(4)
 
 
 def test_full_fine_tuning_uses_the_lower_learning_rate(trained, two_class_folders, tmp_path):
@@ -93,5 +93,5 @@ def test_cli_refuses_drift_in_one_line(trained, two_class_folders, capsys):
 
 
 def test_unknown_strategy_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="0 = freeze every conv block"):
+    with pytest.raises(ConfigError, match="0 = freeze every feature block"):
         frozen_layers_for(7, 4)

@@ -4,7 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from deep_audio.models import AudioClassifier, load_model, save_model
+from deep_audio.models import Classifier
+
+from deep_audio.io.model_files import load_model, save_model
+from deep_audio.tasks import SingleLabel
 from deep_audio.training.train import prepare_data
 from deep_audio.training.transfer import (StandardizedLinear, fold_head, head_input_statistics,
                                  standardize_head, transfer_model)
@@ -54,32 +57,32 @@ def test_gradients_are_those_of_standardised_inputs():
 
 @pytest.fixture
 def data(dataset):
-    return prepare_data(dataset["train"][:2], small_config())
+    return prepare_data(dataset["train"][:2], small_config(), SingleLabel())
 
 
 def test_standardized_head_computes_the_same_and_saves_a_plain_model(trained, data,
                                                                      tmp_path):
     model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2)
-    nn.init.normal_(model.cnn.linear_layers()[-1][0].weight)  # not zero: a real check
+    nn.init.normal_(model.head.layers()[-1][0].weight)  # not zero: a real check
     waveform = torch.stack([data.train_set[i][0] for i in range(len(data.train_set))])
     model.eval()
     before = model(waveform)
     assert standardize_head(model, data.train_set, batch_size=8, device=CPU) == 2
     assert [type(layer[index]) for layer, index in
-            ((model.cnn.linear_layer1, 1), (model.cnn.linear_layer2, 0))] == [
+            ((model.head.linear_layer1, 1), (model.head.linear_layer2, 0))] == [
         StandardizedLinear, StandardizedLinear]
     torch.testing.assert_close(model(waveform), before, rtol=1e-4, atol=1e-4)
 
-    plain = AudioClassifier(model.config, model.class_names)
+    plain = Classifier.seed(model.config, model.class_names)
     assert list(model.state_dict()) == list(plain.state_dict())
     path = save_model(tmp_path / "standardized.pt", model)
     loaded = load_model(path)
     assert all(type(layer[index]) is nn.Linear for layer, index in
-               ((loaded.cnn.linear_layer1, 1), (loaded.cnn.linear_layer2, 0)))
+               ((loaded.head.linear_layer1, 1), (loaded.head.linear_layer2, 0)))
     torch.testing.assert_close(loaded(waveform), before, rtol=1e-4, atol=1e-4)
 
     fold_head(model)
-    assert type(model.cnn.linear_layer1[1]) is nn.Linear
+    assert type(model.head.linear_layer1[1]) is nn.Linear
     torch.testing.assert_close(model(waveform), before, rtol=1e-4, atol=1e-4)
 
 
@@ -88,7 +91,7 @@ def test_statistics_standardise_the_training_segments(trained, data):
     (mean, std), _ = head_input_statistics(model, data.train_set, batch_size=8, device=CPU)
     standardize_head(model, data.train_set, batch_size=8, device=CPU)
     seen = []
-    model.cnn.linear_layer1[1].register_forward_pre_hook(lambda _, inputs: seen.append(
+    model.head.linear_layer1[1].register_forward_pre_hook(lambda _, inputs: seen.append(
         (inputs[0] - mean) / std))
     model.eval()
     model(torch.stack([data.train_set[i][0] for i in range(len(data.train_set))]))
@@ -102,8 +105,8 @@ def test_statistics_standardise_the_training_segments(trained, data):
 def test_frozen_linear_layers_stay_plain(trained, data):
     model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=3)
     assert standardize_head(model, data.train_set, batch_size=8, device=CPU) == 1
-    assert type(model.cnn.linear_layer1[1]) is nn.Linear
-    assert type(model.cnn.linear_layer2[0]) is StandardizedLinear
+    assert type(model.head.linear_layer1[1]) is nn.Linear
+    assert type(model.head.linear_layer2[0]) is StandardizedLinear
 
 
 def test_measuring_statistics_leaves_the_global_rng_alone(trained, data):
@@ -112,4 +115,4 @@ def test_measuring_statistics_leaves_the_global_rng_alone(trained, data):
     state = torch.get_rng_state()
     standardize_head(model, data.train_set, batch_size=8, device=CPU)
     assert torch.equal(torch.get_rng_state(), state)
-    assert model.training and not model.cnn.conv_layer1.training
+    assert model.training and not model.backbone.conv_layer1.training

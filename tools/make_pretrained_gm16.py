@@ -84,7 +84,7 @@ def main() -> None:
 
     from deep_audio.config import load_config
     from deep_audio.predict import evaluate_folders
-    from deep_audio.models import load_model, save_model
+    from deep_audio.io.model_files import load_model, save_model
     from deep_audio.training import train_model
 
     if not args.skip_render:

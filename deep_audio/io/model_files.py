@@ -3,56 +3,55 @@
 A model file is a ``torch.save`` of plain data only (tensors, strings, numbers, lists,
 dicts), so ``torch.load(path, weights_only=True)`` reads it without running code::
 
-    {"format": "deep_audio.model", "format_version": 1,
+    {"format": "deep_audio.model", "format_version": 3,
+     "backbone": {"name": ..., "settings": {...}},   # rebuilds the network and front end
+     "head": {...} or None,                          # Head.settings(); None: an embedder
+     "task": {"name": "single_label"} or {"name": "multi_label", "thresholds": [...]},
      "state_dict": {...}, "class_names": [...], "config": {...}, "metadata": {...}}
 
-A model built on a pretrained backbone (:mod:`deep_audio.models.backbones`) is written
-with ``format_version`` 2 and one more entry, ``"backbone": {"name": ..., "settings":
-{...}}``: plain data that rebuilds the network and its front end (sample rate, window,
-hop, mel bands, normalisation, or a Hugging Face config), so the settings travel with
-the weights. Files without it are the seed CNN, as before.
-
-Files are written atomically: a crash while saving leaves the previous file in place.
-
-A file that is not one (a pickle with Python objects, damaged bytes, another tool's
-state_dict) is refused with a :class:`~deep_audio.errors.ModelFileError` that says what
-the file is and what to do instead; no code in it runs, and PyTorch's own message (which
-suggests loading with ``weights_only=False``, the one thing not to do with a file of
-unknown origin) is never passed on.
+Files of earlier releases load as what they were: format 1 (the seed CNN: no
+``backbone`` entry, keys ``front_end.*``, ``normalize.*``, ``cnn.*``, a multi-label
+model's ``thresholds`` buffer) and format 2 (a pretrained backbone with a linear head,
+``head.0.*``). Files are written atomically: a crash while saving leaves the previous file
+in place. A file that is not one is refused with a :class:`~deep_audio.errors.ModelFileError`
+that says what it is and what to do instead; no code in it runs.
 """
 
 from __future__ import annotations
 
 import os
-import pickletools  # disassembles opcodes to name a refused object; never unpickles
-import re
-import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from deep_audio.io.audio import printable
 from deep_audio.config import Config, stored_config
-from deep_audio.errors import ConfigError, ModelFileError
+from deep_audio.errors import ConfigError, DeepAudioError, ModelFileError
+from deep_audio.io.audio import printable
 from deep_audio.io.files import atomic_write, check_header, library_versions, resolve_model_path
-from deep_audio.models.backbones import (SEED_BACKBONE, BackboneClassifier, build_backbone,
-                                         check_backbone_name, load_backbone_model)
-from deep_audio.models.classifier import AudioClassifier
+from deep_audio.io.weights import ADVICE, load_weights_only
+from deep_audio.models.classifier import Classifier
+from deep_audio.models.heads import Head
+from deep_audio.models.registry import (SEED_BACKBONE, build_backbone, check_backbone_name,
+                                        load_backbone_model)
+from deep_audio.models.seed import SeedBackbone
+from deep_audio.tasks import MultiLabel, SingleLabel, Task, task_from_dict
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "atomic_save", "library_versions", "load_checkpoint",
-           "load_model", "load_payload", "plain_data", "resolve_model_path", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "atomic_save", "legacy_state_dict", "library_versions",
+           "load_checkpoint", "load_model", "load_payload", "plain_data", "resolve_model_path",
+           "save_model"]
 
 FORMAT = "deep_audio.model"
-FORMAT_VERSION = 2  # 1: the seed CNN; 2: adds "backbone"
+FORMAT_VERSION = 3  # 1: the seed CNN; 2: adds "backbone"; 3: every network a backbone,
+                    # with "head" and "task"
 
 
-def save_model(path: str | os.PathLike, model: AudioClassifier | BackboneClassifier, *,
+def save_model(path: str | os.PathLike, model: Classifier, *,
                metadata: Mapping[str, Any] | None = None,
                parameter_dtype: str = "float32") -> Path:
-    """Write ``model`` (weights, class names, config) and plain ``metadata`` to ``path``.
+    """Write ``model`` (weights, backbone, head, task, class names, config) and plain
+    ``metadata`` to ``path``.
 
     ``parameter_dtype="float16"`` stores the learned weights at half size (buffers such
     as normalisation and BatchNorm statistics stay float32); loading casts them back.
@@ -62,32 +61,29 @@ def save_model(path: str | os.PathLike, model: AudioClassifier | BackboneClassif
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
-        "format_version": 1,  # the seed CNN's files stay readable by older releases
+        "format_version": FORMAT_VERSION,
+        "backbone": plain_data({"name": model.backbone.name,
+                                "settings": model.backbone.settings()}),
+        "head": None if model.head is None else plain_data(model.head.settings()),
+        "task": plain_data(model.task.to_dict()),
         "state_dict": {k: v.to(dtype) if k in parameters else v for k, v in state.items()},
         "class_names": list(model.class_names),
         "config": model.config.to_dict(),
-        "metadata": plain_data({**(metadata or {}), "versions": library_versions("torch", "torchaudio")}),
+        "metadata": plain_data({**(metadata or {}),
+                                "versions": library_versions("torch", "torchaudio")}),
     }
-    if isinstance(model, BackboneClassifier):
-        payload["format_version"] = 2
-        payload["backbone"] = plain_data(model.backbone_spec())
     return atomic_save(payload, path)
 
 
 def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu",
-               backbone: str | None = None, config: Config | None = None
-               ) -> AudioClassifier | BackboneClassifier:
-    """Read a model file written by :func:`save_model`; the model is in eval mode.
-
-    The returned model's ``metadata`` is the file's and its ``path`` the file it was read
-    from (see :class:`~deep_audio.models.AudioClassifier`).
+               backbone: str | None = None, config: Config | None = None) -> Classifier:
+    """Read a model file written by :func:`save_model` (or an earlier release); the model
+    is in eval mode, its ``metadata`` the file's and its ``path`` the file.
 
     ``backbone`` (other than ``None`` or ``"seed_cnn"``) reads ``path`` as that
     backbone's published checkpoint instead (a PANNs ``.pth`` file, or a Hugging Face
-    folder or hub id): the result is a :class:`BackboneClassifier` without a head, for
-    embeddings and transfer learning (see
-    :func:`~deep_audio.models.backbones.load_backbone_model`); ``config`` then gives
-    its segment and inference settings (default ``configs/default.yaml``).
+    folder or hub id): the result is an embedder without a head, for embeddings and
+    transfer learning; ``config`` then gives its segment and inference settings.
 
     Raises
     ------
@@ -99,19 +95,84 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu",
     path = Path(path)
     payload = load_payload(path)
     try:
-        config = stored_config(payload["config"], source=str(path))
-        if "backbone" in payload:
-            spec = payload["backbone"]
-            model = BackboneClassifier(config, payload["class_names"],
-                                       build_backbone(spec["name"], spec["settings"]),
-                                       metadata=payload.get("metadata", {}), path=path)
-        else:
-            model = AudioClassifier(config, payload["class_names"],
-                                    metadata=payload.get("metadata", {}), path=path)
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
-        raise ModelFileError(f"model file '{path}' is inconsistent: {error}") from error
+        model = _model_from_payload(payload, path)
+    except (KeyError, TypeError, ConfigError, RuntimeError, ValueError,
+            DeepAudioError) as error:
+        if isinstance(error, ModelFileError):
+            raise
+        raise ModelFileError(f"model file '{printable(path)}' is inconsistent: {error}") from error
     return model.to(device).eval()
+
+
+def _model_from_payload(payload: Mapping[str, Any], path: Path) -> Classifier:
+    """Rebuild the classifier of any format version, its weights loaded."""
+    config = stored_config(payload["config"], source=str(path))
+    state = dict(payload["state_dict"])
+    class_names = payload["class_names"]
+    if payload.get("format_version", 1) >= 3:
+        spec = payload["backbone"]
+        backbone = build_backbone(spec["name"], spec["settings"])
+        head = None if payload["head"] is None else Head(**_head_arguments(payload["head"]))
+        task = task_from_dict(payload["task"])
+    else:
+        backbone, head, task, state = _legacy(payload, config, state)
+    model = Classifier(config, class_names, backbone, head, task,
+                       metadata=payload.get("metadata", {}), path=path)
+    model.load_state_dict(state)
+    return model
+
+
+def _head_arguments(settings: Mapping[str, Any]) -> dict[str, Any]:
+    settings = dict(settings)
+    return {"in_features": settings.pop("in_features"), "n_classes": settings.pop("n_classes"),
+            **settings}
+
+
+def _legacy(payload: Mapping[str, Any], config: Config, state: dict[str, torch.Tensor]
+            ) -> tuple[Any, Head | None, Task, dict[str, torch.Tensor]]:
+    """Backbone, head, task and renamed state of a format 1 or 2 file."""
+    thresholds = state.pop("thresholds", None)
+    task: Task = SingleLabel()
+    if config.training.task == "multi_label":
+        task = MultiLabel(() if thresholds is None else thresholds.tolist())
+    class_names = payload["class_names"]
+    if "backbone" in payload:  # format 2: a pretrained backbone and a linear head
+        spec = payload["backbone"]
+        backbone = build_backbone(spec["name"], spec["settings"])
+        head = (Head(backbone.head_input_size, len(class_names)) if class_names else None)
+        state = {_new_key(k, {"head.0.": "head.linear_layer1.0."}): v for k, v in state.items()}
+        return backbone, head, task, state
+    backbone = SeedBackbone.from_config(config)
+    head = Head.from_config(config.model, backbone.head_input_size, len(class_names))
+    return backbone, head, task, {_new_key(k, _SEED_KEYS): v for k, v in state.items()}
+
+
+# format 1 key prefixes -> today's
+_SEED_KEYS = {"front_end.": "backbone.front_end.", "normalize.": "backbone.normalize.",
+              "cnn.conv_layer": "backbone.conv_layer", "cnn.linear_layer": "head.linear_layer"}
+
+
+def _new_key(key: str, prefixes: Mapping[str, str]) -> str:
+    for old, new in prefixes.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def legacy_state_dict(model: Classifier) -> dict[str, torch.Tensor]:
+    """``model``'s state as a format 1 or 2 file held it (key names, a multi-label seed
+    model's ``thresholds`` buffer): what weight digests of earlier releases hashed, so
+    that indexes and deep-feature classifiers built then still match their model."""
+    state = model.state_dict()
+    if model.backbone.name == SEED_BACKBONE:
+        prefixes = {new: old for old, new in _SEED_KEYS.items()}
+    else:
+        prefixes = {"head.linear_layer1.0.": "head.0."}
+    legacy = {_new_key(k, prefixes): v for k, v in state.items()}
+    if isinstance(model.task, MultiLabel) and model.head is not None:
+        legacy["thresholds"] = torch.as_tensor(
+            model.task.threshold_array(len(model.class_names)), dtype=torch.float32)
+    return legacy
 
 
 def load_payload(path: Path) -> dict[str, Any]:
@@ -126,7 +187,7 @@ def load_payload(path: Path) -> dict[str, Any]:
     """
     if not path.is_file():
         raise ModelFileError(f"model file '{printable(path)}' does not exist")
-    payload = _load_weights_only(path, "model")
+    payload = load_weights_only(path, "model")
     check_header(payload, format=FORMAT, max_version=FORMAT_VERSION, path=path,
                  what="model file", foreign=_foreign(path, payload))
     return payload
@@ -143,76 +204,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"checkpoint '{printable(path)}' does not exist")
-    return _load_weights_only(path, "checkpoint")
-
-
-_ADVICE = {
-    "model": "train a model with deep_audio, or export the weights from the tool that made "
-             "the file and load them into a deep_audio model in Python",
-    "checkpoint": "delete it and train again without --resume",
-}
-
-
-def _load_weights_only(path: Path, kind: str) -> Any:
-    """``torch.load(path, weights_only=True)``; a file it refuses becomes a plain message."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for damaged or foreign files
-        objects = _python_objects(path, error)
-        what = "deep_audio model" if kind == "model" else "deep_audio training checkpoint"
-        if objects:
-            message = (f"'{printable(path)}' is not a {what}: it contains Python objects "
-                       f"(pickled classes, e.g. {objects}), which deep_audio refuses to load "
-                       "because loading them could run code")
-        else:
-            message = (f"'{printable(path)}' is not a {what} file (not a readable PyTorch "
-                       "archive: damaged, cut off, or another kind of file)")
-        # Not chained: torch's message advises weights_only=False, never to be followed here.
-        raise ModelFileError(f"{message}; {_ADVICE[kind]}") from None
-
-
-# Globals that a torch.save of plain data uses; anything else is a Python object.
-_PLAIN_GLOBALS = re.compile(r"^(torch\b|collections (OrderedDict|defaultdict)$|"
-                            r"_codecs encode$|builtins (set|frozenset|bytearray)$)")
-
-
-def _python_objects(path: Path, error: Exception) -> str | None:
-    """The first Python class or function a refused file would have loaded, or ``None``.
-
-    Found from torch's message, else by listing (never running) the file's pickle
-    opcodes: a raw pickle, or ``data.pkl`` inside a zip archive.
-    """
-    found = re.search(r"GLOBAL ([\w.]+)", str(error))
-    if found:
-        return found.group(1)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
-                data = archive.read(member) if member else b""
-        else:
-            with open(path, "rb") as stream:
-                data = stream.read(64 << 20)
-    except (OSError, zipfile.BadZipFile, RuntimeError):
-        return None
-    if not data.startswith(b"\x80"):  # pickles of protocol 2 and above start with PROTO
-        return None
-    strings: list[str] = []
-    try:
-        for opcode, argument, _ in pickletools.genops(data):
-            if opcode.name == "GLOBAL" and not _PLAIN_GLOBALS.match(argument):
-                return argument.replace(" ", ".")
-            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                name = f"{strings[-2]} {strings[-1]}"
-                if not _PLAIN_GLOBALS.match(name):
-                    return name.replace(" ", ".")
-            if isinstance(argument, str):
-                strings.append(argument)
-    except Exception:  # a damaged pickle: whatever came before it held no object
-        return None
-    return None
+    return load_weights_only(path, "checkpoint")
 
 
 def _foreign(path: Path, payload: Any) -> str:
@@ -226,10 +218,10 @@ def _foreign(path: Path, payload: Any) -> str:
             isinstance(v, torch.Tensor) for v in state.values()):
         return (f"'{name}' holds a state_dict without deep_audio's metadata (format, class "
                 "names, settings), so deep_audio cannot rebuild a model from it: it was "
-                f"not written by deep_audio; {_ADVICE['model']}")
+                f"not written by deep_audio; {ADVICE['model']}")
     return (f"'{name}' is not a deep_audio model file (it holds a "
             f"{type(payload).__name__} without deep_audio's format marker); "
-            f"{_ADVICE['model']}")
+            f"{ADVICE['model']}")
 
 
 def atomic_save(payload: Any, path: str | os.PathLike) -> Path:

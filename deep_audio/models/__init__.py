@@ -1,7 +1,10 @@
-"""The seed CNN, the whole classifier, and model files."""
+"""The networks: every one a :class:`Backbone`; one :class:`Classifier` puts a
+:class:`Head` for classes on it. Model files are read and written by
+:mod:`deep_audio.io.model_files`."""
 
-from deep_audio.models.classifier import AudioClassifier
-from deep_audio.models.seed import SeedCNN
-from deep_audio.io.model_files import load_model, resolve_model_path, save_model
+from deep_audio.models.backbones import Backbone
+from deep_audio.models.classifier import Classifier
+from deep_audio.models.heads import Head
+from deep_audio.models.seed import SeedBackbone
 
-__all__ = ["AudioClassifier", "SeedCNN", "load_model", "resolve_model_path", "save_model"]
+__all__ = ["Backbone", "Classifier", "Head", "SeedBackbone"]

@@ -1,4 +1,4 @@
-"""A whole classifier: waveform in, class scores out."""
+"""The one classifier: a backbone, a head for the classes, and the task they serve."""
 
 from __future__ import annotations
 
@@ -10,67 +10,136 @@ import torch
 from torch import nn
 
 from deep_audio.config import Config
-from deep_audio.features import LogMel, Normalize
-from deep_audio.models.seed import SeedCNN
 from deep_audio.data.plan import SegmentPlan
+from deep_audio.errors import ConfigError, DeepAudioError
+from deep_audio.models.backbones import Backbone, freeze_blocks
+from deep_audio.models.heads import Head
+from deep_audio.models.seed import SeedBackbone
+from deep_audio.tasks import SingleLabel, Task
 
-# The config sections that decide what a model computes from a waveform: a model's
-# embeddings and outputs mean the same only under the same settings of these.
+# The config sections that decide what a deep_audio model computes from a waveform: a
+# model's embeddings and outputs mean the same only under the same settings of these.
 FEATURE_SECTIONS = ("front_end", "segments", "model")
 
 
-class AudioClassifier(nn.Module):
-    """Log-mel front-end, training-set normalisation and the CNN, in one module.
+class Classifier(nn.Module):
+    """``Classifier(config, class_names, backbone, head, task)``: waveform in, logits out.
 
-    Carries its settings (``config``), ``class_names`` and segment plan (``plan``: how
-    a file is read and cut, :class:`~deep_audio.data.plan.SegmentPlan`) as plain
-    attributes so that a loaded model is all that inference needs; ``metadata`` (plain
-    data stored in the model file: best epoch, skipped files, ...) and ``path`` (the file
-    it was loaded from, ``None`` for a model built in memory) are declared here too.
+    Carries its settings (``config``), ``class_names``, ``task`` (what the outputs mean:
+    :mod:`deep_audio.tasks`) and segment plan (``plan``: how a file is read and cut) as
+    plain attributes, so a loaded model is all that inference needs; ``metadata`` (plain
+    data from the model file) and ``path`` (the file it was read from, or ``None``) too.
 
-    Shapes: waveform segments ``(batch, segment_samples)`` in, logits
-    ``(batch, n_classes)`` out, where ``segment_samples`` is
-    ``config.segments.segment_seconds`` at ``config.front_end.sample_rate``.
+    With no class names (and no head) it is an *embedder*: a pretrained backbone as it
+    came from its checkpoint, for embeddings and as a source for transfer learning.
 
-    A multi-label model (``config.model.multi_label``: one sigmoid per class) also holds
-    ``thresholds`` ``(n_classes,)``, a buffer (so it is saved with the weights): the
-    per-class decision thresholds chosen on the validation set.
+    Transfer strategies and :meth:`freeze` count *units*: the backbone's feature blocks,
+    its head blocks (CNN14's ``fc1``), then the head's layers; the output layer always
+    trains. Frozen units stay in eval mode, so BatchNorm keeps its statistics.
+
+    Shapes: ``(batch, segment_samples)`` in, ``(batch, n_classes)`` out.
     """
 
-    def __init__(self, config: Config, class_names: Sequence[str], *,
+    def __init__(self, config: Config, class_names: Sequence[str], backbone: Backbone,
+                 head: Head | None = None, task: Task = SingleLabel(), *,
                  metadata: Mapping[str, Any] | None = None,
                  path: str | os.PathLike | None = None):
         super().__init__()
-        if len(class_names) < 2:
-            raise ValueError(f"a classifier needs at least two classes, got {list(class_names)}")
+        if len(class_names) == 1 or bool(class_names) != (head is not None):
+            raise ConfigError(f"a classifier needs a head and at least two classes, or "
+                              f"neither; got classes {list(class_names)}")
+        if config.front_end != backbone.front_end_config():
+            raise ConfigError(f"the config's front end {config.front_end} is not the "
+                              f"{backbone.name} backbone's {backbone.front_end_config()}")
         self.config = config
         self.class_names = list(class_names)
+        self.task = task
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.path: Path | None = None if path is None else Path(path)
         self.plan = SegmentPlan.from_config(config)
         self.segment_samples = self.plan.segment_samples
-        self.front_end = LogMel.from_config(config.front_end)
-        self.normalize = Normalize(config.front_end.n_mels)
-        self.cnn = SeedCNN.from_config(
-            config.model, n_classes=len(class_names),
-            input_frames=self.front_end.n_frames(self.segment_samples),
-            n_mels=config.front_end.n_mels)
-        if config.model.multi_label:
-            self.register_buffer("thresholds", torch.full((len(class_names),), 0.5))
+        backbone.check_segment(self.segment_samples)
+        self.backbone = backbone
+        self.head = head
+        self.frozen_layers = 0
+
+    @classmethod
+    def seed(cls, config: Config, class_names: Sequence[str], task: Task = SingleLabel()
+             ) -> "Classifier":
+        """A new (untrained) model of deep_audio's own network, shaped by ``config``."""
+        backbone = SeedBackbone.from_config(config)
+        return cls(config, class_names, backbone,
+                   Head.from_config(config.model, backbone.head_input_size, len(class_names)),
+                   task)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """CNN input ``(1, frames, n_mels)`` of one segment."""
-        return (1, self.front_end.n_frames(self.segment_samples), self.config.front_end.n_mels)
+    def input_shape(self) -> tuple[int, ...]:
+        """What :meth:`forward_features` takes for one segment (a log-mel image: ``(1,
+        frames, n_mels)``)."""
+        with torch.no_grad():
+            probe = torch.zeros(1, self.segment_samples, device=next(self.buffers()).device)
+            return tuple(self.backbone.features(probe).shape[1:])
 
-    def features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Normalised log-mel, ``(batch, samples)`` -> ``(batch, 1, frames, n_mels)``."""
-        return self.normalize(self.front_end(waveform)).transpose(1, 2).unsqueeze(1)
+    @property
+    def n_blocks(self) -> int:
+        """Feature blocks of the backbone: strategy 0 freezes them all, 1 all but one."""
+        return len(self.backbone.blocks())
+
+    def layers(self) -> list[list[nn.Module]]:
+        """The units :meth:`freeze` counts, in network order."""
+        head = [[layer] for layer in self.head.layers()] if self.head is not None else []
+        return self.backbone.blocks() + self.backbone.head_blocks() + head
+
+    def freeze(self, n_layers: int) -> None:
+        """Stop training the first ``n_layers`` units, weights and BatchNorm statistics."""
+        n_total = len(self.layers())
+        if not 0 <= n_layers < n_total:
+            raise ConfigError(f"n_layers={n_layers} must be in [0, {n_total - 1}]: the "
+                              f"network has {n_total} layers ({self.n_blocks} feature "
+                              "blocks) and the output layer always trains")
+        self.frozen_layers = n_layers
+        freeze_blocks(self.layers(), n_layers)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        super().train(mode)
+        for block in self.layers()[:self.frozen_layers]:
+            for module in block:
+                module.eval()
+        return self
+
+    def embedding_sizes(self) -> dict[str, int]:
+        """The backbone's embeddings, then the head's hidden layers (``linear1``, ...)."""
+        head = self.head.embedding_sizes() if self.head is not None else {}
+        return {**self.backbone.embedding_sizes(), **head}
 
     def embed(self, waveform: torch.Tensor, layer: str) -> torch.Tensor:
-        """An inner layer's output, ``(batch, samples)`` -> ``(batch, size)``; see
-        :meth:`SeedCNN.embed` for the layers and their sizes."""
-        return self.cnn.embed(self.features(waveform), layer)
+        """``(batch, samples)`` -> ``(batch, embedding_sizes()[layer])``."""
+        sizes = self.embedding_sizes()
+        if layer not in sizes:
+            raise DeepAudioError(f"layer={layer!r} is not one of {', '.join(sizes)}")
+        features = self.backbone.features(waveform)
+        if layer in self.backbone.embedding_sizes():
+            return self.backbone.embed_features(features, layer)
+        return self.head.hidden(self.backbone.head_input(features),
+                                int(layer.removeprefix("linear")))
+
+    def features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The backbone's front end (what augmentation works on)."""
+        return self.backbone.features(waveform)
+
+    def forward_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from :meth:`features`."""
+        if self.head is None:
+            raise DeepAudioError(
+                f"the {self.backbone.name} backbone from '{self.path}' has no head for "
+                "classes: use it for embeddings (embed, deep-feature-train) or train one "
+                "with transfer learning")
+        return self.head(self.backbone.head_input(features))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.cnn(self.features(waveform))
+        return self.forward_features(self.backbone.features(waveform))
+
+    def posteriors(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The task's posteriors (softmax or sigmoids), float32."""
+        return self.task.activation(self(waveform).float())

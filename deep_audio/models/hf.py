@@ -65,6 +65,7 @@ class HFBackbone(Backbone):
 
     name = "hf"
     default_layer = "pooled"
+    spectrogram_features = False  # its feature extractor runs in numpy, inside embed
 
     def __init__(self, model: nn.Module, extractor: Any, source: str):
         super().__init__()
@@ -127,7 +128,11 @@ class HFBackbone(Backbone):
     def _outputs(self, waveform: torch.Tensor):
         return self.model(**self.inputs(waveform))
 
-    def embed(self, waveform: torch.Tensor, layer: str) -> torch.Tensor:
+    def embed_features(self, waveform: torch.Tensor, layer: str) -> torch.Tensor:
+        """From the waveform itself: the feature extractor runs inside (in numpy)."""
+        if layer not in self.embedding_sizes():
+            raise DeepAudioError(f"layer={layer!r} is not one of "
+                                 f"{', '.join(self.embedding_sizes())}")
         outputs = self._outputs(waveform)
         pooled = getattr(outputs, "pooler_output", None)
         if layer == "pooled" and pooled is not None:

@@ -169,8 +169,11 @@ class Cnn14(nn.Module):
 
     def feature_maps(self, waveform: torch.Tensor) -> torch.Tensor:
         """The last conv block's output ``(batch, 2048, frames // 32, n_mels // 32)``."""
-        x = self.log_mel(waveform)                      # (batch, 1, frames, mels)
-        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)  # BatchNorm over the mel bins
+        return self.maps_of(self.log_mel(waveform))
+
+    def maps_of(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """:meth:`feature_maps` from the log-mel ``(batch, 1, frames, n_mels)``."""
+        x = self.bn0(log_mel.transpose(1, 3)).transpose(1, 3)  # BatchNorm over the mel bins
         for block in self.conv_blocks():  # a frozen (eval-mode) block drops nothing
             x = F.dropout(block(x), p=0.2, training=block.training)
         return x
@@ -180,20 +183,21 @@ class Cnn14(nn.Module):
         the last block's maps averaged over frequency."""
         return self.feature_maps(waveform).mean(dim=3).transpose(1, 2)
 
-    def pooled(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Global pooling (max + mean over time of the frame features), ``(batch, 2048)``."""
-        x = self.feature_maps(waveform).mean(dim=3)     # (batch, 2048, time)
+    def pooled(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """Global pooling (max + mean over time of the frame features) of the log-mel,
+        ``(batch, 2048)``."""
+        x = self.maps_of(log_mel).mean(dim=3)     # (batch, 2048, time)
         return x.amax(dim=2) + x.mean(dim=2)
 
-    def embedding(self, waveform: torch.Tensor) -> torch.Tensor:
+    def embedding(self, log_mel: torch.Tensor) -> torch.Tensor:
         """``fc1`` + ReLU of the pooled features, ``(batch, 2048)``."""
-        x = F.dropout(self.pooled(waveform), p=0.5, training=self.fc1.training)
+        x = F.dropout(self.pooled(log_mel), p=0.5, training=self.fc1.training)
         return F.relu(self.fc1(x))
 
     def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.fc_audioset is None:
             raise DeepAudioError("this CNN14 was built without its AudioSet layer")
-        embedding = self.embedding(waveform)
+        embedding = self.embedding(self.log_mel(waveform))
         return torch.sigmoid(self.fc_audioset(embedding)), embedding
 
 
@@ -269,10 +273,16 @@ class Cnn14Backbone(Backbone):
     def embedding_sizes(self) -> dict[str, int]:
         return {"conv": EMBEDDING_SIZE, "linear1": EMBEDDING_SIZE}
 
-    def embed(self, waveform: torch.Tensor, layer: str) -> torch.Tensor:
+    def features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The log-mel ``(batch, 1, frames, n_mels)``."""
+        return self.network.log_mel(waveform)
+
+    def embed_features(self, features: torch.Tensor, layer: str) -> torch.Tensor:
         if layer == "conv":
-            return self.network.pooled(waveform)
-        return self.network.embedding(waveform)
+            return self.network.pooled(features)
+        if layer == "linear1":
+            return self.network.embedding(features)
+        raise DeepAudioError(f"layer={layer!r} is not one of {', '.join(self.embedding_sizes())}")
 
     def frames(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.network.frames(waveform)
@@ -347,7 +357,7 @@ def panns_state_dict(path: str | os.PathLike, name: str) -> dict[str, torch.Tens
 def _load_published(path: Path) -> Any:
     """``torch.load(weights_only=True)`` of a published file; numpy arrays (training-time
     extras such as a sampler's state) are allowed as data, nothing else is."""
-    from deep_audio.io.model_files import _load_weights_only
+    from deep_audio.io.weights import load_weights_only
 
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
@@ -361,8 +371,8 @@ def _load_published(path: Path) -> Any:
         allowed = [_numpy_global(name) for name in unsafe] + [
             getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
         with torch.serialization.safe_globals(allowed):
-            return _load_weights_only(path, "model")
-    return _load_weights_only(path, "model")
+            return load_weights_only(path, "model")
+    return load_weights_only(path, "model")
 
 
 _NUMPY_DATA = ("numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",

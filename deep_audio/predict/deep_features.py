@@ -49,7 +49,9 @@ from deep_audio.predict.torch_predictor import FilePrediction, as_model
 from deep_audio.predict.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
                                              embed_files, embed_segments, feature_names,
                                              feature_signature, model_path_of)
-from deep_audio.models import AudioClassifier, load_model
+from deep_audio.models import Classifier
+from deep_audio.tasks import SingleLabel, Task
+from deep_audio.io.model_files import load_model
 from deep_audio.data.plan import SegmentPlan
 
 logger = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class DeepFeatureClassifier:
     ----------
     pipeline : sklearn.pipeline.Pipeline
     class_names : list of str
-    cnn : AudioClassifier
+    cnn : Classifier
         Checked against the classifier's stored feature signature.
     layer : str
     combine_classic : bool
@@ -97,7 +99,7 @@ class DeepFeatureClassifier:
 
     pipeline: Pipeline
     class_names: list[str]
-    cnn: AudioClassifier
+    cnn: Classifier
     layer: str
     combine_classic: bool
     windows: dict[str, float] | None
@@ -109,6 +111,11 @@ class DeepFeatureClassifier:
     signature: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
+
+    @property
+    def task(self) -> Task:
+        """One class per file or segment: the scikit-learn pipeline's probabilities."""
+        return SingleLabel()
 
     @property
     def plan(self) -> SegmentPlan:
@@ -204,12 +211,13 @@ class DeepFeatureClassifier:
                               "per_segment": bool(self.per_segment),
                               "signature": self.signature,
                               # a pretrained backbone's checkpoint is read as that network
-                              "backbone": getattr(self.cnn, "source_backbone", None)}})
+                              "backbone": (self.cnn.backbone.name if "backbone_source"
+                                           in self.cnn.metadata else None)}})
         return self.path
 
     @classmethod
     def load(cls, model_name: str | os.PathLike, *,
-             cnn_model: AudioClassifier | str | os.PathLike | None = None,
+             cnn_model: Classifier | str | os.PathLike | None = None,
              models_dir: str | os.PathLike | None = None,
              device: torch.device | str = "cpu") -> "DeepFeatureClassifier":
         """Load a deep-feature classifier and its CNN, and check that they still match.
@@ -219,7 +227,7 @@ class DeepFeatureClassifier:
         model_name : str or PathLike
             As given to :func:`train_deep_feature_classifier` (a bare name is looked up
             in ``models_dir``, default: the config's ``training.models_dir``).
-        cnn_model : AudioClassifier or path, optional
+        cnn_model : Classifier or path, optional
             The CNN to embed with; default: the file recorded at training time.
         models_dir : str or PathLike, optional
         device : torch.device or str
@@ -263,7 +271,7 @@ def _load_embedding_model(deep: dict[str, Any], device: torch.device | str):
     return load_model(deep["cnn_model"], device=device, backbone=backbone, config=config)
 
 
-def segment_feature_rows(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,
+def segment_feature_rows(paths: Sequence[str | os.PathLike], cnn: Classifier, *,
                          layer: str, precision: str = "fp32"
                          ) -> tuple[list[np.ndarray], list[Path], list[tuple[str, str]]]:
     """Segment embeddings of ``paths``: one ``(n_segments, size)`` float64 array per file.
@@ -279,7 +287,7 @@ def segment_feature_rows(paths: Sequence[str | os.PathLike], cnn: AudioClassifie
     return rows, used, [(str(path), reason) for path, reason in skipped]
 
 
-def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: AudioClassifier, *,
+def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: Classifier, *,
                         layer: str, windows: dict[str, float] | None = None,
                         precision: str = "fp32"
                         ) -> tuple[np.ndarray, list[Path], list[tuple[str, str]]]:
@@ -288,7 +296,7 @@ def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: AudioClassifier
     Parameters
     ----------
     paths : sequence of str or PathLike
-    cnn : AudioClassifier
+    cnn : Classifier
     layer : str
     windows : dict of str to float, optional
         When given, the 136 hand-crafted statistics
@@ -328,7 +336,7 @@ def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: AudioClassifier
 
 
 def train_deep_feature_classifier(
-    cnn_model: AudioClassifier | str | os.PathLike, folders: Sequence[str | os.PathLike],
+    cnn_model: Classifier | str | os.PathLike, folders: Sequence[str | os.PathLike],
     output: str | os.PathLike, *, layer: str = DEFAULT_LAYER,
     classifier_type: str | None = None, combine_classic: bool = False,
     parameter_values: Sequence[float] | None = None, per_segment: bool = False,
@@ -338,7 +346,7 @@ def train_deep_feature_classifier(
 
     Parameters
     ----------
-    cnn_model : AudioClassifier or path
+    cnn_model : Classifier or path
         A trained model file (or a model loaded from one: its file is recorded so that
         classification can load it again).
     folders : sequence of str or PathLike
@@ -435,7 +443,7 @@ def train_deep_feature_classifier(
 
 def load_deep_feature_classifier(
     model_name: str | os.PathLike, *,
-    cnn_model: AudioClassifier | str | os.PathLike | None = None,
+    cnn_model: Classifier | str | os.PathLike | None = None,
     models_dir: str | os.PathLike | None = None, device: torch.device | str = "cpu",
 ) -> DeepFeatureClassifier:
     """Load a deep-feature classifier; :meth:`DeepFeatureClassifier.load`."""
@@ -476,7 +484,7 @@ def classify_files_deep(paths: Iterable[str | os.PathLike], classifier: DeepFeat
 
 
 def deep_file_classification(path: str | os.PathLike, model_name: str | os.PathLike, *,
-                             cnn_model: AudioClassifier | str | os.PathLike | None = None,
+                             cnn_model: Classifier | str | os.PathLike | None = None,
                              models_dir: str | os.PathLike | None = None
                              ) -> tuple[int, np.ndarray, list[str]]:
     """Classify one file, like :func:`deep_audio.classic.file_classification`.

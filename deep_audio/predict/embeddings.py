@@ -35,7 +35,8 @@ from deep_audio.data.folders import class_folders
 from deep_audio.device import autocast_dtype
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.predict.torch_predictor import as_model, batched_outputs
-from deep_audio.models import AudioClassifier
+from deep_audio.io.model_files import legacy_state_dict
+from deep_audio.models import Classifier
 from deep_audio.models.classifier import FEATURE_SECTIONS
 from deep_audio.predict.predictor import segmented_files, split_rows, stack_segments
 
@@ -72,32 +73,29 @@ class FileEmbedding:
         return [(float(a), float(b)) for a, b in zip(self.starts_seconds, self.ends_seconds)]
 
 
-def embedding_layers(model: AudioClassifier) -> dict[str, int]:
+def embedding_layers(model: Classifier) -> dict[str, int]:
     """Layer names a model embeds with and their sizes, e.g. ``{"conv": 256,
     "conv_bands": 2048, "linear1": 1024, "linear2": 256}`` for the seed network;
     a model on a pretrained backbone has its backbone's (``conv`` and ``linear1`` of
     PANNs CNN14, ``pooled`` and ``mean`` of a Hugging Face encoder; see
     :mod:`deep_audio.models.backbones`)."""
-    if hasattr(model, "backbone"):
-        return model.embedding_sizes()
-    return model.cnn.embedding_sizes()
+    return model.embedding_sizes()
 
 
-def default_layer(model: AudioClassifier) -> str:
+def default_layer(model: Classifier) -> str:
     """The layer embedded when none is named: ``linear1`` for the seed CNN, the
     backbone's head input (its published embedding) for a pretrained backbone."""
-    backbone = getattr(model, "backbone", None)
-    return DEFAULT_LAYER if backbone is None else backbone.default_layer
+    return DEFAULT_LAYER if model.backbone.name == "seed_cnn" else model.backbone.default_layer
 
 
-def embed_segments(model: AudioClassifier, segments: np.ndarray, *,
+def embed_segments(model: Classifier, segments: np.ndarray, *,
                    layer: str = DEFAULT_LAYER, batch_size: int | None = None,
                    amp_dtype: torch.dtype | None = None) -> np.ndarray:
     """Embeddings of waveform segments, in batches on the model's device, in eval mode.
 
     Parameters
     ----------
-    model : AudioClassifier
+    model : Classifier
         Left in eval mode.
     segments : np.ndarray, float32, shape (n_segments, segment_samples)
         Waveform segments at the model's sample rate.
@@ -123,7 +121,7 @@ def embed_segments(model: AudioClassifier, segments: np.ndarray, *,
                            amp_dtype=amp_dtype)
 
 
-def embed_files(paths: Iterable[str | os.PathLike], model: AudioClassifier | str | os.PathLike,
+def embed_files(paths: Iterable[str | os.PathLike], model: Classifier | str | os.PathLike,
                 *, layer: str = DEFAULT_LAYER, batch_size: int | None = None,
                 precision: str = "fp32", skip_unreadable: bool = False,
                 skipped: list[tuple[Path, str]] | None = None) -> Iterator[FileEmbedding]:
@@ -136,7 +134,7 @@ def embed_files(paths: Iterable[str | os.PathLike], model: AudioClassifier | str
     ----------
     paths : iterable of str or PathLike
         Audio files in any format :func:`deep_audio.io.audio.read_audio` reads.
-    model : AudioClassifier or path
+    model : Classifier or path
         A loaded model or a model file.
     layer : str
         ``conv``, ``linear1``, ... (see :func:`embedding_layers`).
@@ -168,7 +166,7 @@ def embed_files(paths: Iterable[str | os.PathLike], model: AudioClassifier | str
                                 *plan.times(file.starts, len(file.samples)))
 
 
-def embed_file(path: str | os.PathLike, model: AudioClassifier | str | os.PathLike, *,
+def embed_file(path: str | os.PathLike, model: Classifier | str | os.PathLike, *,
                layer: str = DEFAULT_LAYER, precision: str = "fp32") -> FileEmbedding:
     """Embed one file; see :func:`embed_files`.
 
@@ -182,7 +180,7 @@ def embed_file(path: str | os.PathLike, model: AudioClassifier | str | os.PathLi
     return result
 
 
-def check_layer(model: AudioClassifier, layer: str) -> int:
+def check_layer(model: Classifier, layer: str) -> int:
     """The size of ``layer``'s embedding, or a :class:`DeepAudioError` listing valid names."""
     sizes = embedding_layers(model)
     if layer not in sizes:
@@ -239,7 +237,7 @@ class DeepFeatures:
         return np.array([self.class_names.index(label) for label in self.labels], dtype=int)
 
 
-def extract_deep_features(model: AudioClassifier | str | os.PathLike,
+def extract_deep_features(model: Classifier | str | os.PathLike,
                           folders: Sequence[str | os.PathLike], *, layer: str = DEFAULT_LAYER,
                           precision: str = "fp32", batch_size: int | None = None
                           ) -> DeepFeatures:
@@ -250,7 +248,7 @@ def extract_deep_features(model: AudioClassifier | str | os.PathLike,
 
     Parameters
     ----------
-    model : AudioClassifier or path
+    model : Classifier or path
     folders : sequence of str or PathLike
         One or more folders; each one's name is the label of its files.
     layer, precision, batch_size
@@ -287,7 +285,7 @@ def extract_deep_features(model: AudioClassifier | str | os.PathLike,
         skipped=skipped)
 
 
-def embedding_matrix(model: AudioClassifier, paths: Sequence[Path], *, layer: str,
+def embedding_matrix(model: Classifier, paths: Sequence[Path], *, layer: str,
                      precision: str = "fp32", batch_size: int | None = None,
                      source: str = "the input") -> tuple[np.ndarray, list[Path],
                                                          list[tuple[str, str]]]:
@@ -317,13 +315,13 @@ def embedding_matrix(model: AudioClassifier, paths: Sequence[Path], *, layer: st
             [e.path for e in embeddings], [(str(path), reason) for path, reason in skipped])
 
 
-def model_path_of(model: AudioClassifier) -> str | None:
+def model_path_of(model: Classifier) -> str | None:
     """The resolved file a model was loaded from (``None`` for a model built in memory)."""
     path = getattr(model, "path", None)
     return None if path is None else str(Path(path).resolve())
 
 
-def feature_signature(model: AudioClassifier, layer: str) -> dict[str, Any]:
+def feature_signature(model: Classifier, layer: str) -> dict[str, Any]:
     """What decides a layer's embedding: the settings, the layer and a hash of the weights.
 
     Stored with anything built from embeddings (deep-feature classifiers, search
@@ -333,22 +331,22 @@ def feature_signature(model: AudioClassifier, layer: str) -> dict[str, Any]:
     """
     settings = model.config.to_dict()
     sections = {section: settings[section] for section in FEATURE_SECTIONS}
-    if hasattr(model, "backbone_spec"):  # a pretrained backbone: its own front end
-        spec = model.backbone_spec()
-        sections["backbone"] = {"name": spec["name"], "settings": spec["settings"]}
+    if model.backbone.name != "seed_cnn":  # a pretrained backbone: its own front end
+        sections["backbone"] = {"name": model.backbone.name,
+                                "settings": model.backbone.settings()}
     return {"layer": layer, "size": check_layer(model, layer),
             "settings": sections,
             "weights_sha256": weights_digest(model)}
 
 
-def check_signature(stored: Mapping[str, Any], model: AudioClassifier, *, what: str) -> None:
+def check_signature(stored: Mapping[str, Any], model: Classifier, *, what: str) -> None:
     """Refuse ``model`` when it embeds differently from the model ``stored`` came from.
 
     Parameters
     ----------
     stored : mapping
         A :func:`feature_signature` saved with ``what``.
-    model : AudioClassifier
+    model : Classifier
     what : str
         Names the thing being used in the message, e.g. ``"index 'sounds.npz'"``.
 
@@ -371,10 +369,11 @@ def check_signature(stored: Mapping[str, Any], model: AudioClassifier, *, what: 
                              "has (retrained or replaced?); rebuild it with this model")
 
 
-def weights_digest(model: torch.nn.Module) -> str:
-    """SHA-256 of a model's ``state_dict`` (names and raw bytes), as hex."""
+def weights_digest(model: Classifier) -> str:
+    """SHA-256 of a model's weights (names and raw bytes, as earlier releases' model files
+    named them: :func:`~deep_audio.io.model_files.legacy_state_dict`), as hex."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
+    for name, tensor in sorted(legacy_state_dict(model).items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()

@@ -13,8 +13,7 @@ from deep_audio.data.folders import class_folders, class_names_of
 from deep_audio.errors import DeepAudioError
 from deep_audio.data.manifest import Manifest
 from deep_audio.metrics import confusion_matrix, multilabel_scores, scores
-from deep_audio.predict.predictor import (FileResult, as_predictor, classify_files,
-                                   decision_thresholds)
+from deep_audio.predict.predictor import FileResult, as_predictor, classify_files
 
 
 @dataclass
@@ -132,8 +131,7 @@ def evaluate_manifest(model: Any, manifest: Manifest, *, precision: str = "fp32"
         raise DeepAudioError("none of the files could be read")
     skipped = len(truth) - len(results)
     names = list(model.class_names)
-    thresholds = decision_thresholds(model)
-    if thresholds is None:
+    if not model.task.multi_label:
         labelled = [(result, names.index(truth[result.path][0])) for result in results]
         matrix = confusion_matrix([t for _, t in labelled],
                                   [p.class_index for p, _ in labelled], len(names))
@@ -143,4 +141,5 @@ def evaluate_manifest(model: Any, manifest: Manifest, *, precision: str = "fp32"
         targets[row, [names.index(label) for label in truth[result.path]]] = 1.0
     posteriors = np.stack([result.posteriors for result in results])
     return TaggingReport(names, targets, posteriors,
-                         multilabel_scores(targets, posteriors, thresholds), results, skipped)
+                         multilabel_scores(targets, posteriors,
+                                           model.task.threshold_array(len(names))), results, skipped)

@@ -210,7 +210,7 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
                 "min_region_seconds": inference.min_region_seconds,
                 "evaluation_step_seconds": inference.evaluation_step_seconds}
     regions, events = [], []
-    if _is_multi_label(predictor):
+    if predictor.task.multi_label:
         thresholds = predictor.task.threshold_array(len(class_names))
         events = detect_events(starts_seconds, ends_seconds, posteriors, class_names,
                                thresholds=thresholds,
@@ -230,14 +230,6 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
                                  starts_seconds, ends_seconds, posteriors,
                                  moving_average(posteriors, inference.smoothing_segments),
                                  regions, settings, events)
-
-
-def _is_multi_label(predictor: Any) -> bool:
-    """Whether the predictor's task gives several labels at once (events, not regions)."""
-    task = getattr(predictor, "task", None)
-    if task is not None:
-        return task.multi_label
-    return bool(predictor.config.model.multi_label)  # until every predictor has a task
 
 
 def evaluate_segmentation(segmentation: RecordingSegmentation,

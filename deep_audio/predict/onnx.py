@@ -10,13 +10,9 @@ front-end included, and its ``metadata_props`` give the class names, the segment
 :class:`OnnxClassifier` is a predictor (:mod:`deep_audio.predict.predictor`): files are read
 and cut by its :class:`~deep_audio.data.plan.SegmentPlan` exactly as in PyTorch
 inference (a file too short for the model is refused on both paths), a file's posterior
-is the mean of its segments' posteriors, and long recordings go through
-:func:`deep_audio.predict.segment_recording` as they do with a PyTorch model.
-
-From the command line: ``python -m deep_audio.cli.onnx_classify -m model.onnx -i a.wav``.
-
->>> softmax(np.array([[0.0, 0.0], [0.0, np.log(3.0)]])).round(2).tolist()
-[[0.5, 0.5], [0.25, 0.75]]
+is pooled from its segments' by the model's task (stored with the export), and long
+recordings go through :func:`deep_audio.predict.segment_recording` as they do with a
+PyTorch model.
 """
 
 from __future__ import annotations
@@ -29,8 +25,9 @@ import numpy as np
 
 from deep_audio.config import Config, stored_config
 from deep_audio.errors import ConfigError, ModelFileError
-from deep_audio.predict.predictor import FileResult, batched, classify_files
 from deep_audio.data.plan import SegmentPlan
+from deep_audio.predict.predictor import FileResult, batched, classify_files
+from deep_audio.tasks import Task, make_task, task_from_dict
 
 # The name of earlier releases.
 OnnxFilePrediction = FileResult
@@ -84,10 +81,7 @@ class OnnxClassifier:
             self.plan = SegmentPlan.from_metadata(metadata)
             self.config: Config = stored_config(json.loads(metadata["deep_audio.config"]),
                                                 source=str(path))
-            self.thresholds = (
-                np.asarray(json.loads(metadata.get("deep_audio.thresholds", "null"))
-                           or [0.5] * len(self.class_names), dtype=np.float64)
-                if self.config.model.multi_label else None)
+            self.task = _task(metadata, self.config)
         except (KeyError, ValueError) as error:
             if isinstance(error, ConfigError):
                 raise ModelFileError(f"ONNX model '{self.path}' stores settings this "
@@ -114,9 +108,8 @@ class OnnxClassifier:
         np.ndarray, float32, shape (n_segments, n_classes)
         """
         segments = np.ascontiguousarray(segments, dtype=np.float32)
-        activation = sigmoid if self.config.model.multi_label else softmax
         return batched(segments, self.batch_size,
-                       lambda batch: activation(self.session.run(
+                       lambda batch: self.task.activation_numpy(self.session.run(
                            None, {self.input_name: batch})[0]).astype(np.float32))
 
     def classify_file(self, path: str | os.PathLike) -> FileResult:
@@ -131,12 +124,10 @@ class OnnxClassifier:
         return result
 
 
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Element-wise logistic function of logits (a multi-label model's posteriors)."""
-    return 0.5 * (1.0 + np.tanh(0.5 * logits))  # tanh form: no overflow for large |x|
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of ``(n, n_classes)`` logits, computed stably."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def _task(metadata: dict[str, str], config: Config) -> Task:
+    """The export's task; exports made before ``deep_audio.task`` existed have their
+    kind in the config and a multi-label model's thresholds on their own."""
+    if "deep_audio.task" in metadata:
+        return task_from_dict(json.loads(metadata["deep_audio.task"]))
+    task = make_task(config.training.task)
+    return task.with_thresholds(json.loads(metadata.get("deep_audio.thresholds", "null")))

@@ -4,7 +4,8 @@ A *predictor* is anything with
 
 - ``posteriors(segments)``: waveform segments ``(n, segment_samples)`` float32 at the
   plan's sample rate in, class posteriors ``(n, n_classes)`` out;
-- ``class_names`` (list of str), ``plan`` (:class:`~deep_audio.data.plan.SegmentPlan`:
+- ``task`` (:class:`~deep_audio.tasks.Task`: what the posteriors mean and how they
+  become decisions), ``class_names`` (list of str), ``plan`` (:class:`~deep_audio.data.plan.SegmentPlan`:
   sample rate, segment length and hop, minimum file length), ``batch_size`` (segments
   per call that fill the hardware) and ``config`` (the settings it was made with; long
   recordings take their smoothing and block settings from it).
@@ -40,8 +41,9 @@ from typing import (TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, 
 
 import numpy as np
 
-from deep_audio.errors import AudioError
 from deep_audio.data.plan import SegmentPlan
+from deep_audio.errors import AudioError
+from deep_audio.tasks import SingleLabel, Task
 
 if TYPE_CHECKING:
     from deep_audio.config import Config
@@ -54,6 +56,7 @@ T = TypeVar("T")
 class Predictor(Protocol):
     """Class posteriors of waveform segments, and what they mean (see the module doc)."""
 
+    task: Task
     class_names: list[str]
     plan: SegmentPlan
     batch_size: int
@@ -122,21 +125,17 @@ class FileResult:
     @classmethod
     def from_segments(cls, path: str | os.PathLike, class_names: Sequence[str],
                       starts_seconds: np.ndarray, ends_seconds: np.ndarray,
-                      segment_posteriors: np.ndarray, *,
-                      thresholds: np.ndarray | None = None) -> "FileResult":
-        """The result of a file whose posterior is the mean of its segments', or with
-        multi-label ``thresholds`` ``(n_classes,)`` their maximum, tagged with the
-        classes that reach their threshold."""
-        if thresholds is None:
-            return cls.from_posteriors(path, class_names, segment_posteriors.mean(axis=0),
-                                       starts_seconds=starts_seconds,
-                                       ends_seconds=ends_seconds,
-                                       segment_posteriors=segment_posteriors)
-        posteriors = segment_posteriors.max(axis=0)
-        return cls.from_posteriors(
-            path, class_names, posteriors, starts_seconds=starts_seconds,
-            ends_seconds=ends_seconds, segment_posteriors=segment_posteriors,
-            labels=[name for name, p, t in zip(class_names, posteriors, thresholds) if p >= t])
+                      segment_posteriors: np.ndarray, *, task: Task = SingleLabel()
+                      ) -> "FileResult":
+        """The result of a file from its segments', pooled by the ``task`` (the mean;
+        multi-label: the maximum, tagged with the classes it decides on)."""
+        posteriors = task.file_posteriors(segment_posteriors)
+        labels = None
+        if task.multi_label:
+            labels = [name for name, on in zip(class_names, task.decide(posteriors)) if on]
+        return cls.from_posteriors(path, class_names, posteriors,
+                                   starts_seconds=starts_seconds, ends_seconds=ends_seconds,
+                                   segment_posteriors=segment_posteriors, labels=labels)
 
     @classmethod
     def from_posteriors(cls, path: str | os.PathLike, class_names: Sequence[str],
@@ -162,7 +161,7 @@ def as_predictor(model: Any, *, precision: str = "fp32", batch_size: int | None 
 
     Parameters
     ----------
-    model : predictor, AudioClassifier or path
+    model : predictor, Classifier or path
         A predictor; a loaded PyTorch model; an ``.onnx`` file (run by onnxruntime,
         without torch); or any other path, a deep_audio model file.
     precision : str
@@ -191,7 +190,7 @@ def classify_file(path: str | os.PathLike, model: Any, *, precision: str = "fp32
     ----------
     path : str or PathLike
         An audio file.
-    model : predictor, AudioClassifier or path
+    model : predictor, Classifier or path
         See :func:`as_predictor`.
 
     Returns
@@ -225,7 +224,7 @@ def classify_files(paths: Iterable[str | os.PathLike], model: Any, *,
     Parameters
     ----------
     paths : iterable of str or PathLike
-    model : predictor, AudioClassifier or path
+    model : predictor, Classifier or path
         See :func:`as_predictor`.
     batch_size : int, optional
         Segments per call; default the predictor's ``batch_size``.
@@ -241,24 +240,13 @@ def classify_files(paths: Iterable[str | os.PathLike], model: Any, *,
     """
     predictor = as_predictor(model, precision=precision, batch_size=batch_size)
     plan = predictor.plan
-    thresholds = decision_thresholds(predictor)
     for group in segmented_files(paths, plan, batch_size=batch_size or predictor.batch_size,
                                  skip_unreadable=skip_unreadable, skipped=skipped):
         rows = predictor.posteriors(stack_segments(group, plan))
         for file, file_rows in zip(group, split_rows(rows, group)):
             yield FileResult.from_segments(file.path, predictor.class_names,
                                            *plan.times(file.starts, len(file.samples)),
-                                           file_rows, thresholds=thresholds)
-
-
-def decision_thresholds(predictor: Predictor) -> np.ndarray | None:
-    """A multi-label predictor's per-class thresholds ``(n_classes,)`` (0.5 where it
-    stores none); ``None`` for a single-label one (whose decision is the argmax)."""
-    if not predictor.config.model.multi_label:
-        return None
-    stored = getattr(predictor, "thresholds", None)
-    return (np.full(len(predictor.class_names), 0.5) if stored is None
-            else np.asarray(stored, dtype=np.float64))
+                                           file_rows, task=predictor.task)
 
 
 @dataclass

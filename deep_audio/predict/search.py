@@ -32,7 +32,7 @@ from deep_audio.predict.torch_predictor import as_model
 from deep_audio.predict.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
                                              embed_files, embedding_matrix, feature_signature,
                                              model_path_of)
-from deep_audio.models import AudioClassifier
+from deep_audio.models import Classifier
 
 logger = logging.getLogger(__name__)
 
@@ -111,14 +111,14 @@ class SoundIndex:
                                  f"{error}") from error
 
 
-def build_index(model: AudioClassifier | str | os.PathLike,
+def build_index(model: Classifier | str | os.PathLike,
                 folders: str | os.PathLike | Sequence[str | os.PathLike], *,
                 layer: str = DEFAULT_LAYER, precision: str = "fp32") -> SoundIndex:
     """Embed every audio file under ``folders`` (recursively) into a :class:`SoundIndex`.
 
     Parameters
     ----------
-    model : AudioClassifier or path
+    model : Classifier or path
         A trained model; the index records its file and feature signature.
     folders : str, PathLike or a sequence of them
         Folders to index; unreadable files are skipped and listed in ``skipped``.
@@ -151,7 +151,7 @@ def build_index(model: AudioClassifier | str | os.PathLike,
 
 
 def search(index: SoundIndex, query_files: Iterable[str | os.PathLike], *, k: int = 5,
-           model: AudioClassifier | str | os.PathLike | None = None, precision: str = "fp32",
+           model: Classifier | str | os.PathLike | None = None, precision: str = "fp32",
            skip_unreadable: bool = False) -> Iterator[tuple[Path, list[tuple[str, float]]]]:
     """The ``k`` nearest indexed files of each query file, nearest first.
 
@@ -162,7 +162,7 @@ def search(index: SoundIndex, query_files: Iterable[str | os.PathLike], *, k: in
         Audio files; they need not be in the index.
     k : int
         Neighbours per query, >= 1 (fewer when the index holds fewer files).
-    model : AudioClassifier or path, optional
+    model : Classifier or path, optional
         The model to embed queries with; default: the index's ``model_path``. It must
         embed as the index's model did.
     precision, skip_unreadable
@@ -196,7 +196,7 @@ def search(index: SoundIndex, query_files: Iterable[str | os.PathLike], *, k: in
 
 
 def nearest(index: SoundIndex, query_file: str | os.PathLike, k: int = 5, *,
-            model: AudioClassifier | str | os.PathLike | None = None
+            model: Classifier | str | os.PathLike | None = None
             ) -> list[tuple[str, float]]:
     """The ``k`` indexed files nearest to one file, as ``(path, cosine distance)``,
     nearest first; see :func:`search`."""

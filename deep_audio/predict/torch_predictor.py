@@ -1,6 +1,6 @@
 """Classifying files with a trained PyTorch model, segment by segment.
 
-:class:`TorchPredictor` makes a loaded :class:`~deep_audio.models.AudioClassifier` a
+:class:`TorchPredictor` makes a loaded :class:`~deep_audio.models.Classifier` a
 predictor (see :mod:`deep_audio.predict.predictor`): segment posteriors in batches on the
 model's device, with optional mixed precision. A file is cut by the model's segment plan,
 every segment gets a posterior, and the file's posterior is the mean of its segments';
@@ -18,7 +18,8 @@ import torch
 
 from deep_audio.config import Config
 from deep_audio.device import autocast, autocast_dtype, resolve_device
-from deep_audio.models import AudioClassifier, load_model
+from deep_audio.models import Classifier
+from deep_audio.io.model_files import load_model
 from deep_audio.predict.predictor import (FilePrediction, FileResult, SegmentPrediction, batched,
                                    classify_file, classify_files)
 from deep_audio.data.plan import SegmentPlan
@@ -33,7 +34,7 @@ class TorchPredictor:
 
     Parameters
     ----------
-    model : AudioClassifier
+    model : Classifier
         Left in eval mode, on its device.
     precision : str
         ``fp32``, ``bf16``, ``fp16`` or ``auto`` (see
@@ -49,26 +50,25 @@ class TorchPredictor:
         The model's segment plan.
     config : Config
         The model's settings.
-    thresholds : np.ndarray, shape (n_classes,), or None
-        A multi-label model's decision thresholds; ``None`` for a single-label one.
+    task : Task
+        The model's task: how posteriors are made and decided on.
     """
 
-    def __init__(self, model: AudioClassifier, *, precision: str = "fp32",
+    def __init__(self, model: Classifier, *, precision: str = "fp32",
                  batch_size: int | None = None):
         self.model = model
         self.class_names: list[str] = list(model.class_names)
         self.plan: SegmentPlan = model.plan
         self.config: Config = model.config
-        self.thresholds = (model.thresholds.detach().cpu().numpy().astype(np.float64)
-                           if model.config.model.multi_label else None)
+        self.task = model.task
         self.batch_size = batch_size or model.config.inference.inference_batch_size
         self.amp_dtype = autocast_dtype(precision, next(model.parameters()).device)
 
     @classmethod
-    def of(cls, model: AudioClassifier | str | os.PathLike, *, precision: str = "fp32",
+    def of(cls, model: Classifier | str | os.PathLike, *, precision: str = "fp32",
            batch_size: int | None = None, device: str = "cpu") -> "TorchPredictor":
         """A predictor of a loaded model or of a model file (loaded on ``device``)."""
-        if not isinstance(model, torch.nn.Module):  # AudioClassifier, BackboneClassifier
+        if not isinstance(model, torch.nn.Module):
             model = load_model(model, device=resolve_device(device))
         return cls(model, precision=precision, batch_size=batch_size)
 
@@ -89,10 +89,10 @@ class TorchPredictor:
 
 
 @torch.inference_mode()
-def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_size: int,
+def segment_posteriors(model: Classifier, segments: np.ndarray, *, batch_size: int,
                        amp_dtype: torch.dtype | None = None) -> np.ndarray:
-    """Class posteriors of waveform segments, in batches on the model's device: softmax,
-    or for a multi-label model (``config.model.multi_label``) a sigmoid per class.
+    """Class posteriors of waveform segments, in batches on the model's device: the
+    model task's activation of its logits (softmax, or a sigmoid per class).
 
     Parameters
     ----------
@@ -107,18 +107,12 @@ def segment_posteriors(model: AudioClassifier, segments: np.ndarray, *, batch_si
     -------
     np.ndarray, float32, shape (n_segments, n_classes)
     """
-    if model.config.model.multi_label:
-        def forward(batch):
-            return torch.sigmoid(model(batch).float())
-    else:
-        def forward(batch):
-            return torch.softmax(model(batch).float(), dim=1)
-    return batched_outputs(model, segments, forward, batch_size=batch_size,
+    return batched_outputs(model, segments, model.posteriors, batch_size=batch_size,
                            amp_dtype=amp_dtype)
 
 
 @torch.inference_mode()
-def batched_outputs(model: AudioClassifier, segments: np.ndarray,
+def batched_outputs(model: Classifier, segments: np.ndarray,
                     forward: Callable[[torch.Tensor], torch.Tensor], *, batch_size: int,
                     amp_dtype: torch.dtype | None = None) -> np.ndarray:
     """``forward`` of waveform segments in eval mode, in batches on the model's device.
@@ -139,9 +133,8 @@ def batched_outputs(model: AudioClassifier, segments: np.ndarray,
     return batched(segments, batch_size, run)
 
 
-def as_model(model: AudioClassifier | str | os.PathLike) -> AudioClassifier:
-    """``model`` itself (an AudioClassifier or a model on a pretrained backbone,
-    :class:`~deep_audio.models.backbones.BackboneClassifier`), or the model loaded from
-    the file ``model`` names."""
+def as_model(model: Classifier | str | os.PathLike) -> Classifier:
+    """``model`` itself (a :class:`~deep_audio.models.Classifier`), or the model loaded
+    from the file ``model`` names."""
     return model if isinstance(model, torch.nn.Module) else load_model(model)
 

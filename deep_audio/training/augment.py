@@ -43,7 +43,7 @@ class Augmentation(nn.Module):
         Mixing weights are drawn from ``Beta(mixup_alpha, mixup_alpha)``, one per batch.
 
     Shapes: waveforms ``(batch, samples)``; features ``(batch, 1, frames, n_mels)``
-    (the output of :meth:`deep_audio.models.AudioClassifier.features`); targets
+    (the output of :meth:`deep_audio.models.Classifier.features`); targets
     ``(batch,)`` class indices in, ``(batch, n_classes)`` probabilities out of mixup.
 
     Examples
@@ -90,6 +90,11 @@ class Augmentation(nn.Module):
         """Whether any kind of augmentation is switched on."""
         return bool(self.gain_db or self.time_shift_samples or self.spec_time_masks
                     or self.spec_freq_masks or self.mixup_alpha)
+
+    @property
+    def masks_spectrogram(self) -> bool:
+        """SpecAugment is on: the features must be a log-mel image."""
+        return bool(self.spec_time_masks or self.spec_freq_masks)
 
     def waveform(self, waveform: torch.Tensor) -> torch.Tensor:
         """Random gain and circular time shift, ``(batch, samples)`` in and out."""

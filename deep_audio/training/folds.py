@@ -21,7 +21,7 @@ from deep_audio.data.manifest import Manifest
 from deep_audio.errors import DeepAudioError
 from deep_audio.io.files import atomic_write, resolve_model_path
 from deep_audio.predict.evaluate import TaggingReport, evaluate_manifest
-from deep_audio.training.train import open_manifest, train_model
+from deep_audio.training.train import load_manifest, task_for, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,9 @@ def cross_validate(manifest: str | os.PathLike | Manifest, output: str | os.Path
         The manifest has no folds, or a fold it does not have is asked for.
     """
     config = override(config or load_config(), **overrides)
-    manifest, config = open_manifest(manifest, audio_root, config)
+    manifest = load_manifest(manifest, audio_root)
+    task = task_for(config, manifest)  # one task for every fold, decided on all clips
+    config = override(config, task=task.name)
     if not manifest.folds:
         raise DeepAudioError(f"manifest '{manifest.path}' gives no fold for any clip; "
                              "cross-validation needs a fold column")
@@ -90,7 +92,7 @@ def cross_validate(manifest: str | os.PathLike | Manifest, output: str | os.Path
     manifest.select(folds=chosen)  # refuses a fold the manifest does not have
     base = resolve_model_path(output, config.training.models_dir)
     stem = base.with_suffix("")
-    result = CrossValidationResult("mAP" if config.model.multi_label else "accuracy")
+    result = CrossValidationResult("mAP" if task.multi_label else "accuracy")
     for fold in chosen:
         test, train = manifest.select(folds=[fold]), manifest.select(exclude_folds=[fold])
         logger.info("fold %s: training on %d clips, testing on %d", fold, len(train.clips),

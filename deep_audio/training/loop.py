@@ -1,29 +1,27 @@
-"""The training loop, built from small parts: one epoch, evaluation, the schedule, the stop
-rule, and ``fit`` (the whole run's state is :class:`~deep_audio.training.state.TrainingState`,
-its log :class:`~deep_audio.training.history.HistoryLog`)."""
+"""The training loop: one epoch, evaluation, the schedule, and ``fit``, a short loop whose
+side jobs (history, saving the best model, checkpoints, early stopping, reports) are
+callbacks (:mod:`deep_audio.training.callbacks`). What differs between tasks (loss,
+activation, metrics) comes from the model's :class:`~deep_audio.tasks.Task`."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
 
 from deep_audio.config import TrainingConfig
 from deep_audio.device import autocast, autocast_dtype
-from deep_audio.metrics import multilabel_scores, scores
-from deep_audio.io.model_files import atomic_save, load_checkpoint
+from deep_audio.progress import progress_bar
+from deep_audio.tasks import Task
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import (Distributed, all_gather_rows, all_reduce_sum,
                                              broadcast_buffers)
-from deep_audio.training.history import HistoryLog
 from deep_audio.training.state import TrainingState
 
 logger = logging.getLogger(__name__)
@@ -42,11 +40,10 @@ class FitResult:
 class TrainingStep(nn.Module):
     """The forward pass of one training batch: ``(waveform, target) -> (logits, target)``.
 
-    With ``augment`` (which needs an :class:`~deep_audio.models.AudioClassifier`), the
-    waveform is augmented, ``model.features`` computed, the features augmented and mixed
-    (and the targets with them, then class probabilities) before ``model.cnn``. One
-    module for all of it, so DistributedDataParallel and ``torch.compile`` see the whole
-    step.
+    With ``augment``, the waveform is augmented, the backbone's front end computed
+    (``model.features``), the features augmented and mixed (the targets with them, as
+    class probabilities), then ``model.forward_features``. One module for all of it, so
+    DistributedDataParallel and ``torch.compile`` see the whole step.
 
     Shapes: waveform ``(batch, samples)``, target ``(batch,)`` (class indices) or
     ``(batch, n_classes)`` (multi-label 0/1); logits ``(batch, n_classes)``; the returned
@@ -64,78 +61,81 @@ class TrainingStep(nn.Module):
             return self.model(waveform), target
         features = self.augment.spectrogram(self.model.features(self.augment.waveform(waveform)))
         features, target = self.augment.mixup(features, target, len(self.model.class_names))
-        return self.model.cnn(features), target
+        return self.model.forward_features(features), target
 
 
-def train_one_epoch(step: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                    loss_fn: nn.Module, *, device: torch.device,
-                    amp_dtype: torch.dtype | None, scaler: torch.amp.GradScaler,
-                    n_classes: int, progress: bool = True, description: str = "train",
-                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-                    multi_label: bool = False) -> dict[str, float]:
-    """One pass over ``loader`` in train mode; returns mean loss, accuracy and macro-F1
-    (multi-label: the mean loss only).
+@dataclass
+class Optimisation:
+    """What one optimiser step needs: optimiser, per-step schedule (or ``None``), loss,
+    loss scaler and autocast dtype."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    loss_fn: nn.Module
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+
+
+def train_one_epoch(step: nn.Module, loader: DataLoader, optimisation: Optimisation, task: Task,
+                    *, device: torch.device, description: str = "train",
+                    progress: bool = True) -> dict[str, float]:
+    """One pass over ``loader`` in train mode; returns the mean loss and, for a
+    single-label task, the accuracy and macro-F1 of the (augmented) training batches
+    against the segments' own labels (over every process of a distributed run).
 
     ``step`` is a :class:`TrainingStep` (possibly wrapped in DistributedDataParallel or
-    compiled). ``scheduler``, when given, is stepped after every optimiser step (a
-    per-step schedule such as one-cycle). The accuracy and macro-F1 are those of the (augmented) training batches,
-    against the segments' own labels; in a distributed run they cover every process.
+    compiled); ``optimisation.scheduler``, when given, is stepped after every batch.
     """
     step.train()
     loss_sum, seen = torch.zeros((), dtype=torch.float64, device=device), 0
-    matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
-    batches = tqdm(loader, desc=description, leave=False, disable=not progress,
-                   dynamic_ncols=True)
+    outputs, targets = [], []
+    batches = progress_bar(loader, desc=description, leave=False, disable=not progress)
     for index, (waveform, target) in enumerate(batches):
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
-        with autocast(device, amp_dtype):
+        with autocast(device, optimisation.amp_dtype):
             logits, loss_target = step(waveform, target)
-        loss = loss_fn(logits.float(), loss_target)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        if scheduler is not None:
-            scheduler.step()
-
-        # Accumulated on the device: no host synchronisation per step on a GPU.
+        loss = optimisation.loss_fn(logits.float(), loss_target)
+        optimisation.optimizer.zero_grad(set_to_none=True)
+        optimisation.scaler.scale(loss).backward()
+        optimisation.scaler.step(optimisation.optimizer)
+        optimisation.scaler.update()
+        if optimisation.scheduler is not None:
+            optimisation.scheduler.step()
+        # Kept on the device: no host synchronisation per step on a GPU.
         loss_sum += loss.detach().double() * len(target)
         seen += len(target)
-        if not multi_label:
-            _count(matrix, target, logits.detach().argmax(dim=1))
+        if not task.multi_label:
+            outputs.append(logits.detach().float())
+            targets.append(target)
         if progress and index % 10 == 0:
             batches.set_postfix(loss=f"{loss.item():.4f}")
     loss_sum, seen = _summed(loss_sum, seen)
-    if multi_label:
-        return {"loss": loss_sum / seen}
-    all_reduce_sum(matrix)
-    result = scores(matrix.cpu().numpy())
-    return {"loss": loss_sum / seen, "accuracy": result["accuracy"],
-            "macro_f1": result["macro_f1"]}
+    result = {"loss": loss_sum / seen}
+    if not task.multi_label:
+        scores = task.validation_metrics(*_gathered(targets, outputs))
+        result.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"])
+    return result
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
-             device: torch.device, amp_dtype: torch.dtype | None, n_classes: int,
-             multi_label: bool = False) -> dict[str, Any]:
-    """Loss, accuracy, macro-F1 and confusion matrix over every item of ``loader``.
+             device: torch.device, amp_dtype: torch.dtype | None = None) -> dict[str, Any]:
+    """The loss and the task's validation metrics over every item of ``loader``.
 
-    Multi-label: loss, ``map`` (macro average precision), per-class ``class_ap``, the
-    F1-maximising ``thresholds`` and ``macro_f1`` at them (see
-    :func:`~deep_audio.metrics.multilabel_scores`). They are scored per segment when the
-    segments' targets come from events (strong labels), else per file, on the maximum
-    over its segments: with weak labels a segment inherits every label of its file, so
-    only the file's decision can be scored, and it is the maximum that
-    :class:`~deep_audio.predict.predictor.FileResult` reports.
+    Single-label: accuracy, macro-F1 and the confusion matrix. Multi-label: ``map``,
+    per-class ``class_ap``, the F1-maximising ``thresholds`` and ``macro_f1`` at them,
+    scored per segment when the targets come from events (strong labels), else per file
+    on the maximum over its segments (with weak labels a segment inherits every label of
+    its file, so only the file's decision can be scored).
 
     In a distributed run each process passes its share of the items and the figures
     cover them all.
     """
     model.eval()
+    task = model.task
     loss_sum, seen = torch.zeros((), dtype=torch.float64, device=device), 0
-    matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
-    all_scores, all_targets = [], []
+    outputs, targets = [], []
     for waveform, target in loader:
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
@@ -143,34 +143,40 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
             logits = model(waveform)
         loss_sum += loss_fn(logits.float(), target).double() * len(target)
         seen += len(target)
-        if multi_label:
-            all_scores.append(torch.sigmoid(logits.float()).cpu())
-            all_targets.append(target.cpu())
-        else:
-            _count(matrix, target, logits.argmax(dim=1))
+        outputs.append(logits.float())
+        targets.append(target)
     if seen != len(loader.dataset):
         logger.warning("evaluated %d of %d items", seen, len(loader.dataset))
     loss_sum, seen = _summed(loss_sum, seen)
-    if multi_label:
-        empty = torch.zeros(0, n_classes)
-        targets = all_gather_rows(torch.cat(all_targets) if all_targets else empty).numpy()
-        scores_ = all_gather_rows(torch.cat(all_scores) if all_scores else empty).numpy()
-        dataset = loader.dataset
-        segments = dataset.dataset if isinstance(dataset, Subset) else dataset
-        if not getattr(segments, "strong", True):
-            files = (segments.file_index[list(dataset.indices)]
-                     if isinstance(dataset, Subset) else segments.file_index)
-            files = all_gather_rows(torch.from_numpy(files)).numpy()
-            targets, scores_ = max_by_file(targets, files), max_by_file(scores_, files)
-        result = multilabel_scores(targets, scores_)
-        return {"loss": loss_sum / max(seen, 1), "map": result["map"],
-                "macro_f1": result["macro_f1"], "class_ap": result["class_ap"],
-                "thresholds": result["thresholds"]}
-    all_reduce_sum(matrix)
-    confusion = matrix.cpu().numpy()
-    result = scores(confusion)
-    return {"loss": loss_sum / max(seen, 1), "accuracy": result["accuracy"],
-            "macro_f1": result["macro_f1"], "confusion": confusion}
+    targets_, logits_ = _gathered(targets, outputs, n_classes=len(model.class_names))
+    posteriors = task.activation(torch.from_numpy(logits_)).numpy()
+    if task.multi_label and not getattr(_segments_of(loader), "strong", True):
+        files = _gathered_files(loader)
+        targets_, posteriors = max_by_file(targets_, files), max_by_file(posteriors, files)
+    return {"loss": loss_sum / max(seen, 1), **task.validation_metrics(targets_, posteriors)}
+
+
+def _segments_of(loader: DataLoader):
+    dataset = loader.dataset
+    return dataset.dataset if isinstance(dataset, Subset) else dataset
+
+
+def _gathered_files(loader: DataLoader) -> np.ndarray:
+    """The file index of each item of ``loader``, over every process."""
+    dataset, segments = loader.dataset, _segments_of(loader)
+    files = (segments.file_index[list(dataset.indices)] if isinstance(dataset, Subset)
+             else segments.file_index)
+    return all_gather_rows(torch.from_numpy(np.asarray(files))).numpy()
+
+
+def _gathered(targets: list[torch.Tensor], outputs: list[torch.Tensor], *,
+              n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and outputs of every batch, concatenated over batches and processes."""
+    if outputs:
+        target, output = torch.cat(targets), torch.cat(outputs)
+    else:
+        target, output = torch.zeros(0, dtype=torch.long), torch.zeros(0, n_classes or 0)
+    return all_gather_rows(target).cpu().numpy(), all_gather_rows(output).cpu().numpy()
 
 
 def max_by_file(rows: np.ndarray, files: np.ndarray) -> np.ndarray:
@@ -191,31 +197,6 @@ def _summed(loss_sum: torch.Tensor, seen: int) -> tuple[float, int]:
     totals = all_reduce_sum(torch.stack([loss_sum, torch.tensor(seen, dtype=torch.float64,
                                                                 device=loss_sum.device)]))
     return totals[0].item(), int(totals[1].item())
-
-
-def _count(matrix: torch.Tensor, target: torch.Tensor, prediction: torch.Tensor) -> None:
-    """Add a batch to a confusion matrix (rows: true class, columns: predicted)."""
-    n_classes = matrix.shape[0]
-    matrix += torch.bincount(target * n_classes + prediction,
-                             minlength=n_classes * n_classes).view(n_classes, n_classes)
-
-
-def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights, ``n / (n_classes * count)``, shape ``(n_classes,)``."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes),
-                        where=counts > 0)
-    return torch.tensor(weights, dtype=torch.float32)
-
-
-def positive_weights(targets: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Multi-label loss weights of each class's positives: negatives / positives,
-    shape ``(n_classes,)`` (1 for a class without positives)."""
-    targets = np.asarray(targets, dtype=np.float64).reshape(-1, n_classes)
-    positives = targets.sum(axis=0)
-    weights = np.divide(len(targets) - positives, positives, out=np.ones(n_classes),
-                        where=positives > 0)
-    return torch.tensor(weights, dtype=torch.float32)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig,
@@ -251,128 +232,121 @@ def epochs_without_gain(history: list[dict[str, float]], min_delta: float, *,
     return len(history) - 1 - last_gain
 
 
-def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoader, *,
-        config: TrainingConfig, device: torch.device, n_classes: int,
-        loss_weights: torch.Tensor | None = None,
-        on_improvement: Callable[[nn.Module, int, dict[str, Any]], None] | None = None,
-        history_path: Path | None = None, progress: bool = True,
-        augment: Augmentation | None = None, checkpoint_path: Path | None = None,
-        resume: bool = False, distributed: Distributed = Distributed(),
-        multi_label: bool = False) -> FitResult:
-    """Train with AdamW, the schedule of :func:`make_scheduler`, early stopping on macro-F1.
+def epoch_row(epoch: int, train: dict[str, float], validation: dict[str, Any]
+              ) -> tuple[dict[str, float], dict[str, Any]]:
+    """An epoch's history row (plain numbers) and the details kept with the best epoch
+    (the confusion matrix, or per-class AP and thresholds)."""
+    row: dict[str, float] = {"epoch": epoch, "train_loss": train["loss"]}
+    row.update({f"train_{k}": v for k, v in train.items() if k != "loss"})
+    row.update({f"val_{k}": v for k, v in validation.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    details = {("val_confusion" if k == "confusion" else f"val_{k}" if k == "class_ap" else k):
+               np.asarray(v).tolist() for k, v in validation.items()
+               if k in ("confusion", "class_ap", "thresholds")}
+    return row, details
 
-    ``multi_label``: binary cross-entropy on sigmoid outputs (``loss_weights`` are then
-    the positives' weights per class), and validation mAP in place of macro-F1 for
-    choosing the best epoch and stopping; the best epoch's metrics carry the per-class
-    average precision and F1-maximising thresholds.
 
-    ``on_improvement(model, epoch, metrics)`` is called each time validation macro-F1
-    improves (ties go to the lower validation loss), so the caller can save the model;
-    when training ends, ``model`` holds the best epoch's weights. Training stops after
-    ``early_stopping_patience`` epochs without a macro-F1 gain (see
-    :func:`epochs_without_gain`: a tie that lowers the loss updates the saved model but
-    does not restart the patience). Each epoch appends a
-    row to ``history_path`` (CSV). ``augment`` is applied in training steps only (see
-    :class:`TrainingStep`).
+class Callback:
+    """A side job of a training run; :func:`fit` calls these hooks, in list order."""
 
-    After every epoch the whole training state (model, optimizer, scheduler, scaler, RNG
-    states, best epoch so far, history) is written atomically to ``checkpoint_path``;
-    with ``resume`` an existing checkpoint is loaded and training goes on after its
-    epoch, as if it had never stopped. The checkpoint is removed when training ends.
+    def on_fit_start(self, state: TrainingState) -> None:
+        """After the optimiser and schedule exist, before the first epoch."""
 
-    In a distributed run (``distributed.enabled``, the process group already joined) the
-    model is wrapped in DistributedDataParallel, ``train_loader`` must use a
-    ``DistributedSampler`` and ``validation_loader`` this process's share of the
-    validation set; only rank 0 calls ``on_improvement`` and writes files.
+    def on_epoch_end(self, state: TrainingState, improved: bool) -> bool:
+        """After an epoch is recorded in ``state``; return True to stop training."""
+        return False
+
+    def on_fit_end(self, state: TrainingState) -> None:
+        """After the last epoch, the best weights back in the model."""
+
+
+def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoader,
+        config: TrainingConfig, *, callbacks: Sequence[Callback] = (),
+        augment: Augmentation | None = None, loss_weights: torch.Tensor | None = None,
+        distributed: Distributed = Distributed(), progress: bool = True) -> FitResult:
+    """Train ``model`` (on its device) with AdamW and the schedule of :func:`make_scheduler`,
+    keeping the best epoch by the task's validation metric (ties to the lower loss).
+
+    Only parameters with ``requires_grad`` train; ``augment`` works in training steps
+    only (see :class:`TrainingStep`); ``loss_weights`` go to the task's loss. Everything
+    else a run does (history, saving, checkpoints, early stopping) is a callback. When
+    training ends ``model`` holds the best epoch's weights.
+
+    Distributed (the process group joined), the model is wrapped in
+    DistributedDataParallel, ``train_loader`` uses a ``DistributedSampler`` and
+    ``validation_loader`` this process's share of the validation set.
     """
-    model.to(device)
-    if augment is not None:
-        augment.to(device)
-    amp_dtype = autocast_dtype(config.precision, device)
-    # benchmarks/benchmark.py, 2-core CPUs: channels_last gives 1.08-1.15x for the seed network
-    # and 1.29-1.37x for the default one in fp32 (AVX2 and AVX-512 kernels); it is the
-    # layout cuDNN prefers under AMP.
+    device = next(model.parameters()).device
+    # benchmarks/benchmark.py, 2-core CPUs: channels_last gives 1.08-1.37x (fp32, AVX2
+    # and AVX-512 kernels); it is the layout cuDNN prefers under AMP.
     model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = make_scheduler(optimizer, config, len(train_loader))
     per_step = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    amp_dtype = autocast_dtype(config.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    key = "val_map" if multi_label else "val_macro_f1"
+    task: Task = model.task
+    loss_fn = task.loss(None if loss_weights is None else loss_weights.to(device))
+    optimisation = Optimisation(optimizer, scheduler if per_step else None, loss_fn, scaler,
+                                amp_dtype)
     state = TrainingState(model, optimizer, scheduler, scaler, train_loader=train_loader,
-                          device=device, key=key)
-    weights = None if loss_weights is None else loss_weights.to(device)
-    loss_fn = (nn.BCEWithLogitsLoss(pos_weight=weights) if multi_label
-               else nn.CrossEntropyLoss(weight=weights))
-    writes = distributed.is_main
-    n_validation = int(all_reduce_sum(torch.tensor(len(validation_loader.dataset))))
-    logger.info("training on %s, %s precision, %d training / %d validation segments%s",
-                device, "fp32" if amp_dtype is None else str(amp_dtype).split(".")[-1],
-                len(train_loader.dataset), n_validation,
-                f", {distributed.world_size} processes" if distributed.enabled else "")
-    if resume and checkpoint_path is not None and checkpoint_path.is_file():
-        state.load_state_dict(load_checkpoint(checkpoint_path))
-        logger.info("resuming after epoch %d from %s", state.epoch, checkpoint_path)
-    elif resume:
-        logger.warning("no checkpoint at %s: training from the start", checkpoint_path)
-    log = HistoryLog(history_path, state.history) if history_path and writes else None
+                          device=device, key=f"val_{task.metric}")
+    _log_start(model, train_loader, validation_loader, amp_dtype, distributed)
+    step = _wrapped_step(model, augment, config, distributed, device)
+    for callback in callbacks:
+        callback.on_fit_start(state)
+    stopped_early = False
+    epochs = progress_bar(range(state.epoch + 1, config.epochs + 1), desc="epochs",
+                          disable=not (progress and distributed.is_main))
+    for epoch in epochs:
+        started = time.perf_counter()
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)  # a new shuffle per epoch, same on all ranks
+        train = train_one_epoch(step, train_loader, optimisation, task, device=device,
+                                description=f"epoch {epoch}",
+                                progress=progress and distributed.is_main)
+        broadcast_buffers(model)
+        validation = evaluate(model, validation_loader, loss_fn, device=device,
+                              amp_dtype=amp_dtype)
+        row, details = epoch_row(epoch, train, validation)
+        row.update(learning_rate=optimizer.param_groups[0]["lr"],
+                   seconds=time.perf_counter() - started)
+        if not per_step:
+            scheduler.step(validation["loss"])
+        improved = state.record(row, **details)
+        epochs.set_postfix(loss=f"{train['loss']:.3f}", **{task.metric: f"{row[state.key]:.3f}"},
+                           best=state.best_epoch)
+        logger.debug("epoch %d: %s", epoch, row)
+        if any([callback.on_epoch_end(state, improved) for callback in callbacks]):
+            stopped_early = True
+            break
+    model.load_state_dict(state.best_weights)
+    for callback in callbacks:
+        callback.on_fit_end(state)
+    return FitResult(best_epoch=state.best_epoch, best_metrics=state.best_metrics,
+                     history=state.history, stopped_early=stopped_early)
 
-    step = TrainingStep(model, augment)
+
+def _wrapped_step(model: nn.Module, augment: Augmentation | None, config: TrainingConfig,
+                  distributed: Distributed, device: torch.device) -> nn.Module:
+    """The training step, on the device, under DDP and ``torch.compile`` as configured."""
+    if augment is not None:
+        augment.to(device)
+    step: nn.Module = TrainingStep(model, augment)
     if distributed.enabled:
         step = nn.parallel.DistributedDataParallel(
             step, device_ids=[device.index] if device.type == "cuda" else None)
     if config.compile_model:
         step = torch.compile(step)
-    stopped_early = False
-    epochs = tqdm(range(state.epoch + 1, config.epochs + 1), desc="epochs",
-                  disable=not (progress and writes), dynamic_ncols=True)
-    for epoch in epochs:
-        started = time.perf_counter()
-        if hasattr(train_loader.sampler, "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)  # a new shuffle per epoch, same on all ranks
-        train = train_one_epoch(step, train_loader, optimizer, loss_fn, device=device,
-                                amp_dtype=amp_dtype, scaler=scaler, n_classes=n_classes,
-                                progress=progress and writes, description=f"epoch {epoch}",
-                                scheduler=scheduler if per_step else None,
-                                multi_label=multi_label)
-        broadcast_buffers(model)
-        validation = evaluate(model, validation_loader, loss_fn, device=device,
-                              amp_dtype=amp_dtype, n_classes=n_classes,
-                              multi_label=multi_label)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        if not per_step:
-            scheduler.step(validation["loss"])
-        if multi_label:
-            row = {"epoch": epoch, "train_loss": train["loss"], "val_loss": validation["loss"],
-                   "val_map": validation["map"], "val_macro_f1": validation["macro_f1"]}
-            details = {"val_class_ap": validation["class_ap"],
-                       "thresholds": validation["thresholds"]}
-        else:
-            row = {"epoch": epoch, "train_loss": train["loss"],
-                   "train_accuracy": train["accuracy"], "train_macro_f1": train["macro_f1"],
-                   "val_loss": validation["loss"], "val_accuracy": validation["accuracy"],
-                   "val_macro_f1": validation["macro_f1"]}
-            details = {"val_confusion": validation["confusion"].tolist()}
-        row.update(learning_rate=learning_rate, seconds=time.perf_counter() - started)
-        improved = state.record(row, **details)
-        if log is not None:
-            log.append(row)
-        if improved and on_improvement is not None and writes:
-            on_improvement(model, epoch, state.best_metrics)
-        if checkpoint_path is not None and writes:
-            atomic_save(state.state_dict(), checkpoint_path)
-        epochs.set_postfix(loss=f"{train['loss']:.3f}", **{key[4:]: f"{row[key]:.3f}"},
-                           best=state.best_epoch)
-        logger.debug("epoch %d: %s", epoch, row)
-        if (epoch >= config.min_epochs
-                and epochs_without_gain(state.history, config.early_stopping_min_delta,
-                                        key=key) >= config.early_stopping_patience):
-            logger.info("early stop at epoch %d: no %s gain in %d epochs", epoch, key[4:],
-                        config.early_stopping_patience)
-            stopped_early = True
-            break
-    model.load_state_dict(state.best_weights)
-    if checkpoint_path is not None and writes:
-        checkpoint_path.unlink(missing_ok=True)
-    return FitResult(best_epoch=state.best_epoch, best_metrics=state.best_metrics,
-                     history=state.history, stopped_early=stopped_early)
+    return step
+
+
+def _log_start(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoader,
+               amp_dtype: torch.dtype | None, distributed: Distributed) -> None:
+    n_validation = int(all_reduce_sum(torch.tensor(len(validation_loader.dataset))))
+    logger.info("training on %s, %s precision, %d training / %d validation segments%s",
+                next(model.parameters()).device,
+                "fp32" if amp_dtype is None else str(amp_dtype).split(".")[-1],
+                len(train_loader.dataset), n_validation,
+                f", {distributed.world_size} processes" if distributed.enabled else "")

@@ -19,17 +19,18 @@ from deep_audio.config import (Config, TrainingConfig, load_config, override,
 from deep_audio.data import (AudioCache, LabelledFile, SegmentDataset, class_folders,
                              decode_files, resolve_cache_dir, stratified_file_split)
 from deep_audio.data.manifest import Manifest, read_manifest
-from deep_audio.errors import DeepAudioError
+from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.features import band_statistics
-from deep_audio.models import AudioClassifier, resolve_model_path, save_model
+from deep_audio.models import Classifier
+from deep_audio.io.model_files import resolve_model_path
 from deep_audio.device import resolve_device
-from deep_audio.viz.png import plot_training_report
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_per_process,
                                              init_process_group, shutdown)
 from deep_audio.training.distributed import from_environment as distributed_from_environment
-from deep_audio.training.history import read_history
-from deep_audio.training.loop import class_weights, fit, positive_weights
+from deep_audio.tasks import Task, make_task
+from deep_audio.training.callbacks import Checkpoint, EarlyStopping, History, Report, SaveBest
+from deep_audio.training.loop import fit
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class PreparedData:
     skipped_files: list[tuple[Path, str]]
 
 
-def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, *,
+def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, task: Task, *,
                  distributed: Distributed = Distributed(),
                  manifest: Manifest | None = None) -> PreparedData:
     """Find, decode, split (stratified, by file) and segment the class folders, or the
@@ -67,9 +68,9 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, *,
     Unusable files are skipped and listed in ``skipped_files``; a class left with no
     usable file is an error. With ``config.training.cache_dir`` the decoded audio is
     cached on disk and the datasets read it from there (see
-    :class:`~deep_audio.data.AudioCache`). With ``config.model.multi_label`` each segment's
-    target is a 0/1 vector: its clip's labels, or from the clip's events (strong labels,
-    ``segments.event_overlap_fraction``).
+    :class:`~deep_audio.data.AudioCache`). Targets are the ``task``'s: for a multi-label
+    task each segment's target is a 0/1 vector, its clip's labels or, from the clip's
+    events (strong labels), those covering it (``segments.event_overlap_fraction``).
     """
     training = config.training
     if manifest is None:
@@ -94,7 +95,8 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, *,
         strata = labels
     else:
         clips = [manifest.clips[item.label] for item in decoded.files]
-        labels, events = _clip_targets(clips, class_names, config.model.multi_label)
+        labels = task.targets([clip.labels for clip in clips], class_names)
+        events = _clip_events(clips, class_names) if task.multi_label else None
         strata = [class_names.index(clip.labels[0]) for clip in clips]
     _check_classes(class_names, labels)
     train_index, validation_index = stratified_file_split(
@@ -175,16 +177,25 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
         raise DeepAudioError("train_model needs an output name and either class folders "
                              "or a manifest")
     config = override(config or load_config(), **overrides)
-    if manifest is not None:
-        manifest, config = open_manifest(manifest, audio_root, config)
+    manifest = None if manifest is None else load_manifest(manifest, audio_root)
+    task = task_for(config, manifest)
     with training_session(config.training) as (device, distributed):
-        data = prepare_data(folders, config, distributed=distributed, manifest=manifest)
-        model = AudioClassifier(config, data.class_names).to(device)
-        model.normalize.set_statistics(*band_statistics(
-            model.front_end, DataLoader(data.train_set, batch_size=config.training.batch_size),
-            device))
-        return run_training(model, data, output, config=config, device=device,
-                            progress=progress, resume=resume, distributed=distributed)
+        data = prepare_data(folders, config, task, distributed=distributed, manifest=manifest)
+        model = Classifier.seed(config, data.class_names, task).to(device)
+        model.backbone.normalize.set_statistics(*band_statistics(
+            model.backbone.front_end,
+            DataLoader(data.train_set, batch_size=config.training.batch_size), device))
+        return run_training(model, data, output, progress=progress, resume=resume,
+                            distributed=distributed)
+
+
+def task_for(config: Config, manifest: Manifest | None) -> Task:
+    """The task of the ``training.task`` setting; ``auto`` is multi-label when a
+    manifest clip has several labels."""
+    several_labels = manifest is not None and manifest.multi_label
+    if several_labels and config.training.task == "auto":
+        logger.info("clips with several labels: training a multi-label model")
+    return make_task(config.training.task, several_labels=several_labels)
 
 
 @contextlib.contextmanager
@@ -211,75 +222,54 @@ def set_cpu_threads(training: TrainingConfig, distributed: Distributed) -> None:
         torch.set_num_threads(cpu_threads_per_process(distributed))
 
 
-def run_training(model: AudioClassifier, data: PreparedData, output: str | os.PathLike, *,
-                 config: Config, device: torch.device, progress: bool = True,
+def run_training(model: Classifier, data: PreparedData, output: str | os.PathLike, *,
                  metadata: dict[str, Any] | None = None, resume: bool = False,
-                 distributed: Distributed = Distributed()) -> TrainingResult:
-    """Fit ``model`` on prepared data, saving the best epoch to ``output`` as it improves.
+                 progress: bool = True, distributed: Distributed = Distributed()
+                 ) -> TrainingResult:
+    """Fit ``model`` (on its device, with its config and task) on prepared data, saving
+    the best epoch to ``output`` as it improves.
 
-    Only parameters with ``requires_grad`` are trained. ``metadata`` is stored in the
-    model file beside the data summary and the best epoch's metrics. In a distributed
-    run only rank 0 writes files; every process returns the same result.
+    Only parameters with ``requires_grad`` train. ``metadata`` is stored in the model
+    file beside the data summary and the best epoch's metrics. In a distributed run only
+    rank 0 writes files; every process returns the same result.
     """
-    training = config.training
+    config, training = model.config, model.config.training
+    device = next(model.parameters()).device
     if distributed.enabled:  # same initial weights (DDP broadcasts them), other dropout
         torch.manual_seed(training.seed + distributed.rank)
     model_path = resolve_model_path(output, training.models_dir)
     history_path = model_path.with_suffix(".history.csv")
     train_loader, validation_loader = make_loaders(data, training, device, distributed)
     started = time.time()
-
-    multi_label = config.model.multi_label
-
-    def save_best(best_model, epoch: int, metrics: dict[str, Any]) -> None:
-        if multi_label:  # the thresholds that maximise this epoch's validation F1
-            best_model.thresholds.copy_(torch.as_tensor(metrics["thresholds"]))
-        save_model(model_path, best_model, metadata={
-            **data.summary, **(metadata or {}), "best_epoch": epoch, "metrics": metrics,
-            "processes": distributed.world_size,
-            "training_seconds": time.time() - started})
-        logger.debug("epoch %d: saved %s", epoch, model_path)
-
+    report = Report(model_path, history_path, data.class_names)
+    callbacks = [EarlyStopping(training)]
+    if distributed.is_main:
+        saved = {**data.summary, **(metadata or {}), "processes": distributed.world_size}
+        callbacks = [History(history_path),
+                     SaveBest(model_path, lambda: {**saved,
+                                                   "training_seconds": time.time() - started}),
+                     Checkpoint(model_path.with_suffix(".checkpoint.pt"), resume=resume),
+                     *callbacks, report]
+    elif resume:  # every process resumes from the one checkpoint
+        callbacks.insert(0, Checkpoint(model_path.with_suffix(".checkpoint.pt"), resume=True))
     weights = None
     if training.class_weighting:
-        weighting = positive_weights if multi_label else class_weights
-        weights = weighting(data.train_set.segment_labels(), len(data.class_names))
-    result = fit(model, train_loader, validation_loader, config=training, device=device,
-                 n_classes=len(data.class_names), loss_weights=weights,
-                 on_improvement=save_best, history_path=history_path, progress=progress,
-                 augment=_augmentation(config),
-                 checkpoint_path=model_path.with_suffix(".checkpoint.pt"), resume=resume,
-                 distributed=distributed, multi_label=multi_label)
-    if multi_label:
-        model.thresholds.copy_(torch.as_tensor(result.best_metrics["thresholds"]))
-    if not distributed.is_main:
-        return TrainingResult(model_path=model_path, history_path=history_path,
-                              class_names=data.class_names, best_epoch=result.best_epoch,
-                              metrics=result.best_metrics, skipped_files=data.skipped_files)
-    confusion = result.best_metrics.get("val_confusion")
-    score = ("mAP", "val_map") if multi_label else ("macro-F1", "val_macro_f1")
-    title = (f"{model_path.stem}: best validation {score[0]} "
-             f"{result.best_metrics[score[1]]:.3f}")
-    report_path = plot_training_report(
-        read_history(history_path), None if confusion is None else np.asarray(confusion),
-        data.class_names, model_path.with_suffix(".report.png"),
-        best_epoch=result.best_epoch, title=title)
-    from deep_audio.viz import training_report  # imports plotly only when training ends
-
-    training_report(
-        read_history(history_path), None if confusion is None else np.asarray(confusion),
-        data.class_names, model_path.with_suffix(".report.html"),
-        best_epoch=result.best_epoch, title=title)
-
-    if data.skipped_files:
-        logger.warning("%d file(s) skipped:\n%s", len(data.skipped_files),
-                       "\n".join(f"  {reason}" for _, reason in data.skipped_files))
-    logger.info("best epoch %d: %s; model: %s", result.best_epoch,
-                format_validation(result.best_metrics), model_path)
+        weights = torch.tensor(model.task.loss_weights(data.train_set.segment_labels(),
+                                                       len(data.class_names)),
+                               dtype=torch.float32)
+    result = fit(model, train_loader, validation_loader, training, callbacks=callbacks,
+                 augment=_augmentation(config, model), loss_weights=weights,
+                 distributed=distributed, progress=progress)
+    if distributed.is_main:
+        if data.skipped_files:
+            logger.warning("%d file(s) skipped:\n%s", len(data.skipped_files),
+                           "\n".join(f"  {reason}" for _, reason in data.skipped_files))
+        logger.info("best epoch %d: %s; model: %s", result.best_epoch,
+                    format_validation(result.best_metrics), model_path)
     return TrainingResult(model_path=model_path, history_path=history_path,
                           class_names=data.class_names, best_epoch=result.best_epoch,
                           metrics=result.best_metrics, skipped_files=data.skipped_files,
-                          report_path=report_path)
+                          report_path=report.path)
 
 
 def make_loaders(data: PreparedData, training: TrainingConfig, device: torch.device,
@@ -317,10 +307,14 @@ def resolve_num_workers(num_workers: int, device: torch.device,
     return min(4, cpu_threads_per_process(distributed))
 
 
-def _augmentation(config: Config) -> Augmentation | None:
+def _augmentation(config: Config, model: Classifier) -> Augmentation | None:
     augment = Augmentation.from_config(config.augmentation, config.front_end)
     if not augment.enabled:
         return None
+    if augment.masks_spectrogram and not model.backbone.spectrogram_features:
+        raise ConfigError(f"spectrogram masks need a log-mel front end; the "
+                          f"{model.backbone.name} backbone brings its own feature extractor: "
+                          "set spec_time_masks and spec_freq_masks to 0")
     logger.info("augmentation: %s", augment.extra_repr())
     return augment
 
@@ -346,30 +340,11 @@ def load_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.P
     return manifest
 
 
-def open_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.PathLike | None,
-                  config: Config) -> tuple[Manifest, Config]:
-    """The manifest (:func:`load_manifest`), and the config made multi-label when a clip
-    has several labels."""
-    manifest = load_manifest(manifest, audio_root)
-    if manifest.multi_label and not config.model.multi_label:
-        logger.info("clips with several labels: training a multi-label model")
-        config = override(config, multi_label=True)
-    return manifest, config
-
-
-def _clip_targets(clips: list, class_names: list[str], multi_label: bool
-                  ) -> tuple[list, list | None]:
-    """Per clip, a class index (single-label) or a 0/1 vector and its events as
-    ``(onset_seconds, offset_seconds, class_index)`` (multi-label)."""
+def _clip_events(clips: list, class_names: list[str]) -> list[list[tuple[float, float, int]]]:
+    """Per clip, its events as ``(onset_seconds, offset_seconds, class_index)``."""
     index = {name: i for i, name in enumerate(class_names)}
-    if not multi_label:
-        return [index[clip.labels[0]] for clip in clips], None
-    targets = np.zeros((len(clips), len(class_names)), dtype=np.float32)
-    for row, clip in enumerate(clips):
-        targets[row, [index[label] for label in clip.labels]] = 1.0
-    events = [[(e.onset_seconds, e.offset_seconds, index[e.label]) for e in clip.events]
-              for clip in clips]
-    return list(targets), events
+    return [[(e.onset_seconds, e.offset_seconds, index[e.label]) for e in clip.events]
+            for clip in clips]
 
 
 def _check_classes(class_names: list[str], labels: list) -> None:
