@@ -39,7 +39,7 @@ from deep_audio.data.manifest import read_manifest  # noqa: E402
 from deep_audio.predict import evaluate_manifest, segment_recording  # noqa: E402
 from deep_audio.events import SegmentScores, evaluate_events, read_annotation  # noqa: E402
 from deep_audio.metrics import multilabel_scores  # noqa: E402
-from deep_audio.predict.predictor import classify_files  # noqa: E402
+from deep_audio.predict.classify import classify_files  # noqa: E402
 from deep_audio.tasks import MultiLabel  # noqa: E402
 from deep_audio.training import train_model  # noqa: E402
 

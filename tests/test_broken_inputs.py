@@ -196,7 +196,7 @@ def _verdict(predictor, path) -> tuple[str, str]:
     """("class", name) for a file classified, ("refused", reason) for one refused;
     ("tie", "") when the two best classes are within the exports' tolerance."""
     from deep_audio.errors import AudioError
-    from deep_audio.predict.predictor import classify_files
+    from deep_audio.predict.classify import classify_files
 
     try:
         (result,) = classify_files([path], predictor)
@@ -212,7 +212,7 @@ def test_the_torch_and_onnx_predictors_give_the_same_verdict_per_file(battery, t
     onnxruntime gets the same refusals (same reason) and the same classes."""
     from deep_audio.export import to_onnx
     from deep_audio.predict.onnx import OnnxClassifier
-    from deep_audio.predict.predictor import as_predictor
+    from deep_audio.predict.classify import as_predictor
 
     model = load_model(battery["model"])
     predictors = [as_predictor(model), OnnxClassifier(to_onnx(model, tmp_path / "m.onnx"))]

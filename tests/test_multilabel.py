@@ -14,7 +14,7 @@ from deep_audio.predict import evaluate_manifest
 from deep_audio.events import read_annotation
 from deep_audio.metrics import best_thresholds, multilabel_scores
 from deep_audio.io.model_files import load_model
-from deep_audio.predict.predictor import classify_files
+from deep_audio.predict.classify import classify_files
 from deep_audio.tasks import SingleLabel
 from deep_audio.training import cross_validate, train_model
 from tests.conftest import EXPORT_PACKAGES, needs, small_config, tone

@@ -358,7 +358,7 @@ def classify_and_print(model, inputs: Sequence[str], *, segments: bool = False,
     One input that cannot be used raises its error (a one-line ``error:``, status 2);
     among several, each is skipped with a warning and the status is 1.
     """
-    from deep_audio.predict.predictor import as_predictor, classify_files
+    from deep_audio.predict.classify import as_predictor, classify_files
 
     predictor = as_predictor(model, precision=precision)
     results = classify_files(inputs, predictor, skip_unreadable=len(inputs) > 1)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deep_audio.cli import common as _cli
-from deep_audio.predict.predictor import classify_file
+from deep_audio.predict.classify import classify_file
 
 __all__ = ["classify_file", "main"]
 

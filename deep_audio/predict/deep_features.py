@@ -45,7 +45,8 @@ from deep_audio.data import class_folders
 from deep_audio.device import autocast_dtype
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
-from deep_audio.predict.torch_predictor import FilePrediction, as_model
+from deep_audio.predict.predictor import FilePrediction
+from deep_audio.predict.torch_predictor import as_model
 from deep_audio.predict.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
                                              embed_files, embed_segments, feature_names,
                                              feature_signature, model_path_of)

@@ -13,7 +13,8 @@ from deep_audio.data.folders import class_folders, class_names_of
 from deep_audio.errors import DeepAudioError
 from deep_audio.data.manifest import Manifest
 from deep_audio.metrics import confusion_matrix, multilabel_scores, scores
-from deep_audio.predict.predictor import FileResult, as_predictor, classify_files
+from deep_audio.predict.classify import as_predictor, classify_files
+from deep_audio.predict.predictor import FileResult
 
 
 @dataclass

@@ -44,7 +44,7 @@ from deep_audio.events.detection import detect_events, make_regions, moving_aver
 from deep_audio.events.spans import Event, Region, as_events, label_indices
 from deep_audio.metrics import confusion_matrix, scores
 from deep_audio.viz.png import plot_timeline
-from deep_audio.predict.predictor import as_predictor
+from deep_audio.predict.classify import as_predictor
 
 logger = logging.getLogger(__name__)
 

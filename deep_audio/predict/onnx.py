@@ -26,7 +26,7 @@ import numpy as np
 from deep_audio.config import Config, stored_config
 from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.data.plan import SegmentPlan
-from deep_audio.predict.predictor import FileResult, batched, classify_files
+from deep_audio.predict.predictor import FileResult, batched, predict_files
 from deep_audio.tasks import Task, make_task, task_from_dict
 
 # The name of earlier releases.
@@ -120,7 +120,7 @@ class OnnxClassifier:
         AudioError
             The file cannot be read, or is shorter than the model's minimum.
         """
-        (result,) = classify_files([path], self)
+        (result,) = predict_files([path], self)
         return result
 
 

@@ -155,90 +155,18 @@ class FileResult:
 FilePrediction = FileResult
 
 
-def as_predictor(model: Any, *, precision: str = "fp32", batch_size: int | None = None,
-                 device: str = "cpu") -> Predictor:
-    """``model`` itself when it is a predictor, else a predictor made from it.
+def predict_files(paths: Iterable[str | os.PathLike], predictor: Predictor, *,
+                  batch_size: int | None = None, skip_unreadable: bool = False,
+                  skipped: list[tuple[Path, str]] | None = None) -> Iterator[FileResult]:
+    """Run ``predictor`` over many files, sharing ``posteriors`` calls between them;
+    yields a :class:`FileResult` per file, in input order.
 
-    Parameters
-    ----------
-    model : predictor, Classifier or path
-        A predictor; a loaded PyTorch model; an ``.onnx`` file (run by onnxruntime,
-        without torch); or any other path, a deep_audio model file.
-    precision : str
-        Of a PyTorch model's forward passes: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-    batch_size : int, optional
-        Segments per forward pass; default the model's ``inference_batch_size``.
-    device : str
-        Where a PyTorch model file is loaded (``cpu``, ``cuda``, ``auto``).
+    Every file is read and cut by the predictor's plan; its posterior is pooled from its
+    segments' by the predictor's task. Files are read until at least ``batch_size``
+    segments are waiting, so memory holds one batch plus the files in flight. With
+    ``skip_unreadable`` a file that cannot be used is logged and skipped (appended with
+    its reason to ``skipped`` when given); otherwise its :class:`AudioError` is raised.
     """
-    if isinstance(model, Predictor):
-        return model
-    if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx":
-        from deep_audio.predict.onnx import OnnxClassifier
-
-        return OnnxClassifier(model, batch_size=batch_size)
-    from deep_audio.predict.torch_predictor import TorchPredictor
-
-    return TorchPredictor.of(model, precision=precision, batch_size=batch_size, device=device)
-
-
-def classify_file(path: str | os.PathLike, model: Any, *, precision: str = "fp32"
-                  ) -> tuple[int, np.ndarray, list[str]]:
-    """Classify one file, as the seed's ``file_classification`` does.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        An audio file.
-    model : predictor, Classifier or path
-        See :func:`as_predictor`.
-
-    Returns
-    -------
-    class_index : int
-        Index of the winning class.
-    posteriors : np.ndarray, shape (n_classes,)
-        Class probabilities, the mean of the segments' posteriors.
-    class_names : list of str
-
-    Examples
-    --------
-    >>> winner, p, classes = classify_file("song1.wav", "models/cnn.pt")  # doctest: +SKIP
-    >>> print(classes[winner], p[winner])  # doctest: +SKIP
-    """
-    predictor = as_predictor(model, precision=precision)
-    (result,) = classify_files([path], predictor)
-    return result.class_index, result.posteriors, list(predictor.class_names)
-
-
-def classify_files(paths: Iterable[str | os.PathLike], model: Any, *,
-                   batch_size: int | None = None, precision: str = "fp32",
-                   skip_unreadable: bool = False,
-                   skipped: list[tuple[Path, str]] | None = None) -> Iterator[FileResult]:
-    """Classify many files, sharing ``posteriors`` calls between them; yields in input order.
-
-    Every file is read and cut by the predictor's plan; its posterior is the mean of its
-    segments'. Files are read until at least ``batch_size`` segments are waiting, so
-    memory holds one batch plus the files in flight.
-
-    Parameters
-    ----------
-    paths : iterable of str or PathLike
-    model : predictor, Classifier or path
-        See :func:`as_predictor`.
-    batch_size : int, optional
-        Segments per call; default the predictor's ``batch_size``.
-    precision : str
-        Of a PyTorch model (see :func:`as_predictor`).
-    skip_unreadable : bool
-        Log and skip a file that cannot be used (appended with its reason to
-        ``skipped`` when given); otherwise its :class:`AudioError` is raised.
-
-    Yields
-    ------
-    FileResult
-    """
-    predictor = as_predictor(model, precision=precision, batch_size=batch_size)
     plan = predictor.plan
     for group in segmented_files(paths, plan, batch_size=batch_size or predictor.batch_size,
                                  skip_unreadable=skip_unreadable, skipped=skipped):

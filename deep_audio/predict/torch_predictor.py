@@ -4,7 +4,7 @@
 predictor (see :mod:`deep_audio.predict.predictor`): segment posteriors in batches on the
 model's device, with optional mixed precision. A file is cut by the model's segment plan,
 every segment gets a posterior, and the file's posterior is the mean of its segments';
-many files are classified in shared batches (:func:`classify_files`, which takes any
+many files are classified in shared batches (:func:`~deep_audio.predict.classify_files`, which takes any
 predictor).
 """
 
@@ -20,13 +20,10 @@ from deep_audio.config import Config
 from deep_audio.device import autocast, autocast_dtype, resolve_device
 from deep_audio.models import Classifier
 from deep_audio.io.model_files import load_model
-from deep_audio.predict.predictor import (FilePrediction, FileResult, SegmentPrediction, batched,
-                                   classify_file, classify_files)
 from deep_audio.data.plan import SegmentPlan
+from deep_audio.predict.predictor import batched
 
-__all__ = ["FilePrediction", "FileResult", "SegmentPrediction", "TorchPredictor",
-           "as_model", "batched_outputs", "classify_file", "classify_files",
-           "segment_posteriors"]
+__all__ = ["TorchPredictor", "as_model", "batched_outputs", "segment_posteriors"]
 
 
 class TorchPredictor:
