@@ -15,9 +15,10 @@ import dataclasses
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -268,7 +269,7 @@ class Config:
         }
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Mapping[str, Any]]) -> "Config":
+    def from_dict(cls, values: Mapping[str, Mapping[str, Any]]) -> Config:
         """Build from a complete nested dict, checking names and types."""
         hints = typing.get_type_hints(cls)
         unknown = set(values) - set(hints)

@@ -29,12 +29,12 @@ True
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
-from deep_audio.config import TASK_NAMES
 from deep_audio.errors import ConfigError
 from deep_audio.metrics import confusion_matrix, multilabel_scores, scores
 
@@ -89,7 +89,7 @@ class Task:
         """Scores of posteriors against targets; ``self.metric`` is among the keys."""
         raise NotImplementedError
 
-    def with_thresholds(self, thresholds: Sequence[float] | None) -> "Task":
+    def with_thresholds(self, thresholds: Sequence[float] | None) -> Task:
         """The task with decision thresholds learned on validation data (if it has any)."""
         return self
 

@@ -20,8 +20,9 @@ that says what it is and what to do instead; no code in it runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,8 +34,12 @@ from deep_audio.io.files import atomic_write, check_header, library_versions, re
 from deep_audio.io.weights import ADVICE, load_weights_only
 from deep_audio.models.classifier import Classifier
 from deep_audio.models.heads import Head
-from deep_audio.models.registry import (SEED_BACKBONE, build_backbone, check_backbone_name,
-                                        load_backbone_model)
+from deep_audio.models.registry import (
+    SEED_BACKBONE,
+    build_backbone,
+    check_backbone_name,
+    load_backbone_model,
+)
 from deep_audio.models.seed import SeedBackbone
 from deep_audio.tasks import MultiLabel, SingleLabel, Task, task_from_dict
 
@@ -225,7 +230,8 @@ def _foreign(path: Path, payload: Any) -> str:
 
 
 def atomic_save(payload: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` ``payload`` to ``path`` atomically (:func:`~deep_audio.io.files.atomic_write`)."""
+    """``torch.save`` ``payload`` to ``path`` atomically
+    (:func:`~deep_audio.io.files.atomic_write`)."""
     return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
@@ -251,4 +257,4 @@ def plain_data(value: Any) -> Any:
     for plain_type in (bool, int, float):  # bool first: it is an int too
         if isinstance(value, plain_type):
             return plain_type(value)  # drops subclasses such as torch's TorchVersion
-    raise TypeError(f"cannot store {type(value).__name__} in model metadata")
+    raise ModelFileError(f"cannot store {type(value).__name__} in model metadata")

@@ -24,7 +24,8 @@ front end cannot drift from the weights. The transfer strategies count its featu
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,7 +66,7 @@ class Classifier(nn.Module):
 
     @classmethod
     def seed(cls, config: Config, class_names: Sequence[str], task: Task = SingleLabel()
-             ) -> "Classifier":
+             ) -> Classifier:
         """A new (untrained) model of deep_audio's own network, shaped by ``config``."""
         backbone = SeedBackbone.from_config(config)
         return cls(config, class_names, backbone,
@@ -101,7 +102,7 @@ class Classifier(nn.Module):
         freeze_blocks(self.layers(), n_layers)
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "Classifier":
+    def train(self, mode: bool = True) -> Classifier:
         super().train(mode)
         for block in self.layers()[:self.frozen_layers]:
             for module in block:

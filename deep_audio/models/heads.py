@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ class Head(nn.Module):
         self.add_module(f"linear_layer{len(self.hidden_units) + 1}", nn.Sequential(*output))
 
     @classmethod
-    def from_config(cls, config: ModelConfig, in_features: int, n_classes: int) -> "Head":
+    def from_config(cls, config: ModelConfig, in_features: int, n_classes: int) -> Head:
         return cls(in_features, n_classes, hidden_units=config.hidden_units,
                    dropout=config.dropout, output_activation=config.output_activation)
 
@@ -70,7 +71,7 @@ class Head(nn.Module):
             x = layer(x)
         return x
 
-    def with_new_output(self, n_classes: int) -> "Head":
+    def with_new_output(self, n_classes: int) -> Head:
         """A copy with these hidden layers (weights shared with a deep copy of this
         head) and a zero-initialised output layer for ``n_classes``: a new task starts
         from uniform posteriors however large the hidden activations are."""

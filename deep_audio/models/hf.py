@@ -25,16 +25,16 @@ TorchScript nor ONNX as a whole.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from deep_audio.io.audio import printable
 from deep_audio.config import FrontEndConfig
 from deep_audio.errors import DeepAudioError, ModelFileError
+from deep_audio.io.audio import printable
 from deep_audio.models.backbones import Backbone
 
 INSTALL_HINT = 'Hugging Face backbones need transformers: pip install "deep_audio[hf]"'
@@ -78,7 +78,7 @@ class HFBackbone(Backbone):
         self._layers = list(layers)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "HFBackbone":
+    def from_settings(cls, settings: Mapping[str, Any]) -> HFBackbone:
         """An untrained encoder from :meth:`settings` (its weights come from the file)."""
         transformers = _transformers()
         config_values = dict(settings["model_config"])

@@ -8,12 +8,12 @@ none after the sixth) with 64 ... 2048 channels, global pooling (mean over frequ
 then max + mean over time), ``fc1`` (2048) + ReLU = the embedding, and ``fc_audioset``
 (527) + sigmoid = the AudioSet tags.
 
-==================  ===========  =====  ====  ===  ==========  =====================================
-variant             sample_rate  n_fft  hop   mel  f_min-f_max  published file (Zenodo record 3987831)
-==================  ===========  =====  ====  ===  ==========  =====================================
+==================  ===========  =====  ====  ===  ==========  ============================
+variant             sample_rate  n_fft  hop   mel  f_min-f_max  published file (Zenodo 3987831)
+==================  ===========  =====  ====  ===  ==========  ============================
 panns_cnn14         32000        1024   320   64   50-14000    ``Cnn14_mAP=0.431.pth``
 panns_cnn14_16k     16000        512    160   64   50-8000     ``Cnn14_16k_mAP=0.438.pth``
-==================  ===========  =====  ====  ===  ==========  =====================================
+==================  ===========  =====  ====  ===  ==========  ============================
 
 A published file is a ``torch.save`` of ``{"model": state_dict, ...}``; it is read with
 ``weights_only=True``. Its STFT and mel matrices (``spectrogram_extractor.*``,
@@ -33,18 +33,19 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torchaudio
 from torch import nn
 from torch.nn import functional as F
 
-from deep_audio.io.audio import printable
 from deep_audio.config import FrontEndConfig
 from deep_audio.errors import DeepAudioError, ModelFileError
+from deep_audio.io.audio import printable
 from deep_audio.models.backbones import Backbone
 
 AUDIOSET_CLASSES = 527
@@ -79,6 +80,8 @@ VARIANTS = {
     "panns_cnn14_16k": PannsFrontEnd(sample_rate=16000, n_fft=512, hop_length=160,
                                      f_max=8000.0),
 }
+# The published checkpoint of each variant (Zenodo record 3987831).
+PUBLISHED = {"panns_cnn14": "Cnn14_mAP=0.431.pth", "panns_cnn14_16k": "Cnn14_16k_mAP=0.438.pth"}
 
 
 class PannsLogMel(nn.Module):
@@ -91,7 +94,7 @@ class PannsLogMel(nn.Module):
     def __init__(self, settings: PannsFrontEnd):
         super().__init__()
         if settings.top_db is not None or settings.window != "hann":
-            raise ValueError(f"unsupported PANNs front end {settings}")
+            raise ModelFileError(f"unsupported PANNs front end {settings}")
         self.settings = settings
         self.register_buffer("window", torch.hann_window(settings.n_fft, periodic=True),
                              persistent=False)
@@ -252,7 +255,7 @@ class Cnn14Backbone(Backbone):
         self.network = Cnn14(self.front_end, audioset_classes=0)
 
     @classmethod
-    def from_settings(cls, name: str, settings: Mapping[str, Any]) -> "Cnn14Backbone":
+    def from_settings(cls, name: str, settings: Mapping[str, Any]) -> Cnn14Backbone:
         backbone = cls(name)
         stored = dict(settings.get("front_end", {}))
         expected = backbone.settings()["front_end"]
@@ -326,7 +329,7 @@ def panns_state_dict(path: str | os.PathLike, name: str) -> dict[str, torch.Tens
     path = Path(path)
     expected = VARIANTS[name]
     what = (f"a PANNs CNN14 checkpoint at {expected.sample_rate} Hz "
-            f"(published as {'Cnn14_16k_mAP=0.438.pth' if name.endswith('16k') else 'Cnn14_mAP=0.431.pth'})")
+            f"(published as {PUBLISHED[name]})")
     if not path.is_file():
         raise ModelFileError(f"checkpoint '{printable(path)}' does not exist; expected {what}")
     try:
@@ -349,7 +352,8 @@ def panns_state_dict(path: str | os.PathLike, name: str) -> dict[str, torch.Tens
     wrong = [k for k, v in reference.items() if k in state and state[k].shape != v.shape]
     if wrong:
         raise ModelFileError(f"'{printable(path)}' is not {what}: {wrong[0]} has shape "
-                             f"{tuple(state[wrong[0]].shape)}, expected {tuple(reference[wrong[0]].shape)}")
+                             f"{tuple(state[wrong[0]].shape)}, expected "
+                             f"{tuple(reference[wrong[0]].shape)}")
     _check_front_end(path, state, expected, what)
     return {k: v for k, v in state.items() if k not in _FRONT_END_KEYS}
 

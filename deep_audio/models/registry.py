@@ -4,7 +4,8 @@ checkpoint (see :mod:`deep_audio.models.backbones` for the table)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from deep_audio.config import Config, load_config
 from deep_audio.errors import DeepAudioError, ModelFileError

@@ -10,7 +10,8 @@ for 16 classes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -85,7 +86,7 @@ class SeedBackbone(Backbone):
         self.flat_features = in_channels * bands * (frames if pooling == "flatten" else 1)
 
     @classmethod
-    def from_config(cls, config: Config) -> "SeedBackbone":
+    def from_config(cls, config: Config) -> SeedBackbone:
         return cls(config.front_end,
                    segment_samples=seconds_to_samples(config.segments.segment_seconds,
                                                       config.front_end.sample_rate),
@@ -93,7 +94,7 @@ class SeedBackbone(Backbone):
                    kernel_size=config.model.kernel_size, pooling=config.model.pooling)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "SeedBackbone":
+    def from_settings(cls, settings: Mapping[str, Any]) -> SeedBackbone:
         return cls(FrontEndConfig(**settings["front_end"]),
                    segment_samples=settings["segment_samples"],
                    conv_channels=settings["conv_channels"],

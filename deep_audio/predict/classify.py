@@ -5,8 +5,9 @@ or a deep_audio model file (:func:`as_predictor` makes the predictor; see
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 

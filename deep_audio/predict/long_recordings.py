@@ -31,9 +31,10 @@ import json
 import logging
 import math
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,8 @@ from deep_audio.events.annotations import read_annotation, write_annotation
 from deep_audio.events.detection import detect_events, make_regions, moving_average
 from deep_audio.events.spans import Event, Region, as_events, label_indices
 from deep_audio.metrics import confusion_matrix, scores
-from deep_audio.viz.png import plot_timeline
 from deep_audio.predict.classify import as_predictor
+from deep_audio.viz.png import plot_timeline
 
 logger = logging.getLogger(__name__)
 

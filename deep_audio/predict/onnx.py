@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from deep_audio.config import Config, stored_config
-from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.data.plan import SegmentPlan
+from deep_audio.errors import ConfigError, ModelFileError
 from deep_audio.predict.predictor import FileResult, batched, predict_files
 from deep_audio.tasks import Task, make_task, task_from_dict
 

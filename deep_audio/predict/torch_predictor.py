@@ -4,23 +4,23 @@
 predictor (see :mod:`deep_audio.predict.predictor`): segment posteriors in batches on the
 model's device, with optional mixed precision. A file is cut by the model's segment plan,
 every segment gets a posterior, and the file's posterior is the mean of its segments';
-many files are classified in shared batches (:func:`~deep_audio.predict.classify_files`, which takes any
-predictor).
+many files are classified in shared batches (:func:`~deep_audio.predict.classify_files`,
+which takes any predictor).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from deep_audio.config import Config
-from deep_audio.device import autocast, autocast_dtype, resolve_device
-from deep_audio.models import Classifier
-from deep_audio.io.model_files import load_model
 from deep_audio.data.plan import SegmentPlan
+from deep_audio.device import autocast, autocast_dtype, resolve_device
+from deep_audio.io.model_files import load_model
+from deep_audio.models import Classifier
 from deep_audio.predict.predictor import batched
 
 __all__ = ["TorchPredictor", "as_model", "batched_outputs", "segment_posteriors"]
@@ -63,7 +63,7 @@ class TorchPredictor:
 
     @classmethod
     def of(cls, model: Classifier | str | os.PathLike, *, precision: str = "fp32",
-           batch_size: int | None = None, device: str = "cpu") -> "TorchPredictor":
+           batch_size: int | None = None, device: str = "cpu") -> TorchPredictor:
         """A predictor of a loaded model or of a model file (loaded on ``device``)."""
         if not isinstance(model, torch.nn.Module):
             model = load_model(model, device=resolve_device(device))

@@ -72,7 +72,7 @@ class Augmentation(nn.Module):
 
     @classmethod
     def from_config(cls, config: AugmentationConfig, front_end: FrontEndConfig
-                    ) -> "Augmentation":
+                    ) -> Augmentation:
         """Settings in seconds converted to samples and frames at the front-end's rates."""
         return cls(gain_db=config.gain_db,
                    time_shift_samples=seconds_to_samples(config.time_shift_seconds,

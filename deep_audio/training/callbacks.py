@@ -6,8 +6,9 @@ lists the ones a run needs (in a distributed run only rank 0 writes files)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

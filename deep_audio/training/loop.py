@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,8 +21,12 @@ from deep_audio.device import autocast, autocast_dtype
 from deep_audio.progress import progress_bar
 from deep_audio.tasks import Task
 from deep_audio.training.augment import Augmentation
-from deep_audio.training.distributed import (Distributed, all_gather_rows, all_reduce_sum,
-                                             broadcast_buffers)
+from deep_audio.training.distributed import (
+    Distributed,
+    all_gather_rows,
+    all_reduce_sum,
+    broadcast_buffers,
+)
 from deep_audio.training.state import TrainingState
 
 logger = logging.getLogger(__name__)

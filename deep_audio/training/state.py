@@ -14,10 +14,10 @@ class TrainingState:
     """Model, optimiser, schedule, loss scaler, random states, best epoch and history.
 
     :meth:`record` adds an epoch's row and keeps the best epoch's weights (highest
-    validation metric ``key``, macro-F1 or mAP; ties to the lower validation loss). :meth:`state_dict` is plain
-    data (tensors, numbers, strings, lists, dicts), so a checkpoint loads with
-    ``weights_only=True``; :meth:`load_state_dict` puts a run back where it stopped, random
-    states included, so it goes on as if it had never stopped.
+    validation metric ``key``, macro-F1 or mAP; ties to the lower validation loss).
+    :meth:`state_dict` is plain data (tensors, numbers, strings, lists, dicts), so a
+    checkpoint loads with ``weights_only=True``; :meth:`load_state_dict` puts a run back
+    where it stopped, random states included, so it goes on as if it had never stopped.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,

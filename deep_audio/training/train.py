@@ -6,30 +6,42 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from deep_audio.config import (Config, TrainingConfig, load_config, override,
-                               seconds_to_samples)
-from deep_audio.data import (AudioCache, LabelledFile, SegmentDataset, class_folders,
-                             decode_files, resolve_cache_dir, stratified_file_split)
+from deep_audio.config import Config, TrainingConfig, load_config, override, seconds_to_samples
+from deep_audio.data import (
+    AudioCache,
+    LabelledFile,
+    SegmentDataset,
+    class_folders,
+    decode_files,
+    resolve_cache_dir,
+    stratified_file_split,
+)
 from deep_audio.data.manifest import Manifest, read_manifest
+from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.features import band_statistics
-from deep_audio.models import Classifier
 from deep_audio.io.model_files import resolve_model_path
-from deep_audio.device import resolve_device
-from deep_audio.training.augment import Augmentation
-from deep_audio.training.distributed import (Distributed, barrier, cpu_threads_per_process,
-                                             init_process_group, shutdown)
-from deep_audio.training.distributed import from_environment as distributed_from_environment
+from deep_audio.models import Classifier
 from deep_audio.tasks import Task, make_task
+from deep_audio.training.augment import Augmentation
 from deep_audio.training.callbacks import Checkpoint, EarlyStopping, History, Report, SaveBest
+from deep_audio.training.distributed import (
+    Distributed,
+    barrier,
+    cpu_threads_per_process,
+    init_process_group,
+    shutdown,
+)
+from deep_audio.training.distributed import from_environment as distributed_from_environment
 from deep_audio.training.loop import fit
 
 logger = logging.getLogger(__name__)
@@ -171,7 +183,8 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
     Examples
     --------
     >>> train_model(["data/classical", "data/metal"], "classical_vs_metal_cnn")  # doctest: +SKIP
-    >>> train_model(manifest="meta/train.csv", audio_root="audio/", output="tagger")  # doctest: +SKIP
+    >>> train_model(manifest="meta/train.csv", audio_root="audio/",
+    ...             output="tagger")  # doctest: +SKIP
     """
     if output is None or (folders is None) == (manifest is None):
         raise DeepAudioError("train_model needs an output name and either class folders "
