@@ -500,19 +500,29 @@ def extract(deb: Path, dest: Path) -> None:
     done.write_text(deb.name + "\n")
 
 
+LICENCE_WORDS = (("gnu general public license", "GPL"), ("gpl", "GPL"),
+                 ("creative commons", "CC"), ("public domain", "public-domain"),
+                 ("mit license", "MIT"), ("permission is hereby granted", "MIT"),
+                 ("bsd", "BSD"))
+
+
 def licences(src: Path) -> list[str]:
-    """The distinct ``License:`` names of the package's copyright file(s)."""
+    """The distinct licence names of the package's copyright file(s): the ``License:``
+    fields, without font licences (fonts are not sound); where a field holds prose instead
+    of a name, or there is no field, the licences the text names (LICENCE_WORDS)."""
     names: set[str] = set()
     for copyright_file in sorted(src.glob("usr/share/doc/*/copyright")):
         text = copyright_file.read_text(errors="replace")
-        names.update(m.strip() for m in re.findall(r"^License:\s*(.+)$", text, re.MULTILINE))
-        if not names:  # not machine-readable: name the licences mentioned
+        fields = [m.strip() for m in re.findall(r"^License:\s*(.+)$", text, re.MULTILINE)]
+        for name in fields:
+            if "font" in name.lower():
+                continue
+            for part in re.split(r"\s+(?:and|or|OR|AND)\s+", name):
+                if len(part.split()) <= 3 and not part.endswith(":"):
+                    names.add(part)
+        if not names:
             lowered = text.lower()
-            for key, name in (("gnu general public license", "GPL"), ("gpl", "GPL"),
-                              ("creative commons", "CC"), ("public domain", "public-domain"),
-                              ("mit license", "MIT"), ("bsd", "BSD")):
-                if key in lowered:
-                    names.add(name)
+            names.update(name for key, name in LICENCE_WORDS if key in lowered)
     return sorted(names)
 
 
@@ -680,11 +690,19 @@ FAMILIES = {"sound_files": sound_files, "doom_wad": doom_wad,
 
 
 # --------------------------------------------------------------------------- manifest
+def project_of(package: str) -> str:
+    """The game or project a package belongs to: ``wesnoth-1.16-music`` -> ``wesnoth``,
+    ``warzone2100-data`` -> ``warzone2100`` (its data and music packages share a fold)."""
+    return re.sub(r"(-[0-9][0-9.]*)?-(data|music|sounds?|common-sounds|sound-effects|"
+                  r"data-base|data-common)$", "", package)
+
+
 def session_of(source: Source, relative: str) -> str:
-    """The recording session a clip comes from: the package, or for FluidR3 its program."""
+    """The recording session a clip comes from: the project (all its packages), or for
+    FluidR3 its program (each program is its own recorded instrument)."""
     if source.family == "soundfont_notes":
         return f"{source.package}/{relative.split('/')[0]}"
-    return source.package
+    return project_of(source.package)
 
 
 def assign_folds(seconds_by_session: dict[str, float]) -> dict[str, int]:
@@ -786,7 +804,8 @@ def write_manifest(out: Path, sources: list[Source], infos: dict[str, dict],
             if info is None:
                 continue
             package_folds = sorted({folds[s] for s in seconds_by_session
-                                    if s.split("/")[0] == source.package})
+                                    if s.split("/")[0] in (source.package,
+                                                           project_of(source.package))})
             writer.writerow([source.package, info["version"], info["licence"],
                              info["free"], len(per_source[source.package]),
                              f"{sum(per_source[source.package]):.0f}",
@@ -831,8 +850,11 @@ def main() -> int:
             if args.manifest_only:
                 info_path = out / "clips" / source.package / "source.txt"
                 if info_path.exists():
-                    infos[source.package] = next(csv.DictReader(
-                        io.StringIO(info_path.read_text())))
+                    info = next(csv.DictReader(io.StringIO(info_path.read_text())))
+                    src = work / "src" / source.package
+                    if src.exists():  # the licence rules may have changed since
+                        info["licence"] = " | ".join(licences(src)) or "unknown"
+                    infos[source.package] = info
                 continue
             try:
                 info = build_source(source, work, out, pool)
