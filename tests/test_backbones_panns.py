@@ -21,6 +21,8 @@ from deep_audio.models import Classifier
 from deep_audio.models.registry import load_backbone_model
 from deep_audio.models.panns import VARIANTS, Cnn14, load_cnn14, load_panns_checkpoint
 
+pytestmark = pytest.mark.slow  # every test here takes more than ~2 s
+
 # Measured on random weights (float32, CPU): embeddings and clip outputs agree to about
 # 1e-6 relative; the tolerance leaves room for other BLAS/FFT kernels.
 RTOL, ATOL = 1e-4, 1e-5

@@ -19,6 +19,8 @@ from deep_audio.models import Classifier
 from deep_audio.models.panns import VARIANTS, Cnn14
 from tests.conftest import write_class_folders
 
+pytestmark = pytest.mark.slow  # every test here takes more than ~2 s
+
 SETTINGS = dict(segment_seconds=1.0, segment_hop_seconds=1.0, epochs=1, min_epochs=1,
                 batch_size=4, device="cpu", precision="fp32", cache_dir="none")
 

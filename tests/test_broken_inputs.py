@@ -125,6 +125,7 @@ def _text(stream: bytes) -> str:
     return stream.decode("utf-8")  # raises if a CLI wrote bytes that are not UTF-8
 
 
+@pytest.mark.slow
 def test_training_completes_and_lists_every_unusable_file_with_its_reason(battery):
     training = battery["training"]
     err, out = _text(training.stderr), _text(training.stdout)
@@ -138,6 +139,7 @@ def test_training_completes_and_lists_every_unusable_file_with_its_reason(batter
     assert ODD_SHOWN not in err  # read and trained on, not skipped
 
 
+@pytest.mark.slow
 def test_the_model_file_records_the_skipped_files_and_trains_on_the_odd_ones(battery):
     payload = torch.load(battery["model"], weights_only=True)
     metadata = payload["metadata"]
@@ -154,6 +156,7 @@ def test_the_model_file_records_the_skipped_files_and_trains_on_the_odd_ones(bat
     assert load_model(battery["model"]).class_names == ["low", "high"]
 
 
+@pytest.mark.slow
 def test_every_file_classified_alone_gives_a_verdict_without_a_traceback(battery):
     low, model = battery["low"], str(battery["model"])
     files = [low / name for name in [*battery["usable"], *battery["unusable"]]]
@@ -184,6 +187,7 @@ def test_every_file_classified_alone_gives_a_verdict_without_a_traceback(battery
             assert err.count("\n") == 1 and err.startswith("error: ") and printable(name) in err
 
 
+@pytest.mark.slow
 def test_the_listing_names_the_odd_entries_and_counts_the_rest(battery, caplog):
     caplog.set_level("INFO", logger="deep_audio.io.audio")
     found = {path.name for path in list_audio_files(battery["low"])}
@@ -207,6 +211,7 @@ def _verdict(predictor, path) -> tuple[str, str]:
 
 
 @needs(*EXPORT_PACKAGES)
+@pytest.mark.slow
 def test_the_torch_and_onnx_predictors_give_the_same_verdict_per_file(battery, tmp_path):
     """Every path reads files the same way: the battery through PyTorch and through
     onnxruntime gets the same refusals (same reason) and the same classes."""

@@ -138,6 +138,7 @@ def test_segments_from_the_cache_equal_segments_from_memory(files, tmp_path):
         assert torch.equal(a[i][0], b[i][0]) and a[i][1] == b[i][1]
 
 
+@pytest.mark.slow
 def test_training_with_and_without_the_cache_gives_the_same_model(dataset, tmp_path,
                                                                   monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -64,6 +64,7 @@ def svm_model(classes, tmp_path_factory):
     return result, models
 
 
+@pytest.mark.slow
 def test_training_reports_and_saves(svm_model):
     result, models = svm_model
     assert result.model_path == models / "tones_svm.skops" and result.model_path.is_file()
@@ -76,6 +77,7 @@ def test_training_reports_and_saves(svm_model):
     assert (models / "confusion.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_file_classification_like_the_seed(svm_model, classes):
     _, models = svm_model
     for label, folder in enumerate(classes["test"]):
@@ -93,6 +95,7 @@ def test_file_classification_like_the_seed(svm_model, classes):
 
 
 @pytest.mark.parametrize("classifier_type", [t for t in CLASSIFIER_TYPES if t != "svm"])
+@pytest.mark.slow
 def test_every_classifier_separates_the_classes(classifier_type, classes, tmp_path):
     result = extract_features_and_train(classes["train"], *WINDOWS, classifier_type, "m",
                                         parameter_values=SMALL_GRIDS[classifier_type],
@@ -106,6 +109,7 @@ def test_every_classifier_separates_the_classes(classifier_type, classes, tmp_pa
     assert np.mean(correct) >= minimum
 
 
+@pytest.mark.slow
 def test_model_file_holds_settings_and_loads_without_pickle(svm_model, monkeypatch):
     result, _ = svm_model
 
@@ -128,6 +132,7 @@ def test_model_file_holds_settings_and_loads_without_pickle(svm_model, monkeypat
                        for name in archive.namelist())
 
 
+@pytest.mark.slow
 def test_classic_model_is_typed_and_round_trips(svm_model, classes, tmp_path):
     result, models = svm_model
     model = ClassicModel.load("tones_svm", models_dir=models)
@@ -154,6 +159,7 @@ def test_classic_model_is_typed_and_round_trips(svm_model, classes, tmp_path):
     assert np.array_equal(again.classify_file(path)[1], p)
 
 
+@pytest.mark.slow
 def test_trusted_types_are_exactly_what_the_classifiers_need(classes, tmp_path):
     features = np.random.default_rng(0).standard_normal((12, 5))
     labels = np.arange(12) % 2
@@ -171,6 +177,7 @@ class Gadget:
     """Not a type deep_audio trusts."""
 
 
+@pytest.mark.slow
 def test_untrusted_or_damaged_model_files_are_refused(tmp_path, svm_model):
     evil = tmp_path / "evil.skops"
     skops.io.dump({"format": "deep_audio.classic", "pipeline": Gadget()}, evil)
@@ -188,6 +195,7 @@ def test_untrusted_or_damaged_model_files_are_refused(tmp_path, svm_model):
         file_classification(tmp_path / "x.wav", "missing", models_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_model_type_mismatch_and_bad_audio(svm_model, tmp_path):
     _, models = svm_model
     (tmp_path / "bad.wav").write_bytes(b"not audio")
@@ -249,6 +257,7 @@ def test_settings_come_from_the_config(monkeypatch, classes, tmp_path):
     assert file_classification(path, "m", config=config)[2] == ["low", "high"]
 
 
+@pytest.mark.slow
 def test_classic_imports_do_not_import_torch():
     code = ("import sys, deep_audio.features.handcrafted, deep_audio.classic; "
             "assert 'torch' not in sys.modules, 'torch imported'; "
@@ -268,6 +277,7 @@ def test_no_pickle_or_joblib_in_the_classic_code():
 
 # --- command-line modules ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_extract_train_classify(classes, tmp_path, capsys):
     table = tmp_path / "features.csv"
     assert feature_extraction.main(["-i", *map(str, classes["train"]), "-o", str(table)]) == 0
@@ -295,6 +305,7 @@ def test_cli_extract_train_classify(classes, tmp_path, capsys):
     assert lines[0].startswith("file\tclass\tprobability") and "\thigh\t" in lines[1]
 
 
+@pytest.mark.slow
 def test_cli_settings_from_config_file_set_and_flags(classes, tmp_path, capsys):
     one_file = str(next(classes["train"][0].iterdir()))     # 1.1 s
     frames = tmp_path / "frames.npz"
@@ -342,6 +353,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "must end in .npz or .csv" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plots(classes, tmp_path):
     spectrogram_png = tmp_path / "spectrogram.png"
     one_file = str(next(classes["train"][1].iterdir()))

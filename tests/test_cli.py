@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deep_audio.bin import basic_test, basic_training, classification_report, model_architecture
 
 
+@pytest.mark.slow
 def test_training_cli_writes_a_model_with_overrides(dataset, tmp_path, capsys):
     code = basic_training.main([
         "-q", "-i", *map(str, dataset["train"]), "-o", str(tmp_path / "cli_model.pt"),
@@ -59,6 +62,7 @@ def test_errors_are_one_line_not_tracebacks(tmp_path, capsys):
     assert "epochs='lots' is not a valid int" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_modules_run_with_python_dash_m(tmp_path):
     result = subprocess.run([sys.executable, "-m", "deep_audio.bin.basic_training", "-i",
                              str(tmp_path / "a"), str(tmp_path / "b"), "-o", "m"],

@@ -20,8 +20,9 @@ from deep_audio.training.train import prepare_data
 
 from tests.conftest import SMALL_CONFIG
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
-                                reason="torch.distributed is not available")
+pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(),
+                                 reason="torch.distributed is not available"),
+              pytest.mark.slow]  # every test here takes more than ~2 s
 
 
 def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:

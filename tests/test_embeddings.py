@@ -139,6 +139,7 @@ def accuracy(predictions, files) -> float:
     return float(np.mean([p.class_name == truth[p.path] for p in predictions]))
 
 
+@pytest.mark.slow
 def test_svm_on_deep_features_classifies_held_out_files(deep_svm, test_files, trained):
     assert deep_svm.model_path.suffix == ".skops" and deep_svm.class_names == CLASSES
     stored = load_classic_model(deep_svm.model_path)
@@ -154,6 +155,7 @@ def test_svm_on_deep_features_classifies_held_out_files(deep_svm, test_files, tr
     assert names == CLASSES and probabilities.shape == (3,) and index == int(np.argmax(probabilities))
 
 
+@pytest.mark.slow
 def test_deep_plus_classic_features(trained, dataset, test_files, tmp_path):
     result = train_deep_feature_classifier(trained.model_path, dataset["train"],
                                            tmp_path / "combined", layer="conv",
@@ -169,6 +171,7 @@ def test_deep_plus_classic_features(trained, dataset, test_files, tmp_path):
         classifier.posteriors(np.zeros((1, classifier.plan.segment_samples), np.float32))
 
 
+@pytest.mark.slow
 def test_per_segment_logistic_regression_averages_segment_probabilities(
         trained, dataset, test_files, tmp_path):
     result = train_deep_feature_classifier(trained.model_path, dataset["train"],
@@ -191,6 +194,7 @@ def test_per_segment_logistic_regression_averages_segment_probabilities(
                                       per_segment=True, combine_classic=True)
 
 
+@pytest.mark.slow
 def test_a_per_segment_classifier_is_a_predictor(trained, dataset, test_files, tmp_path):
     result = train_deep_feature_classifier(trained.model_path, dataset["train"],
                                            tmp_path / "probe", layer="conv",
@@ -210,6 +214,7 @@ def test_a_per_segment_classifier_is_a_predictor(trained, dataset, test_files, t
                                classifier.predict_proba(segments), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_per_file_classifier_classifies_segments(deep_svm, test_files):
     classifier = DeepFeatureClassifier.load(deep_svm.model_path)
     assert isinstance(classifier, Predictor) and not classifier.per_segment
@@ -221,6 +226,7 @@ def test_a_per_file_classifier_classifies_segments(deep_svm, test_files):
     assert all(r.segment_posteriors.shape == (len(r.segments), 3) for r in new)
 
 
+@pytest.mark.slow
 def test_deep_feature_classifier_save_and_load_round_trip(deep_svm, test_files, tmp_path):
     classifier = DeepFeatureClassifier.load(deep_svm.model_path)
     assert classifier.path == deep_svm.model_path and classifier.layer == "linear1"
@@ -266,6 +272,7 @@ def test_grouped_folds_keep_each_files_segments_together(monkeypatch):
     assert seen and all(not (train & test) for train, test in seen)
 
 
+@pytest.mark.slow
 def test_a_cnn_that_embeds_differently_is_refused(deep_svm, model, test_files, tmp_path):
     changed = load_model(model.path)
     with torch.no_grad():
@@ -301,6 +308,7 @@ def test_extract_features_cli_writes_npz_and_csv(trained, dataset, tmp_path, cap
     assert rows[0][:3] == ["file", "label", "conv_0"] and len(rows) == 19 and len(rows[1]) == 10
 
 
+@pytest.mark.slow
 def test_training_and_test_clis(trained, dataset, tmp_path, capsys):
     model_path = tmp_path / "cli_deep.skops"
     assert deep_feature_training.main([

@@ -34,6 +34,7 @@ def onnx_path(model, tmp_path_factory):
     return to_onnx(model, tmp_path_factory.mktemp("export") / "small.onnx")
 
 
+@pytest.mark.slow
 def test_onnx_holds_the_front_end_metadata_and_matches_pytorch(model, onnx_path):
     stored = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert json.loads(stored["deep_audio.class_names"]) == ["low", "high", "noise"]
@@ -54,6 +55,7 @@ def test_onnx_holds_the_front_end_metadata_and_matches_pytorch(model, onnx_path)
         np.testing.assert_allclose(logits, expected, atol=LOGIT_ATOL)
 
 
+@pytest.mark.slow
 def test_verify_fails_when_the_export_differs(model, onnx_path):
     changed = copy.deepcopy(model)
     with torch.no_grad():
@@ -69,6 +71,7 @@ def test_torchscript_matches_pytorch_and_keeps_metadata(model, tmp_path):
     assert json.loads(metadata["deep_audio.class_names"]) == model.class_names
 
 
+@pytest.mark.slow
 def test_onnx_classifier_agrees_with_pytorch_inference(model, onnx_path, dataset):
     from deep_audio.predict.onnx import OnnxClassifier
 
@@ -83,6 +86,7 @@ def test_onnx_classifier_agrees_with_pytorch_inference(model, onnx_path, dataset
         OnnxClassifier(onnx_path.with_name("missing.onnx"))
 
 
+@pytest.mark.slow
 def test_onnx_cli_runs_without_torch(onnx_path, dataset):
     files = [str(sorted(folder.iterdir())[0]) for folder in dataset["test"]]
     program = ("import sys; sys.modules['torch'] = None; "  # any torch import now fails
@@ -106,6 +110,7 @@ def test_export_cli_writes_and_verifies(trained, tmp_path, capsys):
     assert "max |logit difference|" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_torch_onnx_and_long_recording_paths_give_the_same_posteriors(model, onnx_path,
                                                                         dataset):
     from deep_audio.predict import segment_recording
@@ -131,6 +136,7 @@ def test_torch_onnx_and_long_recording_paths_give_the_same_posteriors(model, onn
     assert classes[winner] == torch_result.class_name
 
 
+@pytest.mark.slow
 def test_onnx_refuses_a_file_too_short_as_torch_does(model, onnx_path, tmp_path):
     import soundfile
 
@@ -149,6 +155,7 @@ def test_onnx_refuses_a_file_too_short_as_torch_does(model, onnx_path, tmp_path)
     assert messages[0] == messages[1]
 
 
+@pytest.mark.slow
 def test_onnx_cli_prints_what_basic_test_prints(trained, onnx_path, dataset, capsys):
     from deep_audio.bin import basic_test, onnx_classify
 

@@ -103,6 +103,7 @@ def test_the_model_file_modules_share_the_rules():
     assert callable(atomic_save)
 
 
+@pytest.mark.slow
 def test_files_module_imports_no_torch():
     program = ("import sys, deep_audio.io.files, deep_audio.classic.model_file, "
                "deep_audio.classic.scatter; assert 'torch' not in sys.modules, 'torch imported'")

@@ -65,6 +65,7 @@ def tagger(soundscapes, tmp_path_factory):
                        config=small_config(epochs=8, cache_dir="none"), progress=False)
 
 
+@pytest.mark.slow
 def test_a_tagger_learns_overlapping_sounds(soundscapes, tagger):
     test = read_manifest(soundscapes / "weak.csv").select(folds=["5"])
     model = load_model(tagger.model_path)
@@ -84,6 +85,7 @@ def test_a_tagger_learns_overlapping_sounds(soundscapes, tagger):
     assert np.allclose(result.posteriors, result.segment_posteriors.max(axis=0))
 
 
+@pytest.mark.slow
 def test_strong_labels_give_segment_targets(soundscapes, tmp_path):
     manifest = read_manifest(soundscapes / "strong.csv")
     assert manifest.strong and manifest.multi_label
@@ -97,6 +99,7 @@ def test_strong_labels_give_segment_targets(soundscapes, tmp_path):
 
 
 @needs(*EXPORT_PACKAGES)
+@pytest.mark.slow
 def test_onnx_export_of_a_tagger_gives_the_same_sigmoid_posteriors(soundscapes, tagger,
                                                                    tmp_path):
     from deep_audio.export import to_onnx
@@ -114,6 +117,7 @@ def test_onnx_export_of_a_tagger_gives_the_same_sigmoid_posteriors(soundscapes, 
     assert torch_result.labels == onnx_result.labels
 
 
+@pytest.mark.slow
 def test_cross_validation_trains_one_model_per_fold(soundscapes, tmp_path, capsys):
     manifest = read_manifest(soundscapes / "weak.csv")
     result = cross_validate(manifest, tmp_path / "cv", folds=["4", "5"],
@@ -141,6 +145,7 @@ def test_cross_validation_trains_one_model_per_fold(soundscapes, tmp_path, capsy
     assert "accuracy" in out and "mean" in out and (tmp_path / "single.fold1.pt").is_file()
 
 
+@pytest.mark.slow
 def test_report_cli_on_a_manifest(soundscapes, tagger, tmp_path, capsys):
     code = classification_report.main(["-m", str(tagger.model_path), "--manifest",
                                        str(soundscapes / "weak.csv"), "--plot",
@@ -158,6 +163,7 @@ def test_thresholds_maximise_f1():
     assert multilabel_scores(targets, scores, [threshold])["f1"] == [1.0]
 
 
+@pytest.mark.slow
 def test_segment_recording_detects_events_and_scores_them(soundscapes, tagger, tmp_path,
                                                           capsys):
     """A long recording of the test clips end to end, its annotation from the events."""
@@ -184,6 +190,7 @@ def test_segment_recording_detects_events_and_scores_them(soundscapes, tagger, t
     assert (tmp_path / "out" / "long.timeline.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_transfer_learning_from_single_to_multi_label_and_back(soundscapes, tagger, trained,
                                                                dataset, tmp_path):
     from deep_audio.training.transfer import transfer_learning

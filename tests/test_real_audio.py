@@ -28,6 +28,7 @@ FORMATS = [  # (suffix, sample rate in Hz, soundfile options)
 
 
 @pytest.mark.skipif(not DEMO.is_dir(), reason="demo data not present")
+@pytest.mark.slow
 def test_mixed_format_real_recordings_train_a_useful_model(tmp_path):
     folders = []
     for name in CLASSES:

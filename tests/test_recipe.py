@@ -25,6 +25,7 @@ def test_a_tie_is_not_a_gain():
     assert epochs_without_gain([{"val_macro_f1": f} for f in (0.5, 0.4, 0.6)], 0.0) == 0
 
 
+@pytest.mark.slow
 def test_training_stops_on_a_plateau_of_ties(dataset, tmp_path):
     """The tones reach a perfect validation score early; the ties after it (with a
     still falling loss) must not keep the run going."""

@@ -43,6 +43,7 @@ def assert_self_contained(path: Path) -> str:
     return text
 
 
+@pytest.mark.slow
 def test_evaluation_page_holds_the_confusion_matrix_and_its_files(folders, tmp_path):
     path = evaluation_report(folders, tmp_path / "eval.html")
     assert_self_contained(path)
@@ -74,6 +75,7 @@ def test_evaluation_page_holds_the_confusion_matrix_and_its_files(folders, tmp_p
     assert confidence == sorted(confidence, reverse=True)
 
 
+@pytest.mark.slow
 def test_confident_mistakes_come_first_and_get_audio_first_under_the_cap(tmp_path):
     from deep_audio.predict.predictor import FileResult
 
@@ -101,6 +103,7 @@ def test_confident_mistakes_come_first_and_get_audio_first_under_the_cap(tmp_pat
     assert 'id="audio-left-out"' in text and "3 file(s) have no audio here" in text
 
 
+@pytest.mark.slow
 def test_size_cap_bounds_the_embedded_audio(folders, tmp_path):
     full = evaluation_report(folders, tmp_path / "full.html")
     capped = evaluation_report(folders, tmp_path / "capped.html", audio_budget_bytes=20_000)
@@ -212,6 +215,7 @@ def test_timeline_refuses_bad_events(tmp_path):
         timeline_report([0.0], [1.0], [[0.5, 0.5]], ["a"], tmp_path / "t.html")
 
 
+@pytest.mark.slow
 def test_feature_space_and_spectrogram_pages(dataset, tmp_path):
     path = make_feature_space(dataset, tmp_path / "space.html")
     assert_self_contained(path)
@@ -228,6 +232,7 @@ def test_feature_space_and_spectrogram_pages(dataset, tmp_path):
     assert heatmap["zmax"] == 0 and len(heatmap["x"]) <= 800
 
 
+@pytest.mark.slow
 def test_report_cli_writes_the_html_page(trained, dataset, tmp_path, capsys):
     page = tmp_path / "report.html"
     code = classification_report.main(["-m", str(trained.model_path), "-i",
@@ -263,6 +268,7 @@ WINDOWS = ["--mid-window-seconds", "1.0", "--mid-step-seconds", "1.0",
            "--short-window-seconds", "0.05", "--short-step-seconds", "0.025"]
 
 
+@pytest.mark.slow
 def test_feature_plots_cli_pages_name_the_file_of_each_point(dataset, tmp_path, capsys):
     from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
 

@@ -26,10 +26,11 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver",
                                 reason="selenium is not installed (pip install -e '.[test]')")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="needs Debian's chromium and chromium-driver: "
-           "apt-get install -y chromium chromium-driver")
+           "apt-get install -y chromium chromium-driver"),
+    pytest.mark.slow]  # a browser starts for each test
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Flags that keep Chromium off the network it would otherwise call home to.

@@ -13,6 +13,8 @@ from deep_audio.io.model_files import load_model
 from deep_audio.training import loop, train_model
 from tests.conftest import small_config
 
+pytestmark = pytest.mark.slow  # every test here takes more than ~2 s
+
 
 def _rows(path):
     with open(path) as stream:

@@ -29,12 +29,14 @@ def python(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("module", ["deep_audio.bin.basic_training",
                                     "deep_audio.bin.transfer_learning"])
+@pytest.mark.slow
 def test_the_seed_modules_run_with_python_dash_m(module):
     done = python("-m", module, "--help")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: ") and "--output" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_seed_imports_are_the_library_functions():
     import deep_audio.classic as classic
     from deep_audio.bin import basic_training as bt

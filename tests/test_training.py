@@ -66,6 +66,7 @@ def test_batched_classification_equals_one_file_at_a_time(trained, dataset):
                                batched[0].posteriors, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_and_skips_damaged_files(dataset, tmp_path):
     bad = dataset["train"][0] / "zz_damaged.wav"
     bad.write_bytes(b"RIFF....WAVEfmt garbage")
@@ -83,6 +84,7 @@ def test_training_is_reproducible_and_skips_damaged_files(dataset, tmp_path):
         assert torch.equal(value, b.state_dict()[key]), key
 
 
+@pytest.mark.slow
 def test_early_stopping_and_class_weighting(dataset, tmp_path):
     result = train_model(dataset["train"], "w", progress=False, config=small_config(
         models_dir=str(tmp_path), epochs=40, min_epochs=2, early_stopping_patience=2,
@@ -99,6 +101,7 @@ def test_class_weights_are_inverse_frequency():
     np.testing.assert_allclose(positives, [1 / 3, 3 / 1])  # negatives / positives
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_on_cpu_when_supported(dataset, tmp_path):
     if autocast_dtype("auto", torch.device("cpu")) is None:
         pytest.skip("this CPU has no bf16 support")

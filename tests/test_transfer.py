@@ -20,6 +20,7 @@ def two_class_folders(dataset):
     return [dataset["train"][0], dataset["train"][2]]
 
 
+@pytest.mark.slow
 def test_strategy_0_keeps_conv_weights_and_batchnorm_statistics(trained, two_class_folders,
                                                                 tmp_path):
     source = load_model(trained.model_path)
@@ -75,6 +76,7 @@ def test_full_fine_tuning_uses_the_lower_learning_rate(trained, two_class_folder
     assert provenance["layers_frozen"] == 0 and provenance["learning_rate"] == 0.0002
 
 
+@pytest.mark.slow
 def test_feature_settings_come_from_the_source_and_cannot_drift(trained, two_class_folders,
                                                                tmp_path):
     with pytest.raises(ConfigError, match="n_mels=64 cannot be used.*has n_mels=32"):

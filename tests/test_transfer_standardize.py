@@ -60,6 +60,7 @@ def data(dataset):
     return prepare_data(dataset["train"][:2], small_config(), SingleLabel())
 
 
+@pytest.mark.slow
 def test_standardized_head_computes_the_same_and_saves_a_plain_model(trained, data,
                                                                      tmp_path):
     model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2)
@@ -86,6 +87,7 @@ def test_standardized_head_computes_the_same_and_saves_a_plain_model(trained, da
     torch.testing.assert_close(model(waveform), before, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_statistics_standardise_the_training_segments(trained, data):
     model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2)
     (mean, std), _ = head_input_statistics(model, data.train_set, batch_size=8, device=CPU)
