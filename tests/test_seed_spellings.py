@@ -108,7 +108,7 @@ def test_the_old_console_scripts_say_they_are_old(monkeypatch, capsys):
 
 
 def test_the_console_scripts_name_existing_functions():
-    tomllib = pytest.importorskip("tomllib")
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is standard from Python 3.11")
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["deep-audio"] == "deep_audio.cli.main:main"
     for target in scripts.values():
