@@ -204,17 +204,25 @@ def _part_of(module: str, part: str) -> bool:
 # The layers, as data: a module in the key may not import any module in the value
 # (at module level or inside a function). Each part is a module or a package.
 COMMANDS = ("deep_audio.cli", "deep_audio.bin", "deep_audio.__main__")
+NETWORKS_AND_UP = ("deep_audio.models", "deep_audio.training", "deep_audio.predict",
+                   "deep_audio.export", "deep_audio.viz", *COMMANDS)
 MAY_NOT_IMPORT = {
-    # The foundations: settings, errors, file formats and scores know nothing of networks,
-    # training, prediction, reports or commands.
-    **dict.fromkeys(
-        ["deep_audio.io", "deep_audio.config", "deep_audio.errors", "deep_audio.metrics"],
-        ("deep_audio.models", "deep_audio.training", "deep_audio.predict", "deep_audio.viz",
-         "deep_audio.export", *COMMANDS)),
+    # The foundations: settings, errors, files, scores, tasks, labelled time spans,
+    # features and data know nothing of networks, training, prediction, reports or
+    # commands.
+    **dict.fromkeys(["deep_audio.io", "deep_audio.config", "deep_audio.errors",
+                     "deep_audio.metrics", "deep_audio.tasks", "deep_audio.events",
+                     "deep_audio.features", "deep_audio.data"], NETWORKS_AND_UP),
     # Networks do not know how they are trained, run, exported or shown.
     "deep_audio.models": ("deep_audio.training", "deep_audio.predict", "deep_audio.viz",
                           "deep_audio.export", *COMMANDS),
-    # Commands are the top: only they import each other (see test below).
+    # The classic path (hand-crafted features, scikit-learn) runs without torch.
+    "deep_audio.classic": ("deep_audio.models", "deep_audio.training", "deep_audio.predict",
+                           "deep_audio.export", *COMMANDS),
+    # Reports render what they are given: they train, build and export nothing.
+    "deep_audio.viz": ("deep_audio.models", "deep_audio.training", "deep_audio.export",
+                       *COMMANDS),
+    # Commands are the top: only they import each other (see the test below).
 }
 # Modules that must import without torch installed (an ONNX model runs without it).
 TORCH_FREE = ("deep_audio.predict.predictor", "deep_audio.predict.onnx")
