@@ -101,6 +101,8 @@ class Source:
     always: tuple[str, ...] = ()
     default: tuple[str, ...] = ("sound_effect",)
     skip: str = ""              # regular expression on the path: files left out
+    speech_language: str = ""   # spoken material: a folder named by a LANGUAGES code gives
+                                # speech/<code>; other files get speech/<this code>
 
 
 MUSIC = ("music/score",)
@@ -163,6 +165,26 @@ SOURCES = [
     Source("chromium-bsu-data"),
     Source("pioneers-data"),
     Source("etw-data"),
+    Source("fillets-ng-data", speech_language="en", skip=r"/music/"),
+    Source("fillets-ng-data-cs", speech_language="cs"),
+    Source("fillets-ng-data-nl", speech_language="nl"),
+    Source("kajongg", always=("speech",), speech_language="en"),
+    Source("freedroidrpg-data"),
+    Source("teeworlds-data"),
+    Source("ksirk"),
+    Source("drascula-music", always=MUSIC),
+    Source("enigma-data"),
+    Source("trackballs-data"),
+    Source("btanks-data"),
+    Source("caveexpress-data"),
+    Source("dreamchess-data"),
+    Source("plee-the-bear-data"),
+    Source("raincat-data"),
+    Source("boswars-data"),
+    Source("pinball-data"),
+    Source("tumiki-fighters-data"),
+    Source("manaplus-data"),
+    Source("espeak-ng-data", family="espeak_speech", always=("speech/synthetic",)),
     Source("fluid-soundfont-gm", family="soundfont_notes"),
     Source("0ad-data", skip=r"/(art|maps|shaders|simulation/templates)/"),
 ]
@@ -352,6 +374,11 @@ TAXONOMY: dict[str, tuple[str, ...]] = {
                          "sitar", "lute", "trumpet", "orchestra", "orchestral", "choir"),
     "music/loop": ("loops", "groove", "beat", "beats", "riff"),
 }
+MUSIC_FOLDERS = {"music", "musics", "mus", "soundtrack", "songs"}
+# Language folders of spoken material (Source.speech_language): speech/<code>.
+LANGUAGES = {"ar", "bg", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fa",
+             "fi", "fr", "gl", "he", "hi", "hr", "hu", "it", "ja", "ko", "lt", "lv", "nb",
+             "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "tr", "uk", "zh"}
 # Words that name nothing about the sound (kept out of matching).
 STOP_WORDS = {"usr", "share", "games", "game", "data", "sound", "sounds", "sfx", "snd",
               "audio", "wav", "ogg", "flac", "mp3", "default", "common", "effects", "fx",
@@ -398,13 +425,24 @@ def with_ancestors(labels: set[str]) -> set[str]:
 
 
 def labels_for(source: Source, relative_path: str) -> set[str]:
-    """Taxonomy classes named by a file's path, the source's fixed labels, ancestors."""
+    """Taxonomy classes named by a file's path, the source's fixed labels, ancestors.
+
+    A file in a music folder (or of a music package) is ``music/score`` only: its name is
+    a title ("Penguin_Party", "stone_fortress"), not a description of the sound."""
     labels: set[str] = set(source.always)
+    folders = set(path_words(relative_path.rsplit("/", 1)[0])) if "/" in relative_path else set()
+    if folders & MUSIC_FOLDERS or source.always == MUSIC:
+        return with_ancestors(labels | {"music/score"})
     for word in path_words(relative_path):
         for key in (word, word[:-1] if word.endswith("s") and len(word) > 3 else None):
             if key in _KEYWORD_TO_CLASSES:
                 labels.update(_KEYWORD_TO_CLASSES[key])
                 break
+    if source.speech_language:
+        folders = relative_path.lower().split("/")[:-1]
+        spoken = [f for f in folders if f in LANGUAGES]
+        if spoken or "speech" in source.always:
+            labels.add(f"speech/{spoken[-1] if spoken else source.speech_language}")
     if not labels - set(source.always) and not source.always:
         labels.update(source.default)
     return with_ancestors(labels)
@@ -685,8 +723,57 @@ def doom_words(lump: str) -> str:
                               if re.search(pattern, lump)])
 
 
+# espeak-ng and the libraries it loads, unpacked beside its data (nothing is installed).
+ESPEAK_DEBS = ("espeak-ng", "libespeak-ng1", "libpcaudio0", "libsonic0", "libpulse0",
+               "libsndfile1", "libasyncns0", "libflac12", "libvorbisenc2", "libvorbis0a",
+               "libogg0", "libopus0", "libmpg123-0", "libmp3lame0")
+ESPEAK_UTTERANCES = 16          # per voice
+ESPEAK_VARIANTS = ("", "+m3", "+f2", "+m7", "+f4")
+
+
+def espeak_speech(source: Source, src: Path, out_dir: Path, pool
+                  ) -> list[tuple[str, str, float]]:
+    """Synthetic speech: every espeak-ng voice (one per language) reads numbers, which it
+    speaks in its own language, in varied voice variants, speeds and pitches, all chosen
+    from the utterance number (deterministic). Labelled ``speech/synthetic``."""
+    root = src / "root"
+    if not (root / "usr/bin/espeak-ng").exists():
+        for package in ESPEAK_DEBS + (source.package,):
+            subprocess.run(["dpkg-deb", "-x", str(fetch(package, src.parent.parent / "debs")),
+                            str(root)], check=True)
+    libs = root / "usr/lib/x86_64-linux-gnu"
+    env = {"LD_LIBRARY_PATH": f"{libs}:{libs / 'pulseaudio'}", "PATH": "/usr/bin:/bin"}
+    espeak = [str(root / "usr/bin/espeak-ng"), f"--path={libs}"]
+    listing = subprocess.run(espeak + ["--voices"], env=env, check=True, capture_output=True,
+                             text=True).stdout.splitlines()[1:]
+    voices = sorted({line.split()[1] for line in listing if line.split()})
+    rows = []
+    for voice in voices:
+        for k in range(ESPEAK_UTTERANCES):
+            relative = f"{voice}/utterance{k:02d}"
+            stem = out_dir / safe_stem(relative)
+            done = sorted(stem.parent.glob(f"{stem.name}_*.flac"))
+            if done:
+                written = [(p.name, soundfile.info(p).duration) for p in done]
+            else:
+                numbers = [(k * 7919 + i * 104729) % 10 ** (1 + (k + i) % 5) for i in range(3)]
+                text = ", ".join(str(n) for n in numbers) + "."
+                options = ["-v", voice + ESPEAK_VARIANTS[k % len(ESPEAK_VARIANTS)],
+                           "-s", str(130 + 10 * (k % 6)), "-p", str(30 + 8 * (k % 6)),
+                           "--stdout", text]
+                wav = subprocess.run(espeak + options, env=env, capture_output=True).stdout
+                try:
+                    y, rate = soundfile.read(io.BytesIO(wav), dtype="float32")
+                except Exception:  # noqa: BLE001 - a voice that fails: skipped
+                    continue
+                written = write_clips(to_mono_16k(y, rate), stem)
+            rows += [(str((stem.parent / c).relative_to(out_dir)), relative, s)
+                     for c, s in written]
+    return rows
+
+
 FAMILIES = {"sound_files": sound_files, "doom_wad": doom_wad,
-            "soundfont_notes": soundfont_notes}
+            "soundfont_notes": soundfont_notes, "espeak_speech": espeak_speech}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -694,7 +781,7 @@ def project_of(package: str) -> str:
     """The game or project a package belongs to: ``wesnoth-1.16-music`` -> ``wesnoth``,
     ``warzone2100-data`` -> ``warzone2100`` (its data and music packages share a fold)."""
     return re.sub(r"(-[0-9][0-9.]*)?-(data|music|sounds?|common-sounds|sound-effects|"
-                  r"data-base|data-common)$", "", package)
+                  r"data-base|data-common|data-[a-z][a-z])$", "", package)
 
 
 def session_of(source: Source, relative: str) -> str:
