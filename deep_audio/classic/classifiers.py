@@ -10,8 +10,11 @@ did before scikit-learn 1.9 deprecated it.
 from __future__ import annotations
 
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
-                              RandomForestClassifier)
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline

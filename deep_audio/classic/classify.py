@@ -16,8 +16,11 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from deep_audio.classic.model_file import (load_classic_model, resolve_classic_model_path,
-                                           save_classic_model)
+from deep_audio.classic.model_file import (
+    load_classic_model,
+    resolve_classic_model_path,
+    save_classic_model,
+)
 from deep_audio.config import Config, load_config
 from deep_audio.errors import ModelFileError
 from deep_audio.features.handcrafted import file_features
@@ -77,7 +80,7 @@ class ClassicModel:
 
     @classmethod
     def from_dict(cls, model: dict[str, Any], *, path: str | os.PathLike | None = None
-                  ) -> "ClassicModel":
+                  ) -> ClassicModel:
         """The model of a dict read by
         :func:`~deep_audio.classic.model_file.load_classic_model`.
 
@@ -97,7 +100,7 @@ class ClassicModel:
 
     @classmethod
     def load(cls, model_name: str | os.PathLike, *,
-             models_dir: str | os.PathLike | None = None) -> "ClassicModel":
+             models_dir: str | os.PathLike | None = None) -> ClassicModel:
         """Load a classic model file (skops, trusted types only; no code runs).
 
         ``model_name`` is a bare name looked up in ``models_dir`` (default: the config's

@@ -20,9 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-
-from deep_audio.io.audio import printable
 from deep_audio.errors import ModelFileError
+from deep_audio.io.audio import printable
 from deep_audio.io.files import atomic_write, check_header, library_versions, resolve_model_path
 
 FORMAT = "deep_audio.classic"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from deep_audio.classic.training import (ClassicTrainingResult, class_folder_features,
-                                         train_classifier)
+from deep_audio.classic.training import (
+    ClassicTrainingResult,
+    class_folder_features,
+    train_classifier,
+)
 from deep_audio.config import Config, load_config, override
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES

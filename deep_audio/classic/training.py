@@ -12,26 +12,35 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
-from sklearn.model_selection import (GridSearchCV, StratifiedGroupKFold, StratifiedKFold,
-                                     cross_val_predict)
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_val_predict,
+)
 from sklearn.pipeline import Pipeline
 
-from deep_audio.classic.classifiers import (PARAMETER_GRIDS, SVM_TYPES, check_classifier_type,
-                                            make_pipeline, parameter_name)
-from deep_audio.io.audio import printable
+from deep_audio.classic.classifiers import (
+    PARAMETER_GRIDS,
+    SVM_TYPES,
+    check_classifier_type,
+    make_pipeline,
+    parameter_name,
+)
 from deep_audio.classic.classify import ClassicModel
 from deep_audio.classic.model_file import resolve_classic_model_path
 from deep_audio.config import Config, load_config
 from deep_audio.data.folders import class_names_of
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
+from deep_audio.io.audio import printable
 from deep_audio.metrics import scores
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,14 @@ The folder and split functions do not need torch; ``SegmentDataset`` (a torch
 """
 
 from deep_audio.data.cache import AudioCache, CachedAudio, resolve_cache_dir
-from deep_audio.data.folders import (DecodedFiles, LabelledFile, class_folders, class_names_of,
-                                     decode_files, stratified_file_split)
+from deep_audio.data.folders import (
+    DecodedFiles,
+    LabelledFile,
+    class_folders,
+    class_names_of,
+    decode_files,
+    stratified_file_split,
+)
 from deep_audio.data.plan import cut_segment, segment_starts
 
 __all__ = ["AudioCache", "CachedAudio", "DecodedFiles", "LabelledFile", "SegmentDataset",

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deep_audio.io.audio import check_file, printable, read_audio
 from deep_audio.errors import AudioError, ConfigError
+from deep_audio.io.audio import check_file, printable, read_audio
 from deep_audio.io.files import atomic_write
 
 FORMAT_VERSION = 1  # bump when the decoder's output changes (e.g. another resampler)
@@ -79,7 +79,7 @@ class AudioCache:
                     + f"|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}".encode())
         return hashlib.sha256(identity).hexdigest()
 
-    def entry(self, path: str | os.PathLike) -> "CachedAudio":
+    def entry(self, path: str | os.PathLike) -> CachedAudio:
         """The cached samples of ``path``, decoding and storing them on a miss.
 
         Raises

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from deep_audio.io.audio import check_duration, list_audio_files, printable, read_audio
 from deep_audio.data.cache import AudioCache, CachedAudio
 from deep_audio.errors import AudioError, DeepAudioError
+from deep_audio.io.audio import check_duration, list_audio_files, printable, read_audio
 
 logger = logging.getLogger(__name__)
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deep_audio.io.audio import read_audio, read_audio_blocks
 from deep_audio.config import seconds_to_samples
 from deep_audio.errors import DeepAudioError, MissingMetadataError
+from deep_audio.io.audio import read_audio, read_audio_blocks
 
 if TYPE_CHECKING:
     from deep_audio.config import Config
@@ -101,7 +102,7 @@ class SegmentPlan:
             raise DeepAudioError(f"min_seconds={self.min_seconds} must be >= 0")
 
     @classmethod
-    def from_config(cls, config: Config) -> "SegmentPlan":
+    def from_config(cls, config: Config) -> SegmentPlan:
         """The plan of a config: ``front_end.sample_rate`` and the ``segments`` section."""
         rate = config.front_end.sample_rate
         segments = config.segments
@@ -111,7 +112,7 @@ class SegmentPlan:
                    min_seconds=float(segments.min_file_seconds))
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, str]) -> "SegmentPlan":
+    def from_metadata(cls, metadata: Mapping[str, str]) -> SegmentPlan:
         """The plan stored in an exported model's metadata (see :meth:`to_metadata`).
 
         A file exported before the minimum length was stored takes it from its stored
@@ -152,7 +153,7 @@ class SegmentPlan:
                 f"{METADATA_PREFIX}segment_hop_samples": str(self.hop_samples),
                 f"{METADATA_PREFIX}min_file_seconds": repr(float(self.min_seconds))}
 
-    def with_hop_seconds(self, hop_seconds: float) -> "SegmentPlan":
+    def with_hop_seconds(self, hop_seconds: float) -> SegmentPlan:
         """The same plan with another hop, given in seconds."""
         return replace(self, hop_samples=seconds_to_samples(hop_seconds, self.sample_rate))
 
@@ -193,7 +194,7 @@ class SegmentPlan:
         return (starts / self.sample_rate,
                 np.minimum(starts + self.segment_samples, n_samples) / self.sample_rate)
 
-    def stream(self, blocks: Iterable[np.ndarray]) -> "SegmentStream":
+    def stream(self, blocks: Iterable[np.ndarray]) -> SegmentStream:
         """The segments of a signal that arrives in blocks; see :class:`SegmentStream`."""
         return SegmentStream(self, blocks)
 

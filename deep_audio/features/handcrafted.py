@@ -32,9 +32,9 @@ import numpy as np
 import scipy.fft
 from threadpoolctl import ThreadpoolController
 
-from deep_audio.io.audio import list_audio_files, read_audio
 from deep_audio.config import seconds_to_samples
 from deep_audio.errors import DeepAudioError
+from deep_audio.io.audio import list_audio_files, read_audio
 
 logger = logging.getLogger(__name__)
 

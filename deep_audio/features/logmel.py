@@ -55,7 +55,7 @@ class LogMel(nn.Module):
         self.amin = 10.0 ** (top_db_floor / 10.0)
 
     @classmethod
-    def from_config(cls, config: FrontEndConfig) -> "LogMel":
+    def from_config(cls, config: FrontEndConfig) -> LogMel:
         return cls(config.sample_rate, n_fft=config.n_fft, win_length=config.win_length,
                    hop_length=config.hop_length, n_mels=config.n_mels, f_min=config.f_min,
                    f_max=config.f_max)

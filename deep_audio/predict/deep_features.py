@@ -27,33 +27,45 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 
-from deep_audio.classic import (find_classic_model, load_classic_model,
-                                resolve_classic_model_path, save_classic_model,
-                                train_classifier)
+from deep_audio.classic import (
+    find_classic_model,
+    load_classic_model,
+    resolve_classic_model_path,
+    save_classic_model,
+    train_classifier,
+)
 from deep_audio.classic.classifiers import check_classifier_type
 from deep_audio.classic.training import ClassicTrainingResult
 from deep_audio.config import Config, load_config, override
 from deep_audio.data import class_folders
+from deep_audio.data.plan import SegmentPlan
 from deep_audio.device import autocast_dtype
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
+from deep_audio.io.model_files import load_model
+from deep_audio.models import Classifier
+from deep_audio.predict.embeddings import (
+    DEFAULT_LAYER,
+    check_layer,
+    check_signature,
+    embed_files,
+    embed_segments,
+    feature_names,
+    feature_signature,
+    model_path_of,
+)
 from deep_audio.predict.predictor import FilePrediction
 from deep_audio.predict.torch_predictor import as_model
-from deep_audio.predict.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
-                                             embed_files, embed_segments, feature_names,
-                                             feature_signature, model_path_of)
-from deep_audio.models import Classifier
 from deep_audio.tasks import SingleLabel, Task
-from deep_audio.io.model_files import load_model
-from deep_audio.data.plan import SegmentPlan
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +232,7 @@ class DeepFeatureClassifier:
     def load(cls, model_name: str | os.PathLike, *,
              cnn_model: Classifier | str | os.PathLike | None = None,
              models_dir: str | os.PathLike | None = None,
-             device: torch.device | str = "cpu") -> "DeepFeatureClassifier":
+             device: torch.device | str = "cpu") -> DeepFeatureClassifier:
         """Load a deep-feature classifier and its CNN, and check that they still match.
 
         Parameters
@@ -437,7 +449,8 @@ def train_deep_feature_classifier(
                                 "value": float(result.parameter[1])},
                   "cv_macro_f1": float(result.macro_f1),
                   "confusion_matrix": result.confusion_matrix.tolist()})
-    result.model_path = classifier.save(resolve_classic_model_path(output, config.training.models_dir))
+    result.model_path = classifier.save(
+        resolve_classic_model_path(output, config.training.models_dir))
     logger.info("saved %s", result.model_path)
     return result
 

@@ -23,22 +23,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from deep_audio.io.audio import printable
 from deep_audio.data.folders import class_folders
 from deep_audio.device import autocast_dtype
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.predict.torch_predictor import as_model, batched_outputs
+from deep_audio.io.audio import printable
 from deep_audio.io.model_files import legacy_state_dict
 from deep_audio.models import Classifier
 from deep_audio.models.classifier import FEATURE_SECTIONS
 from deep_audio.predict.predictor import segmented_files, split_rows, stack_segments
+from deep_audio.predict.torch_predictor import as_model, batched_outputs
 
 logger = logging.getLogger(__name__)
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from deep_audio.io.audio import printable
 from deep_audio.data.folders import class_folders, class_names_of
-from deep_audio.errors import DeepAudioError
 from deep_audio.data.manifest import Manifest
+from deep_audio.errors import DeepAudioError
+from deep_audio.io.audio import printable
 from deep_audio.metrics import confusion_matrix, multilabel_scores, scores
 from deep_audio.predict.classify import as_predictor, classify_files
 from deep_audio.predict.predictor import FileResult
@@ -141,6 +142,5 @@ def evaluate_manifest(model: Any, manifest: Manifest, *, precision: str = "fp32"
     for row, result in enumerate(results):
         targets[row, [names.index(label) for label in truth[result.path]]] = 1.0
     posteriors = np.stack([result.posteriors for result in results])
-    return TaggingReport(names, targets, posteriors,
-                         multilabel_scores(targets, posteriors,
-                                           model.task.threshold_array(len(names))), results, skipped)
+    tagging = multilabel_scores(targets, posteriors, model.task.threshold_array(len(names)))
+    return TaggingReport(names, targets, posteriors, tagging, results, skipped)

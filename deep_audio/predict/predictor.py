@@ -5,10 +5,11 @@ A *predictor* is anything with
 - ``posteriors(segments)``: waveform segments ``(n, segment_samples)`` float32 at the
   plan's sample rate in, class posteriors ``(n, n_classes)`` out;
 - ``task`` (:class:`~deep_audio.tasks.Task`: what the posteriors mean and how they
-  become decisions), ``class_names`` (list of str), ``plan`` (:class:`~deep_audio.data.plan.SegmentPlan`:
-  sample rate, segment length and hop, minimum file length), ``batch_size`` (segments
-  per call that fill the hardware) and ``config`` (the settings it was made with; long
-  recordings take their smoothing and block settings from it).
+  become decisions), ``class_names`` (list of str), ``plan``
+  (:class:`~deep_audio.data.plan.SegmentPlan`: sample rate, segment length and hop,
+  minimum file length), ``batch_size`` (segments per call that fill the hardware) and
+  ``config`` (the settings it was made with; long recordings take their smoothing and
+  block settings from it).
 
 The PyTorch model (:class:`deep_audio.predict.TorchPredictor`), the ONNX model
 (:class:`deep_audio.predict.onnx.OnnxClassifier`) and a deep-feature classifier
@@ -33,11 +34,17 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, Sequence,
-                    TypeVar, runtime_checkable)
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Protocol,
+    TypeVar,
+    runtime_checkable,
+)
 
 import numpy as np
 
@@ -126,7 +133,7 @@ class FileResult:
     def from_segments(cls, path: str | os.PathLike, class_names: Sequence[str],
                       starts_seconds: np.ndarray, ends_seconds: np.ndarray,
                       segment_posteriors: np.ndarray, *, task: Task = SingleLabel()
-                      ) -> "FileResult":
+                      ) -> FileResult:
         """The result of a file from its segments', pooled by the ``task`` (the mean;
         multi-label: the maximum, tagged with the classes it decides on)."""
         posteriors = task.file_posteriors(segment_posteriors)
@@ -139,7 +146,7 @@ class FileResult:
 
     @classmethod
     def from_posteriors(cls, path: str | os.PathLike, class_names: Sequence[str],
-                        posteriors: np.ndarray, **segments: Any) -> "FileResult":
+                        posteriors: np.ndarray, **segments: Any) -> FileResult:
         """The result of a file with this posterior; ``segments`` as the attributes."""
         winner = int(np.argmax(posteriors))
         return cls(Path(path), winner, class_names[winner], posteriors, **segments)

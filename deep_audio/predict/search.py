@@ -19,20 +19,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.errors import AudioError, DeepAudioError, ModelFileError
+from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.io.files import atomic_write, check_header
-from deep_audio.predict.torch_predictor import as_model
-from deep_audio.predict.embeddings import (DEFAULT_LAYER, check_layer, check_signature,
-                                             embed_files, embedding_matrix, feature_signature,
-                                             model_path_of)
 from deep_audio.models import Classifier
+from deep_audio.predict.embeddings import (
+    DEFAULT_LAYER,
+    check_layer,
+    check_signature,
+    embed_files,
+    embedding_matrix,
+    feature_signature,
+    model_path_of,
+)
+from deep_audio.predict.torch_predictor import as_model
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +90,7 @@ class SoundIndex:
         return atomic_write(path, lambda stream: np.savez(stream, **arrays))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "SoundIndex":
+    def load(cls, path: str | os.PathLike) -> SoundIndex:
         """Read an index written by :meth:`save`; no pickled objects are accepted.
 
         Raises

@@ -15,18 +15,17 @@ from __future__ import annotations
 import html
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from deep_audio.io.audio import printable, read_audio
 from deep_audio.errors import AudioError
+from deep_audio.io.audio import printable, read_audio
 from deep_audio.metrics import scores as confusion_scores
 from deep_audio.predict.predictor import FileResult
-from deep_audio.viz.html import (AUDIO_SAMPLE_RATE, AudioClips, Page, finite, log_mel_image,
-                                     table)
+from deep_audio.viz.html import AUDIO_SAMPLE_RATE, AudioClips, Page, finite, log_mel_image, table
 
 logger = logging.getLogger(__name__)
 

@@ -6,15 +6,21 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from deep_audio.io.audio import printable, read_audio
 from deep_audio.errors import DeepAudioError
-from deep_audio.viz.html import (AUDIO_SAMPLE_RATE, AudioClips, Page, encode_opus, finite,
-                                     relative_url)
+from deep_audio.io.audio import printable, read_audio
+from deep_audio.viz.html import (
+    AUDIO_SAMPLE_RATE,
+    AudioClips,
+    Page,
+    encode_opus,
+    finite,
+    relative_url,
+)
 
 # Enough cells to look smooth, few enough to stay small in the page.
 MAX_SPECTROGRAM_FRAMES = 800

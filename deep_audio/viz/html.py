@@ -26,15 +26,16 @@ import io
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
-from deep_audio.io.audio import printable, read_audio
 from deep_audio.errors import DeepAudioError
+from deep_audio.io.audio import printable, read_audio
 from deep_audio.io.files import atomic_write
 
 # Opus takes 8, 12, 16, 24 or 48 kHz; 16 kHz keeps speech and most of music recognisable.
