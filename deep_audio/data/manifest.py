@@ -223,27 +223,27 @@ def _parse_row(row: list[str], where: dict[str, int | None], root: Path
 
     name = cell("path")
     if not name:
-        raise ValueError("empty path")
+        raise DeepAudioError("empty path")
     labels = [label.strip() for label in cell("labels").split(LABEL_SEPARATOR)
               if label.strip()]
     if not labels:
-        raise ValueError("empty label")
+        raise DeepAudioError("empty label")
     fold = cell("fold") or None
     onset, offset = cell("onset"), cell("offset")
     event = None
     if onset or offset:
         if not (onset and offset):
-            raise ValueError("onset and offset must both be given, or neither")
+            raise DeepAudioError("onset and offset must both be given, or neither")
         if len(labels) != 1:
-            raise ValueError(f"an event row needs one label, got {len(labels)}")
+            raise DeepAudioError(f"an event row needs one label, got {len(labels)}")
         try:
             start, end = float(onset), float(offset)
         except ValueError:
-            raise ValueError(f"onset {onset!r} / offset {offset!r} are not numbers") from None
+            raise DeepAudioError(f"onset {onset!r} / offset {offset!r} are not numbers") from None
         if not (math.isfinite(start) and math.isfinite(end)) or start < 0:
-            raise ValueError(f"onset {onset} must be a number >= 0")
+            raise DeepAudioError(f"onset {onset} must be a number >= 0")
         if start >= end:
-            raise ValueError(f"onset {onset} is not before offset {offset}")
+            raise DeepAudioError(f"onset {onset} is not before offset {offset}")
         event = Event(start, end, labels[0])
     file = Path(name)
     return (file if file.is_absolute() else root / file), labels, fold, event
