@@ -1,34 +1,46 @@
-"""Does transfer learning help on a small task? Held-out accuracy, from scratch vs transfer.
+"""Does transfer learning help on a small task? Held-out accuracy per method, task, clip
+count and seed, one JSON file per run so that an interrupted benchmark resumes.
 
-    python benchmarks/benchmark_transfer.py [--source models/pretrained_gm16.pt] [--clips 5 10 20] [--seeds 0 1 2]
+    python benchmarks/benchmark_transfer.py --tasks speakers drums --clips 5 20 --seeds 0 1 2
+    python benchmarks/benchmark_transfer.py --report            # the table of what has run
     python benchmarks/benchmark_transfer.py --source Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k
 
-With ``--backbone`` the source is that network's published checkpoint (see
-docs/backbones.md); "scratch" is then deep_audio's default CNN and recipe, the transfer
-strategies put a new head on the backbone, and the two feature methods use the backbone's
-embedding (``linear1`` of CNN14) and pooled conv features (``conv``; ``pooled`` for a
-Hugging Face encoder).
+Target tasks: the folders of ``tools/make_benchmark_data.py`` (``data/benchmark/<task>/
+{train,test}/<class>``): ``speakers`` (one voice per class, split by phrase), ``drums``
+(split by kit), ``languages`` (split by prompt). For each task, clip count and seed the
+same clips per class, drawn from ``train``, train every method, and every method is
+scored on all of ``test`` (the held-out split: phrases, kits, prompts never trained on).
 
-Target task: the bundled demo data (real speech in four languages, nothing like the
-source model's instrument notes). For each number of training clips per class and each
-seed, the same clips (drawn from data/demo/train) train a network from scratch (same
-architecture and input settings as the source) and by each transfer strategy, with the
-same epoch budget and early stopping; every model is scored on all the demo files it
-did not train on (the rest of data/demo/train and all of data/demo/test). Two last
-methods use the source as a frozen feature extractor: a linear SVM on its ``linear1``
-file embeddings ("embedding svm"), and a logistic regression on the ``conv_bands``
-embedding of every segment (the last conv block averaged over time, per channel and
-frequency band), a file taking the mean of its segments' probabilities ("conv
-logistic"; ``deep_feature_training --layer conv_bands --classifier logistic
---per-segment``). Prints one row per clip count: mean held-out accuracy over the seeds (and
-the spread). Runs on the CPU with one thread by default (``--threads``).
+Methods (``--methods``):
+
+=================  ===================================================================
+scratch            ``train_model`` with the default config: the network and recipe a
+                   new user gets
+strategy 0/1/2     ``transfer_learning(source, folders, strategy)`` with the default
+                   config: the seed call
+strategy 0 old     strategy 0 as it was before issue 19: the source's hidden layers and
+                   a new output layer, no few-shot schedule
+probe              logistic regression on the source's ``conv_bands`` embedding of every
+                   segment, a file taking the mean of its segments' probabilities
+                   (``deep-audio deep-feature-train --layer conv_bands --classifier
+                   logistic --per-segment``); ``conv`` for a published backbone
+probe conv         the same on the ``conv`` embedding (the last block averaged over time
+                   and frequency)
+classic svm        the 136 classic file features and an RBF SVM (``classic-train``)
+=================  ===================================================================
+
+Each run writes ``<runs>/<source>/<task>/c<clips>_s<seed>_<method>.json`` (accuracy,
+macro-F1, seconds, the git commit); a run whose file exists is skipped. ``--report``
+prints mean, standard deviation and range over the seeds. Runs on the CPU with one
+thread by default (``--threads``): the machines this was measured on are shared.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import logging
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -37,60 +49,158 @@ import numpy as np
 import torch
 
 from deep_audio.io.audio import list_audio_files
-from deep_audio.config import load_config
+from deep_audio.io.files import atomic_write
+from deep_audio.io.model_files import load_model
 from deep_audio.predict import evaluate_folders
-from deep_audio.predict.deep_features import (classify_files_deep,
+from deep_audio.training import train_model
+from deep_audio.training.transfer import transfer_learning
+
+TASKS = ("speakers", "drums", "languages")
+METHODS = ("scratch", "strategy 0", "strategy 0 old", "strategy 1", "strategy 2", "probe",
+           "probe conv", "classic svm")
+# Strategy 0 before issue 19: the source's hidden layers under a new output layer,
+# trained by the default epoch budget with early stopping on the validation files.
+OLD_STRATEGY_0 = dict(head="source", min_steps=0, few_shot_files_per_class=0,
+                      head_weight_decay=0.02)
+
+
+def sample_folders(task_root: Path, clips: int, seed: int, out: Path) -> list[Path]:
+    """Class folders of symbolic links to ``clips`` files per class drawn from
+    ``task_root/train`` (all of a class's files when it has fewer)."""
+    rng = np.random.default_rng(seed)
+    folders = []
+    for class_dir in sorted(p for p in (task_root / "train").iterdir() if p.is_dir()):
+        files = list_audio_files(class_dir)
+        chosen = sorted(rng.choice(len(files), size=min(clips, len(files)),
+                                   replace=False).tolist())
+        folder = out / class_dir.name
+        folder.mkdir(parents=True)
+        for index in chosen:
+            (folder / files[index].name).symlink_to(files[index].resolve())
+        folders.append(folder)
+    return folders
+
+
+def test_folders(task_root: Path) -> list[Path]:
+    return sorted(p for p in (task_root / "test").iterdir() if p.is_dir())
+
+
+def deep_scores(model_path: Path, tests: list[Path]) -> dict[str, float]:
+    scores = evaluate_folders(load_model(model_path), tests).scores
+    return {"accuracy": float(scores["accuracy"]), "macro_f1": float(scores["macro_f1"])}
+
+
+def probe_scores(source, folders: list[Path], tests: list[Path], output: Path, seed: int,
+                 layer: str) -> dict[str, float]:
+    """Logistic regression on every segment's ``layer`` embedding of the frozen source."""
+    from deep_audio.predict.deep_features import (classify_files_deep,
                                                   load_deep_feature_classifier,
                                                   train_deep_feature_classifier)
-from deep_audio.io.model_files import load_model
-from deep_audio.training import train_model
-from deep_audio.training.transfer import FEATURE_SECTIONS, STRATEGIES, transfer_learning
 
-# The last two use the source as a frozen feature extractor: a linear SVM on the
-# linear1 file embeddings, and a logistic regression on every segment's conv_bands
-# embedding (a file: the mean of its segments' probabilities).
-FEATURE_METHODS = {"embedding svm": dict(layer="linear1", classifier_type="svm"),
-                   "conv logistic": dict(layer="conv_bands", classifier_type="logistic",
-                                         per_segment=True)}
-METHODS = ["scratch"] + [f"strategy {s}" for s in STRATEGIES] + list(FEATURE_METHODS)
-
-
-def sample_folders(data_root: Path, clips: int, seed: int, out: Path
-                   ) -> tuple[list[Path], list[Path]]:
-    """Training and held-out class folders (symbolic links): ``clips`` files per class
-    drawn from ``data_root/train``; every other file of ``train`` and all of ``test``
-    are held out."""
-    rng = np.random.default_rng(seed)
-    train_folders, held_out_folders = [], []
-    for class_dir in sorted(p for p in (data_root / "train").iterdir() if p.is_dir()):
-        files = list_audio_files(class_dir)
-        chosen = set(rng.choice(len(files), size=min(clips, len(files)),
-                                replace=False).tolist())
-        held_out = ([f for i, f in enumerate(files) if i not in chosen]
-                    + list_audio_files(data_root / "test" / class_dir.name))
-        for kind, picked, folders in (("train", [files[i] for i in sorted(chosen)],
-                                       train_folders),
-                                      ("held_out", held_out, held_out_folders)):
-            folder = out / kind / class_dir.name
-            folder.mkdir(parents=True)
-            for index, path in enumerate(picked):  # index: names may repeat across folders
-                (folder / f"{index:03d}_{path.name}").symlink_to(path.resolve())
-            folders.append(folder)
-    return train_folders, held_out_folders
-
-
-def feature_classifier_accuracy(source, folders: list[Path], test_folders: list[Path],
-                                output: Path, seed: int, **options) -> float:
-    """A classifier on the source's embeddings (``options``: see
-    ``train_deep_feature_classifier``), scored on the test folders."""
-    result = train_deep_feature_classifier(source, folders, output, seed=seed,
-                                           precision="fp32", **options)
+    result = train_deep_feature_classifier(source, folders, output, seed=seed, layer=layer,
+                                           classifier_type="logistic", per_segment=True,
+                                           precision="fp32")
     classifier = load_deep_feature_classifier(result.model_path)
-    files = [(path, label) for label, folder in enumerate(test_folders)
-             for path in list_audio_files(folder)]
-    predictions = classify_files_deep([path for path, _ in files], classifier)
-    return float(np.mean([p.class_name == test_folders[label].name
-                          for p, (_, label) in zip(predictions, files)]))
+    return _file_scores(tests, lambda paths: [p.class_name for p in classify_files_deep(
+        paths, classifier)])
+
+
+def classic_scores(folders: list[Path], tests: list[Path], output: Path, seed: int
+                   ) -> dict[str, float]:
+    """The 136 classic features and the config's classifier (an RBF SVM)."""
+    from deep_audio.classic.classify import ClassicModel
+    from deep_audio.classic.training import extract_features_and_train
+    from deep_audio.config import load_config
+
+    classic = load_config().classic
+    result = extract_features_and_train(
+        folders, classic.mid_window_seconds, classic.mid_step_seconds,
+        classic.short_window_seconds, classic.short_step_seconds, classic.classifier,
+        output, seed=seed)
+    model = ClassicModel.load(result.model_path)
+    return _file_scores(tests, lambda paths: [model.class_names[model.classify_file(p)[0]]
+                                              for p in paths])
+
+
+def _file_scores(tests: list[Path], predict) -> dict[str, float]:
+    """Accuracy and macro-F1 of ``predict(paths) -> class names`` on the test folders."""
+    truth = [(path, folder.name) for folder in tests for path in list_audio_files(folder)]
+    predicted = predict([path for path, _ in truth])
+    names = sorted({name for _, name in truth})
+    correct = [p == t for p, (_, t) in zip(predicted, truth)]
+    f1 = []
+    for name in names:
+        tp = sum(p == name and t == name for p, (_, t) in zip(predicted, truth))
+        fp = sum(p == name and t != name for p, (_, t) in zip(predicted, truth))
+        fn = sum(p != name and t == name for p, (_, t) in zip(predicted, truth))
+        f1.append(2 * tp / max(2 * tp + fp + fn, 1))
+    return {"accuracy": float(np.mean(correct)), "macro_f1": float(np.mean(f1))}
+
+
+def run_one(method: str, *, source_path: str, backbone: str | None, folders: list[Path],
+            tests: list[Path], work: Path, seed: int) -> dict[str, float]:
+    """Train ``method`` on ``folders`` and score it on ``tests``."""
+    run = dict(progress=False, seed=seed, models_dir=str(work), device="cpu",
+               precision="fp32")
+    if method == "scratch":
+        return deep_scores(train_model(folders, "scratch", **run).model_path, tests)
+    if method.startswith("strategy"):
+        options = OLD_STRATEGY_0 if method.endswith("old") else {}
+        result = transfer_learning(source_path, folders, int(method.split()[1]),
+                                   output="transfer", backbone=backbone, **run, **options)
+        return deep_scores(result.model_path, tests)
+    if method.startswith("probe"):
+        source = load_model(source_path, backbone=backbone)
+        layer = "conv" if method == "probe conv" or backbone not in (None, "seed_cnn") \
+            else "conv_bands"
+        if backbone == "hf":
+            layer = "pooled"
+        return probe_scores(source if backbone else source_path, folders, tests,
+                            work / "probe", seed, layer)
+    if method == "classic svm":
+        return classic_scores(folders, tests, work / "classic", seed)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "deep_audio"],
+                               capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_file(runs: Path, source: str, task: str, clips: int, seed: int, method: str) -> Path:
+    return runs / Path(source).stem / task / f"c{clips}_s{seed}_{method.replace(' ', '_')}.json"
+
+
+def report(runs: Path, methods: list[str]) -> str:
+    """Markdown tables (one per source and task): held-out accuracy, mean +- standard
+    deviation over the seeds that have run, [min-max], and the seed count."""
+    rows: dict[tuple[str, str, int, str], list[float]] = {}
+    for path in sorted(runs.glob("*/*/*.json")):
+        record = json.loads(path.read_text())
+        rows.setdefault((record["source"], record["task"], record["clips"], record["method"]),
+                        []).append(record["accuracy"])
+    lines = []
+    for source, task in sorted({key[:2] for key in rows}):
+        present = [m for m in methods if any(k[:2] == (source, task) and k[3] == m
+                                             for k in rows)]
+        lines += [f"\n{task}, source {source}: held-out accuracy, mean ± sd [min-max] (seeds)",
+                  "| clips/class | " + " | ".join(present) + " |",
+                  "|---|" + "---|" * len(present)]
+        for clips in sorted({k[2] for k in rows if k[:2] == (source, task)}):
+            cells = []
+            for method in present:
+                values = rows.get((source, task, clips, method))
+                cells.append("-" if not values else
+                             f"{np.mean(values):.3f} ± {np.std(values):.3f} "
+                             f"[{min(values):.2f}-{max(values):.2f}] ({len(values)})")
+            lines.append(f"| {clips} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -99,91 +209,54 @@ def main() -> None:
     parser.add_argument("--backbone", default=None,
                         help="read --source as this backbone's published checkpoint "
                              "(panns_cnn14, panns_cnn14_16k, hf)")
-    parser.add_argument("--data", type=Path, default=Path("data/demo"))
+    parser.add_argument("--data", type=Path, default=Path("data/benchmark"),
+                        help="the output folder of tools/make_benchmark_data.py")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--clips", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS,
-                        metavar="METHOD", help=f"any of {METHODS} (default: all)")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--transfer-learning-rate", type=float,
-                        help="default: the config's transfer_learning_rate")
-    parser.add_argument("--fine-tune-learning-rate", type=float,
-                        help="default: the config's fine_tune_learning_rate")
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                        metavar="METHOD", help=f"any of {list(METHODS)} (default: all)")
+    parser.add_argument("--runs", type=Path, default=Path("benchmark_runs/transfer"),
+                        help="one JSON per finished run; existing ones are skipped")
+    parser.add_argument("--report", action="store_true", help="print the table and exit")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: leave the machine's other cores)")
     args = parser.parse_args()
+    if args.report:
+        print(report(args.runs, list(args.methods)))
+        return
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
-
-    source = load_model(args.source, backbone=args.backbone)
-    feature_methods = FEATURE_METHODS
-    if args.backbone not in (None, "seed_cnn"):
-        pooled = "pooled" if args.backbone == "hf" else "conv"
-        feature_methods = {"embedding svm": dict(FEATURE_METHODS["embedding svm"],
-                                                 layer=source.backbone.default_layer),
-                           "conv logistic": dict(FEATURE_METHODS["conv logistic"],
-                                                 layer=pooled)}
-    # The same budget for every network: epochs, early stopping, batch size.
-    settings = dict(epochs=args.epochs, min_epochs=10, early_stopping_patience=8,
-                    precision=args.precision, device="cpu", batch_size=16)
-    learning_rates = {key: value for key, value in (
-        ("transfer_learning_rate", args.transfer_learning_rate),
-        ("fine_tune_learning_rate", args.fine_tune_learning_rate)) if value is not None}
-    # From scratch: the source's input settings and architecture, random weights.
-    scratch_config = (load_config() if args.backbone not in (None, "seed_cnn") else
-                      dataclasses.replace(load_config(), **{
-                          section: getattr(source.config, section)
-                          for section in FEATURE_SECTIONS}))
-    pool = {d.name: len(list_audio_files(d)) for d in (args.data / "train").iterdir()
-            if d.is_dir()}
-    n_test = sum(len(list_audio_files(d)) for d in (args.data / "test").iterdir()
-                 if d.is_dir())
-    print(f"source: {args.source} ({args.backbone or str(len(source.class_names)) + ' classes'}); target: "
-          f"{len(pool)} classes of {args.data}; held out: the files of the training pool "
-          f"({sum(pool.values())}) not drawn + {n_test} test files; seeds {args.seeds}; "
-          f"{args.epochs} epochs at most; {learning_rates or 'config learning rates'}")
-    results: dict[tuple[int, str], list[float]] = {}
-    held_out_counts: dict[int, int] = {}
-    with tempfile.TemporaryDirectory() as scratch_dir:
-        work = Path(scratch_dir)
+    commit = git_commit()
+    for task in args.tasks:
+        task_root = args.data / task
+        if not (task_root / "train").is_dir():
+            raise SystemExit(f"{task_root}/train is missing: build it with "
+                             "tools/make_benchmark_data.py")
+        tests = test_folders(task_root)
         for clips in args.clips:
             for seed in args.seeds:
-                folders, held_out = sample_folders(args.data, clips, seed,
-                                                   work / f"c{clips}_s{seed}")
-                held_out_counts[clips] = sum(len(list_audio_files(f)) for f in held_out)
-                run = dict(progress=False, seed=seed, models_dir=str(work), **settings)
                 for method in args.methods:
-                    name = f"{method.replace(' ', '')}_c{clips}_s{seed}"
+                    path = run_file(args.runs, args.source, task, clips, seed, method)
+                    if path.is_file():
+                        continue
                     started = time.perf_counter()
-                    if method in feature_methods:  # the source as a frozen feature extractor
-                        accuracy = feature_classifier_accuracy(
-                            source if args.backbone else args.source, folders, held_out,
-                            work / name, seed, **feature_methods[method])
-                    else:
-                        if method == "scratch":
-                            result = train_model(folders, name, config=scratch_config, **run)
-                        else:
-                            result = transfer_learning(args.source, folders,
-                                                       int(method.split()[-1]), output=name,
-                                                       backbone=args.backbone,
-                                                       **run, **learning_rates)
-                        accuracy = evaluate_folders(load_model(result.model_path),
-                                                    held_out).scores["accuracy"]
-                    results.setdefault((clips, method), []).append(accuracy)
-                    print(f"  {clips:2d} clips/class, seed {seed}, {method:13s}: held-out "
-                          f"accuracy {accuracy:.3f} on {held_out_counts[clips]} files "
-                          f"({time.perf_counter() - started:.0f} s)", flush=True)
-
-    print(f"\nheld-out accuracy, mean (min-max) over {len(args.seeds)} seeds")
-    print("| clips per class | held-out files | " + " | ".join(args.methods) + " |")
-    print("|---|---|" + "---|" * len(args.methods))
-    for clips in args.clips:
-        cells = []
-        for method in args.methods:
-            values = results[(clips, method)]
-            cells.append(f"{np.mean(values):.3f} ({min(values):.2f}-{max(values):.2f})")
-        print(f"| {clips} | {held_out_counts[clips]} | " + " | ".join(cells) + " |")
+                    with tempfile.TemporaryDirectory() as scratch_dir:
+                        work = Path(scratch_dir)
+                        folders = sample_folders(task_root, clips, seed, work / "train")
+                        scores = run_one(method, source_path=args.source,
+                                         backbone=args.backbone, folders=folders,
+                                         tests=tests, work=work, seed=seed)
+                    record = {"source": args.source, "backbone": args.backbone, "task": task,
+                              "clips": clips, "seed": seed, "method": method, **scores,
+                              "test_files": sum(len(list_audio_files(t)) for t in tests),
+                              "seconds": time.perf_counter() - started, "commit": commit,
+                              "threads": args.threads}
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write(path, lambda f: f.write(json.dumps(record, indent=1).encode()))
+                    print(f"{task} {clips:2d} clips, seed {seed}, {method:14s}: accuracy "
+                          f"{scores['accuracy']:.3f} ({record['seconds']:.0f} s)", flush=True)
+    print(report(args.runs, list(args.methods)))
 
 
 if __name__ == "__main__":

@@ -200,16 +200,28 @@ class AugmentationConfig:
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """Learning rates for reusing a trained model; see :mod:`deep_audio.training.transfer`."""
+    """Reusing a trained model: learning rates, the new head and the few-shot schedule;
+    see :mod:`deep_audio.training.transfer`."""
 
     transfer_learning_rate: float
     fine_tune_learning_rate: float
+    head: str
+    min_steps: int
+    few_shot_files_per_class: int
+    head_weight_decay: float
 
     def __post_init__(self):
         _require(self.transfer_learning_rate > 0, "transfer_learning_rate",
                  self.transfer_learning_rate, "> 0")
         _require(self.fine_tune_learning_rate > 0, "fine_tune_learning_rate",
                  self.fine_tune_learning_rate, "> 0")
+        _require(self.head in ("embedding", "source"), "head", self.head,
+                 "embedding or source")
+        _require(self.min_steps >= 0, "min_steps", self.min_steps, ">= 0")
+        _require(self.few_shot_files_per_class >= 0, "few_shot_files_per_class",
+                 self.few_shot_files_per_class, ">= 0")
+        _require(self.head_weight_decay >= 0, "head_weight_decay", self.head_weight_decay,
+                 ">= 0")
 
 
 @dataclass(frozen=True)

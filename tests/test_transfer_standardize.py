@@ -4,13 +4,17 @@ import pytest
 import torch
 from torch import nn
 
-from deep_audio.models import Classifier
-
 from deep_audio.io.model_files import load_model, save_model
+from deep_audio.models import Classifier
 from deep_audio.tasks import SingleLabel
 from deep_audio.training.train import prepare_data
-from deep_audio.training.transfer import (StandardizedLinear, fold_head, head_input_statistics,
-                                 standardize_head, transfer_model)
+from deep_audio.training.transfer import (
+    StandardizedLinear,
+    fold_head,
+    head_input_statistics,
+    standardize_head,
+    transfer_model,
+)
 from tests.conftest import small_config
 
 CPU = torch.device("cpu")
@@ -63,7 +67,8 @@ def data(dataset):
 @pytest.mark.slow
 def test_standardized_head_computes_the_same_and_saves_a_plain_model(trained, data,
                                                                      tmp_path):
-    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2)
+    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2,
+                           head="source")
     nn.init.normal_(model.head.layers()[-1][0].weight)  # not zero: a real check
     waveform = torch.stack([data.train_set[i][0] for i in range(len(data.train_set))])
     model.eval()
@@ -89,7 +94,8 @@ def test_standardized_head_computes_the_same_and_saves_a_plain_model(trained, da
 
 @pytest.mark.slow
 def test_statistics_standardise_the_training_segments(trained, data):
-    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2)
+    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2,
+                           head="source")
     (mean, std), _ = head_input_statistics(model, data.train_set, batch_size=8, device=CPU)
     standardize_head(model, data.train_set, batch_size=8, device=CPU)
     seen = []
@@ -105,14 +111,16 @@ def test_statistics_standardise_the_training_segments(trained, data):
 
 
 def test_frozen_linear_layers_stay_plain(trained, data):
-    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=3)
+    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=3,
+                           head="source")
     assert standardize_head(model, data.train_set, batch_size=8, device=CPU) == 1
     assert type(model.head.linear_layer1[1]) is nn.Linear
     assert type(model.head.linear_layer2[0]) is StandardizedLinear
 
 
 def test_measuring_statistics_leaves_the_global_rng_alone(trained, data):
-    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2)
+    model = transfer_model(load_model(trained.model_path), data.class_names, layers_frozen=2,
+                           head="source")
     model.train()
     state = torch.get_rng_state()
     standardize_head(model, data.train_set, batch_size=8, device=CPU)

@@ -2,9 +2,13 @@
 
 The source is a deep_audio model file or a pretrained backbone's published checkpoint
 (``backbone="panns_cnn14_16k"``, ``"hf"``; see :mod:`deep_audio.models.backbones`). The
-new model keeps the source's backbone (its front end and weights) and, from a deep_audio
-model, the hidden layers of its head; the output layer is new, zero-initialised, for the
-new classes and the new task (single- or multi-label, whatever the source was). What
+new model keeps the source's backbone (its front end and weights) and puts a new linear
+head, zero-initialised, on the backbone's pooled embedding (its ``default_layer``:
+``conv_bands`` of the seed network, the last conv block averaged over time; ``linear1``
+of CNN14), for the new classes and the new task (single- or multi-label, whatever the
+source was). With ``head: source`` (the ``transfer`` settings) it keeps the hidden layers
+of a deep_audio source's head instead, under a new output layer: how transfer worked
+before issue 19, and worse on every benchmark task (docs/transfer_benchmark.md). What
 trains:
 
 ===========  ==========================================================================
@@ -20,40 +24,65 @@ CNN14's ``fc1``, then the head's hidden layers; the output layer always trains).
 Strategies 0 and 1 and any ``layers_frozen > 0`` train at ``transfer_learning_rate``.
 
 The settings that decide the features come from the source: a deep_audio model's front
-end, segments and network shape; a pretrained backbone's front end (its segments are
-the config's).
+end, segments and conv blocks; a pretrained backbone's front end (its segments are the
+config's).
+
+A few clips per class need another schedule than a large training set (see
+:func:`few_shot_schedule`): at least ``min_steps`` optimiser steps however few the
+segments; below ``few_shot_files_per_class`` files in a class no file is held out (every
+file trains, the schedule runs to its end and the last epoch is kept, as validation on
+one or two files per class would choose an epoch by noise); a frozen backbone's head
+trains with ``head_weight_decay`` (an L2 penalty on standardised inputs, as a linear
+probe has). While every feature block is frozen and nothing augments, each segment's
+head input is computed once and reused (:func:`cached_head_inputs`).
 
 While it trains, every trainable linear layer of the head sees standardised inputs (see
-:class:`StandardizedLinear`): a source's hidden activations can be large (mean magnitude
-about 55 after ``linear2`` of ``pretrained_gm16``), and one optimiser step on raw inputs
-of that size moves the outputs far. The standardisation is an exact reparametrisation,
-folded back into plain ``nn.Linear`` weights in every saved model.
+:class:`StandardizedLinear`): embeddings and a source's hidden activations can be large
+(mean magnitude about 55 after ``linear2`` of ``pretrained_gm16``), and one optimiser step
+on raw inputs of that size moves the outputs far. The standardisation is an exact
+reparametrisation, folded back into plain ``nn.Linear`` weights in every saved model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import hashlib
 import logging
+import math
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from deep_audio.config import Config, leaf_names, load_config, override
+from deep_audio.config import (Config, TrainingConfig, TransferConfig, leaf_names,
+                               load_config, override, seconds_to_samples)
+from deep_audio.data import SegmentDataset
 from deep_audio.data.manifest import Manifest
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.io.model_files import load_model
 from deep_audio.models import Classifier, Head
 from deep_audio.models.classifier import FEATURE_SECTIONS
+from deep_audio.models.seed import SeedBackbone
 from deep_audio.models.registry import SEED_BACKBONE, check_backbone_name
 from deep_audio.tasks import SingleLabel, Task
-from deep_audio.training.train import (TrainingResult, load_manifest, prepare_data,
-                                       run_training, task_for, training_session)
+from deep_audio.training.augment import Augmentation
+from deep_audio.training.train import (
+    PreparedData,
+    TrainingResult,
+    load_manifest,
+    prepare_data,
+    run_training,
+    task_for,
+    training_session,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,20 +105,52 @@ def frozen_layers_for(strategy: int, n_blocks: int) -> int:
     return {0: n_blocks, 1: n_blocks - 1, 2: 0}[strategy]
 
 
+HEADS = ("embedding", "source")
+
+
 def transfer_model(source: Classifier, class_names: Sequence[str],
                    task: Task = SingleLabel(), *, layers_frozen: int,
-                   config: Config | None = None) -> Classifier:
-    """A new classifier on a copy of ``source``'s backbone, its head's hidden layers (if
-    it has a head) and a zero-initialised output layer for ``class_names`` (uniform
-    posteriors at the start, however large the hidden activations), the first
-    ``layers_frozen`` units frozen. ``config`` (default the source's) must have the
-    backbone's front end."""
+                   config: Config | None = None, head: str = "embedding") -> Classifier:
+    """A new classifier on a copy of ``source``'s backbone, the first ``layers_frozen``
+    units frozen.
+
+    ``head="embedding"``: a linear head on the backbone's ``default_layer`` embedding (a
+    seed network that flattens its last block for its own head is rebuilt to average it
+    over time instead: the same weights, ``conv_bands`` as head input). ``"source"``: the
+    hidden layers of ``source``'s head (a linear head when it has none) under a new output
+    layer. Either way the output layer is zero-initialised (uniform posteriors at the
+    start, however large its inputs). ``config`` (default the source's) must have the
+    backbone's front end; its ``model`` section is made to describe the new network.
+    """
+    if head not in HEADS:
+        raise ConfigError(f"head={head!r} must be one of {', '.join(HEADS)}")
     backbone = copy.deepcopy(source.backbone)
-    template = source.head or Head(backbone.head_input_size, len(class_names))
-    head = template.with_new_output(len(class_names))
-    model = Classifier(config or source.config, class_names, backbone, head, task)
+    config = config or source.config
+    if head == "source" and source.head is not None:
+        new_head = source.head.with_new_output(len(class_names))
+    else:
+        if isinstance(backbone, SeedBackbone):
+            backbone, config = _pooled_seed_backbone(backbone, config)
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, hidden_units=(), dropout=(), output_activation=False))
+        new_head = Head(backbone.head_input_size, len(class_names))
+        nn.init.zeros_(new_head.output.weight)
+        nn.init.zeros_(new_head.output.bias)
+    model = Classifier(config, class_names, backbone, new_head, task)
     model.freeze(layers_frozen)
     return model
+
+
+def _pooled_seed_backbone(backbone: SeedBackbone, config: Config
+                          ) -> tuple[SeedBackbone, Config]:
+    """The seed backbone with ``pooling="time_mean"`` (head input: ``conv_bands``), the
+    same weights, and ``config`` saying so."""
+    if backbone.pooling != "time_mean":
+        pooled = SeedBackbone.from_settings({**backbone.settings(), "pooling": "time_mean"})
+        pooled.load_state_dict(backbone.state_dict())
+        backbone = pooled.to(next(backbone.buffers()).device)
+    return backbone, dataclasses.replace(config, model=dataclasses.replace(
+        config.model, pooling="time_mean"))
 
 
 class StandardizedLinear(nn.Module):
@@ -299,29 +360,157 @@ def transfer_learning(model: str | os.PathLike,
         section: getattr(source.config, section) for section in fixed})
     config = override(config, learning_rate=learning_rate)
     task = task_for(config, manifest)
+    transfer = config.transfer
 
     with training_session(config.training) as (device, distributed):  # DDP under torchrun
         data = prepare_data(folders, config, task, distributed=distributed, manifest=manifest)
+        few_shot = _files_per_class(data) < transfer.few_shot_files_per_class
+        if few_shot:
+            data = train_on_every_file(data, config)
+        head_only = n_frozen >= source.n_blocks
+        config = dataclasses.replace(config, training=few_shot_schedule(
+            config.training, transfer, train_segments=len(data.train_set),
+            few_shot=few_shot, head_only=head_only))
         new_model = transfer_model(source, data.class_names, task, layers_frozen=n_frozen,
-                                   config=config).to(device)
+                                   config=config, head=transfer.head).to(device)
         source_classes = list(source.class_names)
         del source
         standardize_head(new_model, data.train_set, batch_size=config.training.batch_size,
                          device=device)
         trainable = sum(p.numel() for p in new_model.parameters() if p.requires_grad)
+        training = config.training
         logger.info("transfer from %s (%s): %d of %d units frozen, %d trainable "
-                    "parameters, lr %g", model, new_model.backbone.name, n_frozen,
-                    len(new_model.layers()), trainable, learning_rate)
+                    "parameters, lr %g, %d epochs of %d segments%s", model,
+                    new_model.backbone.name, n_frozen, len(new_model.layers()), trainable,
+                    learning_rate, training.epochs, len(data.train_set),
+                    ", few-shot: every file trains" if few_shot else "")
         provenance = {"source_model": str(model), "backbone": new_model.backbone.name,
                       "source_classes": source_classes,
                       "strategy": None if layers_frozen is not None else strategy,
                       "layers_frozen": n_frozen, "trainable_parameters": trainable,
-                      "learning_rate": learning_rate}
-        result = run_training(new_model, data, output or f"{Path(str(model)).stem}_transfer",
-                              metadata={"transfer": provenance}, progress=progress,
-                              distributed=distributed)
+                      "learning_rate": learning_rate, "head": transfer.head,
+                      "few_shot": few_shot, "epochs": training.epochs,
+                      "weight_decay": training.weight_decay}
+        cache = (cached_head_inputs(new_model) if _head_input_is_fixed(new_model, config)
+                 else contextlib.nullcontext())
+        with cache:
+            result = run_training(new_model, data,
+                                  output or f"{Path(str(model)).stem}_transfer",
+                                  metadata={"transfer": provenance}, progress=progress,
+                                  distributed=distributed)
         fold_head(new_model)
         return result
+
+
+def few_shot_schedule(training: TrainingConfig, transfer: TransferConfig, *,
+                      train_segments: int, few_shot: bool, head_only: bool
+                      ) -> TrainingConfig:
+    """The training settings of a transfer run on ``train_segments`` segments.
+
+    Epochs are raised so that training takes at least ``transfer.min_steps`` optimiser
+    steps, and early stopping never ends it sooner; in a ``few_shot`` run (no file held
+    out) it never stops early at all. When only the head trains (``head_only``), AdamW's
+    weight decay is ``transfer.head_weight_decay``.
+
+    >>> from deep_audio.config import load_config
+    >>> config = load_config(min_steps=300, batch_size=16, epochs=20)
+    >>> few_shot_schedule(config.training, config.transfer, train_segments=40,
+    ...                   few_shot=True, head_only=True).epochs  # 3 steps per epoch
+    100
+    """
+    steps_per_epoch = math.ceil(train_segments / training.batch_size)
+    epochs_for_steps = math.ceil(transfer.min_steps / max(steps_per_epoch, 1))
+    epochs = max(training.epochs, epochs_for_steps)
+    changes: dict[str, Any] = {"epochs": epochs,
+                               "min_epochs": max(training.min_epochs, epochs_for_steps)}
+    if few_shot:
+        changes.update(min_epochs=epochs, early_stopping_patience=epochs)
+    if head_only:
+        changes["weight_decay"] = transfer.head_weight_decay
+    return dataclasses.replace(training, **changes)
+
+
+def _files_per_class(data: PreparedData) -> int:
+    """Files of the class with fewest (training and validation together)."""
+    sets = [data.train_set] + ([] if data.validation_set is data.train_set
+                               else [data.validation_set])
+    labels = [label for dataset in sets for label in dataset.labels]
+    n_classes = len(data.class_names)
+    if labels and np.ndim(labels[0]) == 1:  # multi-label: files holding each class
+        counts = np.asarray(labels).sum(axis=0)
+    else:
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
+    return int(counts.min())
+
+
+def train_on_every_file(data: PreparedData, config: Config) -> PreparedData:
+    """``data`` with its validation files moved into training, and validation on the
+    training set.
+
+    With a few files per class, validating on one or two of them picks an epoch by noise
+    and costs a fifth of the training data; instead every file trains and the epoch is
+    chosen on the training files (their macro-F1 reaches its top early, and ties go to
+    the lower loss, so in practice the last epoch). Data whose targets come from events
+    (strong labels) keeps its split: the events are not kept with the segments.
+    """
+    train, validation = data.train_set, data.validation_set
+    if validation is train or train.strong or validation.strong:
+        return data
+    merged = SegmentDataset(
+        train.waveforms + validation.waveforms, train.labels + validation.labels,
+        segment_samples=train.segment_samples,
+        hop_samples=seconds_to_samples(config.segments.segment_hop_seconds,
+                                       config.front_end.sample_rate))
+    summary = {**data.summary, "train_files": len(merged.waveforms), "validation_files": 0,
+               "train_segments": len(merged), "validation_segments": 0,
+               "validation": "none (few-shot): every file trains; the reported metrics "
+                             "are on the training files"}
+    return dataclasses.replace(data, train_set=merged, validation_set=merged,
+                               summary=summary)
+
+
+def _head_input_is_fixed(model: Classifier, config: Config) -> bool:
+    """Every backbone unit frozen, no augmentation, no compilation: a segment's head
+    input is the same in every epoch."""
+    backbone_units = len(model.backbone.blocks()) + len(model.backbone.head_blocks())
+    augment = Augmentation.from_config(config.augmentation, config.front_end)
+    return (model.frozen_layers >= backbone_units and not augment.enabled
+            and not config.training.compile_model)
+
+
+@contextlib.contextmanager
+def cached_head_inputs(model: Classifier, *, max_rows: int = 200_000) -> Iterator[None]:
+    """Within the block, ``model(waveform)`` computes each distinct segment's head input
+    once (front end and backbone) and only the head after that.
+
+    A frozen backbone without augmentation gives a segment the same head input in every
+    epoch, yet ``fit`` would compute it again in every training and validation pass:
+    with the few-shot schedule's many epochs, nearly all of a run's time. Rows are keyed
+    by a hash of the waveform; at most ``max_rows`` are kept (each ``head_input_size``
+    float32 values). Shapes: ``(batch, samples)`` in, ``(batch, n_classes)`` out.
+    """
+    backbone = model.backbone
+    cache: dict[bytes, np.ndarray] = {}
+
+    def forward(waveform: torch.Tensor) -> torch.Tensor:
+        rows = waveform.detach().float().cpu().contiguous().numpy()
+        keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        fresh: dict[bytes, np.ndarray] = {}
+        if missing:
+            with torch.no_grad():
+                computed = backbone.head_input(backbone.features(waveform[missing]))
+            fresh = dict(zip((keys[i] for i in missing), computed.float().cpu().numpy()))
+            if len(cache) + len(fresh) <= max_rows:
+                cache.update(fresh)
+        inputs = np.stack([cache[key] if key in cache else fresh[key] for key in keys])
+        return model.head(torch.from_numpy(inputs).to(waveform.device))
+
+    model.forward = forward  # an instance attribute: nothing that is saved changes
+    try:
+        yield
+    finally:
+        del model.forward
 
 
 def _section_of(key: str, config: Config) -> str | None:
