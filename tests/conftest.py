@@ -11,6 +11,8 @@ import soundfile
 
 from deep_audio.config import load_config
 
+REPO = Path(__file__).resolve().parent.parent  # the repository's root folder
+
 SMALL_CONFIG = {
     "sample_rate": 8000, "n_fft": 256, "n_mels": 32,
     "segment_seconds": 0.5, "segment_hop_seconds": 0.25,

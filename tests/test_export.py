@@ -11,10 +11,9 @@ import torch
 
 from deep_audio.bin import export_model
 from deep_audio.errors import ExportError, ModelFileError
-from deep_audio.export import (LOGIT_ATOL, read_torchscript_metadata, to_onnx, to_torchscript,
-                               verify)
-from deep_audio.predict import classify_file, classify_files
+from deep_audio.export import LOGIT_ATOL, read_torchscript_metadata, to_onnx, to_torchscript, verify
 from deep_audio.io.model_files import load_model
+from deep_audio.predict import classify_file, classify_files
 
 onnx = pytest.importorskip("onnx", reason="export needs onnx (pip install -e '.[export]')")
 onnxruntime = pytest.importorskip("onnxruntime",

@@ -8,8 +8,7 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
 from deep_audio.errors import DeepAudioError
-from deep_audio.metrics import (confusion_matrix, multilabel_scores, precision_recall_curves,
-                                scores)
+from deep_audio.metrics import confusion_matrix, multilabel_scores, precision_recall_curves, scores
 
 
 def synthetic(n_files: int = 60, seed: int = 0):

@@ -16,15 +16,23 @@ import skops.io
 import soundfile
 
 from deep_audio.bin import classic_test, classic_training, feature_extraction, feature_plots
-from deep_audio.classic import (CLASSIFIER_TYPES, TRUSTED_TYPES, ClassicModel, classify_file,
-                                extract_features_and_train, file_classification,
-                                load_classic_model, plot_feature_space,
-                                resolve_classic_model_path, train_classifier)
+from deep_audio.classic import (
+    CLASSIFIER_TYPES,
+    TRUSTED_TYPES,
+    ClassicModel,
+    classify_file,
+    extract_features_and_train,
+    file_classification,
+    load_classic_model,
+    plot_feature_space,
+    resolve_classic_model_path,
+    train_classifier,
+)
 from deep_audio.classic import training as classic_training_module
 from deep_audio.classic.classifiers import PARAMETER_GRIDS
 from deep_audio.config import load_config
 from deep_audio.errors import DeepAudioError, ModelFileError
-from tests.conftest import tone
+from tests.conftest import REPO, tone
 
 WINDOWS = (1.0, 1.0, 0.05, 0.025)          # mid window, mid step, short window, short step
 SMALL_GRIDS = {"svm": None, "svm_rbf": None, "knn": None, "randomforest": [10, 30],
@@ -264,11 +272,11 @@ def test_classic_imports_do_not_import_torch():
             "from deep_audio.features import LogMel, Normalize, band_statistics; "
             "assert 'torch' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True,
-                   cwd=Path(__file__).resolve().parent.parent)
+                   cwd=REPO)
 
 
 def test_no_pickle_or_joblib_in_the_classic_code():
-    root = Path(__file__).resolve().parent.parent / "deep_audio"
+    root = REPO / "deep_audio"
     sources = list((root / "classic").glob("*.py")) + [root / "features" / "handcrafted.py"]
     for source in sources:
         text = source.read_text()

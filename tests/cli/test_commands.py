@@ -2,11 +2,11 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from deep_audio.bin import basic_test, basic_training, classification_report, model_architecture
+from tests.conftest import REPO
 
 
 @pytest.mark.slow
@@ -44,7 +44,7 @@ def test_report_prints_scores_and_saves_the_confusion_png(trained, dataset, tmp_
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-SEED_PRESET = Path(__file__).resolve().parent.parent / "configs" / "seed.yaml"
+SEED_PRESET = REPO / "configs" / "seed.yaml"
 
 
 def test_architecture_prints_the_seed_table(capsys):

@@ -14,9 +14,9 @@ import pytest
 
 from deep_audio.cli import main as cli_main
 from deep_audio.cli.main import COMMANDS, GROUPS
-from tests.conftest import SMALL_CONFIG, write_class_folders
+from tests.conftest import REPO, SMALL_CONFIG, write_class_folders
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 # The seed's modules, each the same command as a deep_audio.cli module.
 SEED_MODULES = {seed: command for command in COMMANDS.values()
                 for seed in command.seed_modules}

@@ -21,9 +21,9 @@ import pytest
 import soundfile
 import torch
 
-from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.bin import basic_test
 from deep_audio.errors import ModelFileError
+from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.io.model_files import load_checkpoint, load_model
 from tests.conftest import EXPORT_PACKAGES, SMALL_CONFIG, needs, tone
 
@@ -216,8 +216,8 @@ def test_the_torch_and_onnx_predictors_give_the_same_verdict_per_file(battery, t
     """Every path reads files the same way: the battery through PyTorch and through
     onnxruntime gets the same refusals (same reason) and the same classes."""
     from deep_audio.export import to_onnx
-    from deep_audio.predict.onnx import OnnxClassifier
     from deep_audio.predict.classify import as_predictor
+    from deep_audio.predict.onnx import OnnxClassifier
 
     model = load_model(battery["model"])
     predictors = [as_predictor(model), OnnxClassifier(to_onnx(model, tmp_path / "m.onnx"))]

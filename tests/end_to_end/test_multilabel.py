@@ -10,10 +10,10 @@ import soundfile
 
 from deep_audio.bin import basic_training, classification_report, segment_recording
 from deep_audio.data.manifest import read_manifest
-from deep_audio.predict import evaluate_manifest
 from deep_audio.events import read_annotation
-from deep_audio.metrics import best_thresholds, multilabel_scores
 from deep_audio.io.model_files import load_model
+from deep_audio.metrics import best_thresholds, multilabel_scores
+from deep_audio.predict import evaluate_manifest
 from deep_audio.predict.classify import classify_files
 from deep_audio.tasks import SingleLabel
 from deep_audio.training import cross_validate, train_model

@@ -5,18 +5,17 @@ files into several formats and sample rates, adds a damaged file, trains a small
 and checks that held-out recordings are classified far above chance.
 """
 
-from pathlib import Path
 
 import pytest
 import soundfile
 
 from deep_audio.io.audio import list_audio_files, read_audio
-from deep_audio.predict import evaluate_folders
 from deep_audio.io.model_files import load_model
+from deep_audio.predict import evaluate_folders
 from deep_audio.training import train_model
-from tests.conftest import small_config
+from tests.conftest import REPO, small_config
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO = REPO / "data" / "demo"
 CLASSES = ["english", "french", "russian"]
 FORMATS = [  # (suffix, sample rate in Hz, soundfile options)
     (".wav", 22050, {"subtype": "PCM_24"}),

@@ -4,9 +4,19 @@ import numpy as np
 import pytest
 
 from deep_audio.errors import AnnotationError, DeepAudioError
-from deep_audio.events import (Event, Region, SegmentScores, as_events, detect_events,
-                               evaluate_events, label_indices, make_regions, owned_bounds,
-                               read_annotation, write_annotation)
+from deep_audio.events import (
+    Event,
+    Region,
+    SegmentScores,
+    as_events,
+    detect_events,
+    evaluate_events,
+    label_indices,
+    make_regions,
+    owned_bounds,
+    read_annotation,
+    write_annotation,
+)
 
 CLASSES = ["dog", "siren"]
 
@@ -300,7 +310,7 @@ def test_psds_of_perfect_scores_is_near_one_and_of_random_scores_low():
 
 
 def test_event_timeline_plot(tmp_path):
-    from deep_audio.viz.event_timeline import plot_event_timeline
+    from deep_audio.viz.timeline import plot_event_timeline
 
     starts, ends = frames(40)
     p = np.zeros((40, 2))

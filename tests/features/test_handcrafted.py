@@ -10,10 +10,16 @@ import soundfile
 
 from deep_audio.errors import DeepAudioError
 from deep_audio.features import handcrafted
-from deep_audio.features.handcrafted import (MID_TERM_NAMES, SHORT_TERM_NAMES,
-                                             directory_feature_extraction, file_features,
-                                             folder_features, mid_term_features,
-                                             mid_term_statistics, short_term_features)
+from deep_audio.features.handcrafted import (
+    MID_TERM_NAMES,
+    SHORT_TERM_NAMES,
+    directory_feature_extraction,
+    file_features,
+    folder_features,
+    mid_term_features,
+    mid_term_statistics,
+    short_term_features,
+)
 from tests.conftest import tone
 
 RATE = 16000

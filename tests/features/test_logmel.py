@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,9 +5,9 @@ import torch
 
 from deep_audio.config import load_config
 from deep_audio.features import LogMel, Normalize, band_statistics
-from tests.conftest import tone
+from tests.conftest import REPO, tone
 
-SEED_PRESET = Path(__file__).resolve().parent.parent / "configs" / "seed.yaml"
+SEED_PRESET = REPO / "configs" / "seed.yaml"
 
 
 def test_segments_give_the_seed_and_default_input_sizes():

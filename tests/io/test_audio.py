@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from deep_audio.io.audio import list_audio_files, read_audio
 from deep_audio.errors import AudioError
+from deep_audio.io.audio import list_audio_files, read_audio
 from tests.conftest import tone
 
 WAV_SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]

@@ -12,14 +12,14 @@ from deep_audio.classic import resolve_classic_model_path
 from deep_audio.classic.scatter import plot_feature_space
 from deep_audio.errors import DeepAudioError, ModelFileError
 from deep_audio.io.files import atomic_write, check_header, resolve_model_path
+from deep_audio.io.model_files import atomic_save
+from deep_audio.io.model_files import resolve_model_path as models_resolve_model_path
+from deep_audio.models import Classifier
 from deep_audio.predict import search as search_module
 from deep_audio.predict.embeddings import extract_deep_features
 from deep_audio.predict.evaluate import evaluate_folders
 from deep_audio.predict.search import SoundIndex
-from deep_audio.models import Classifier
-from deep_audio.io.model_files import resolve_model_path as models_resolve_model_path
-from deep_audio.io.model_files import atomic_save
-from tests.conftest import small_config
+from tests.conftest import REPO, small_config
 
 
 def small_index(n_files: int) -> SoundIndex:
@@ -108,7 +108,7 @@ def test_files_module_imports_no_torch():
     program = ("import sys, deep_audio.io.files, deep_audio.classic.model_file, "
                "deep_audio.classic.scatter; assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parent.parent)
+                          timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
 
 

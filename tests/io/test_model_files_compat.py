@@ -3,17 +3,15 @@ they computed then."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from deep_audio.io.model_files import load_model
 from deep_audio.tasks import SingleLabel
+from tests.conftest import REPO
 
-FIXTURES = Path(__file__).parent / "fixtures" / "models"
+FIXTURES = REPO / "tests" / "fixtures" / "models"
 EXPECTED = np.load(FIXTURES / "expected.npz")
 
 

@@ -9,11 +9,11 @@ from deep_audio.models import Classifier, SeedBackbone
 from deep_audio.tasks import MultiLabel
 from deep_audio.io.model_files import load_model, resolve_model_path, save_model
 from deep_audio.io import model_files as model_io
-from tests.conftest import small_config
+from tests.conftest import REPO, small_config
 
 
 def test_seed_network_matches_the_talk():
-    model = Classifier.seed(load_config(Path(__file__).resolve().parent.parent / "configs" /
+    model = Classifier.seed(load_config(REPO / "configs" /
                                         "seed.yaml"), [f"c{i}" for i in range(16)])
     assert model.input_shape == (1, 201, 128)
     assert model.backbone.flat_features == model.head.in_features == 24576

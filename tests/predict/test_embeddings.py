@@ -13,15 +13,23 @@ from deep_audio.bin import deep_feature_test, deep_feature_training, extract_fea
 from deep_audio.classic import classify_file, load_classic_model
 from deep_audio.data import cut_segment
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.predict import classify_files
-from deep_audio.predict.deep_features import (DeepFeatureClassifier, classify_files_deep,
-                                                  deep_file_classification,
-                                                  load_deep_feature_classifier,
-                                                  train_deep_feature_classifier)
-from deep_audio.predict.embeddings import (embed_file, embed_files, embed_segments,
-                                             embedding_layers, extract_deep_features)
-from deep_audio.models import Classifier
 from deep_audio.io.model_files import load_model, save_model
+from deep_audio.models import Classifier
+from deep_audio.predict import classify_files
+from deep_audio.predict.deep_features import (
+    DeepFeatureClassifier,
+    classify_files_deep,
+    deep_file_classification,
+    load_deep_feature_classifier,
+    train_deep_feature_classifier,
+)
+from deep_audio.predict.embeddings import (
+    embed_file,
+    embed_files,
+    embed_segments,
+    embedding_layers,
+    extract_deep_features,
+)
 from deep_audio.predict.predictor import Predictor
 from tests.conftest import small_config
 

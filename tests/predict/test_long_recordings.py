@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import soundfile
 
-from deep_audio.io.audio import read_audio, read_audio_blocks
 from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import AudioError, DeepAudioError
-from deep_audio.predict import classify_files
 from deep_audio.events import Event, make_regions, read_annotation
-from deep_audio.predict.long_recordings import (evaluate_segmentation, save_segmentation,
-                                                segment_recording)
+from deep_audio.io.audio import read_audio, read_audio_blocks
 from deep_audio.io.model_files import load_model
-
+from deep_audio.predict import classify_files
+from deep_audio.predict.long_recordings import (
+    evaluate_segmentation,
+    save_segmentation,
+    segment_recording,
+)
 from tests.conftest import tone
 
 # (start_seconds, end_seconds, class) of the generated recording; classes of `trained`.

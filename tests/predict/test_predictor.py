@@ -12,12 +12,11 @@ import pytest
 import soundfile
 
 from deep_audio.config import load_config
-from deep_audio.tasks import SingleLabel
+from deep_audio.data.plan import SegmentPlan, segment_starts
 from deep_audio.errors import AudioError, DeepAudioError
 from deep_audio.predict.classify import classify_file, classify_files
 from deep_audio.predict.predictor import FileResult, Predictor
-from deep_audio.data.plan import SegmentPlan, segment_starts
-
+from deep_audio.tasks import SingleLabel
 from tests.conftest import tone
 
 

@@ -10,8 +10,8 @@ import torch
 
 from deep_audio.bin import similar_sounds
 from deep_audio.errors import DeepAudioError, ModelFileError
-from deep_audio.predict.search import SoundIndex, build_index, nearest, search
 from deep_audio.io.model_files import load_model, save_model
+from deep_audio.predict.search import SoundIndex, build_index, nearest, search
 
 
 @pytest.fixture(scope="module")

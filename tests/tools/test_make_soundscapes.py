@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-RECIPE = Path(__file__).resolve().parent.parent / "tools" / "make_soundscapes.py"
+from tests.conftest import REPO
+
+RECIPE = REPO / "tools" / "make_soundscapes.py"
 spec = importlib.util.spec_from_file_location("make_soundscapes", RECIPE)
 recipe = importlib.util.module_from_spec(spec)
 sys.modules.setdefault("make_soundscapes", recipe)  # dataclasses look the module up

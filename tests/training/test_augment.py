@@ -6,9 +6,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from deep_audio.models import Classifier
 from deep_audio.training import train_one_epoch
-from deep_audio.training.loop import Optimisation, TrainingStep
 from deep_audio.training.augment import Augmentation
-
+from deep_audio.training.loop import Optimisation, TrainingStep
 from tests.conftest import small_config
 
 

@@ -10,14 +10,12 @@ import textwrap
 import pytest
 import torch
 import yaml
-
 from torch.utils.data import DataLoader
 
 from deep_audio.config import load_config
 from deep_audio.io.model_files import load_model
 from deep_audio.training import evaluate
 from deep_audio.training.train import prepare_data
-
 from tests.conftest import SMALL_CONFIG
 
 pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(),
@@ -111,7 +109,6 @@ def test_replicas_stay_identical_and_validation_covers_every_segment(dataset, tm
 def test_torchrun_multi_label_validation_covers_every_file(dataset, tmp_path):
     """Two processes score their shares of a tagger's validation set; gathered, the mAP
     (per file, on each file's segment maximum) is that of the whole set in one process."""
-    from deep_audio.config import override
     from deep_audio.data.manifest import read_manifest
 
     manifest = tmp_path / "tags.csv"

@@ -1,19 +1,18 @@
 """The training recipe: stopping rule, schedule, the seed preset and older model files."""
 
-from pathlib import Path
 
 import pytest
 import torch
 
 from deep_audio.config import load_config
-from deep_audio.models import Classifier
-from deep_audio.io.model_files import load_model, save_model
 from deep_audio.io import model_files as model_io
+from deep_audio.io.model_files import load_model, save_model
+from deep_audio.models import Classifier
 from deep_audio.training import train_model
 from deep_audio.training.loop import epochs_without_gain, make_scheduler
-from tests.conftest import small_config
+from tests.conftest import REPO, small_config
 
-SEED_PRESET = Path(__file__).resolve().parent.parent / "configs" / "seed.yaml"
+SEED_PRESET = REPO / "configs" / "seed.yaml"
 
 
 def test_a_tie_is_not_a_gain():

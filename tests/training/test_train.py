@@ -8,10 +8,10 @@ import torch
 
 from deep_audio.device import autocast_dtype, resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
-from deep_audio.predict import classify_file, classify_files, evaluate_folders
 from deep_audio.io.model_files import load_model
-from deep_audio.training import train_model
+from deep_audio.predict import classify_file, classify_files, evaluate_folders
 from deep_audio.tasks import MultiLabel, SingleLabel
+from deep_audio.training import train_model
 from tests.conftest import small_config
 
 
