@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from deep_audio.predict import evaluate_folders, segment_recording
 from deep_audio.io.model_files import load_model
-from deep_audio.viz import (evaluation_report, multilabel_report, segmentation_report,
-                                spectrogram_report)
-
+from deep_audio.predict import evaluate_folders, segment_recording
+from deep_audio.viz import (
+    evaluation_report,
+    multilabel_report,
+    segmentation_report,
+    spectrogram_report,
+)
 from tests.conftest import tone
 
 # (onset, offset, label) of the generated recording; classes of the `trained` model.
@@ -63,14 +66,14 @@ def make_feature_space(dataset, path: Path) -> Path:
     """The seed's scatter of the test folders (an SVM on two features), as a page."""
     from deep_audio.classic import plot_feature_space
 
-    return plot_feature_space(dataset["test"], None, html=path, classifier_type="svm_rbf",
+    return plot_feature_space(dataset["test"], None, html=path, classifier="svm_rbf",
                               mid_window_seconds=1.0, mid_step_seconds=1.0,
                               short_window_seconds=0.05, short_step_seconds=0.025).html_path
 
 
 def make_spectrogram(folder: Path) -> Path:
-    from deep_audio.io.audio import read_audio
     from deep_audio.features.handcrafted import spectrogram
+    from deep_audio.io.audio import read_audio
 
     recording = write_recording(folder / "spectrogram.wav")
     samples, rate = read_audio(recording)

@@ -16,15 +16,20 @@ from sklearn.metrics import average_precision_score
 from deep_audio.bin import classification_report, feature_plots
 from deep_audio.bin import segment_recording as segment_cli
 from deep_audio.errors import DeepAudioError
-from deep_audio.viz import (evaluation_report, multilabel_report, read_page_data,
-                            training_report)
+from deep_audio.training.history import read_history
+from deep_audio.viz import evaluation_report, multilabel_report, read_page_data, training_report
 from deep_audio.viz.evaluation import evaluation_page
 from deep_audio.viz.html import decode_log_mel_image, log_mel_image
-from deep_audio.training.history import read_history
-
-from tests.reports_helpers import (EVENTS, folder_report, make_feature_space, make_multilabel,
-                                   make_spectrogram, make_timeline, synthetic_multilabel,
-                                   write_recording)
+from tests.reports_helpers import (
+    EVENTS,
+    folder_report,
+    make_feature_space,
+    make_multilabel,
+    make_spectrogram,
+    make_timeline,
+    synthetic_multilabel,
+    write_recording,
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import numpy as np
 
 from deep_audio.bin import classification_report
-from deep_audio.viz.png import plot_training_report
 from deep_audio.training.history import read_history
+from deep_audio.viz.training import plot_training_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

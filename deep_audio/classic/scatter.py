@@ -88,7 +88,7 @@ def plot_feature_space(
              f"{training.macro_f1:.2f}")
     path = html_path = None
     if output is not None:
-        from deep_audio.viz.png import plot_decision_surface
+        from deep_audio.viz.features import plot_decision_surface
 
         path = plot_decision_surface(
             points, labels, class_names, output, predict=training.pipeline.predict,

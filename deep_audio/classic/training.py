@@ -243,7 +243,7 @@ def extract_features_and_train(
     result.model_path = model.save(resolve_classic_model_path(model_name, models_dir))
     logger.info("saved %s", result.model_path)
     if confusion_matrix_path is not None:
-        from deep_audio.viz.png import plot_confusion_matrix
+        from deep_audio.viz.evaluation import plot_confusion_matrix
 
         plot_confusion_matrix(result.confusion_matrix, class_names, confusion_matrix_path,
                               title=f"{classifier_type}, out-of-fold")

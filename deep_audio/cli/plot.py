@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             step_seconds=classic.spectrogram_step_seconds)
         written = []
         if args.output:
-            from deep_audio.viz.png import plot_spectrogram
+            from deep_audio.viz.features import plot_spectrogram
 
             written.append(plot_spectrogram(magnitude, args.output, frequencies_hz=frequencies,
                                             times_seconds=times, title=args.input[0]))

@@ -29,7 +29,7 @@ from deep_audio.io.model_files import load_model
 from deep_audio.predict import evaluate_folders, evaluate_manifest
 from deep_audio.predict.evaluate import TaggingReport
 from deep_audio.training.history import read_history
-from deep_audio.viz.png import plot_class_scores, plot_confusion_matrix, plot_training_report
+from deep_audio.viz import plot_class_scores, plot_confusion_matrix, plot_training_report
 
 logger = logging.getLogger(__name__)
 

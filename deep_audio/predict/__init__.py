@@ -29,7 +29,7 @@ _WHERE = {
     **dict.fromkeys(["DetectionScores", "Event", "Region", "SegmentScores", "detect_events",
                      "evaluate_events", "make_regions", "read_annotation",
                      "write_annotation"], "deep_audio.events"),
-    "plot_event_timeline": "deep_audio.viz.event_timeline",
+    "plot_event_timeline": "deep_audio.viz.timeline",
 }
 
 __all__ = sorted(_WHERE)

@@ -45,7 +45,7 @@ from deep_audio.events.detection import detect_events, make_regions, moving_aver
 from deep_audio.events.spans import Event, Region, as_events, label_indices
 from deep_audio.metrics import confusion_matrix, scores
 from deep_audio.predict.classify import as_predictor
-from deep_audio.viz.png import plot_timeline
+from deep_audio.viz.timeline import plot_timeline
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +96,12 @@ class RecordingSegmentation:
     def plot(self, path: str | os.PathLike, *,
              truth: Sequence[Event | tuple[float, float, str]] | None = None) -> Path:
         """Timeline picture (``.png``, ``.svg`` or ``.html``): smoothed posteriors, regions
-        and, when given, the annotation; see :func:`deep_audio.viz.png.plot_timeline`. A
+        and, when given, the annotation; see :func:`deep_audio.viz.timeline.plot_timeline`. A
         multi-label model's: a lane per class with its posteriors, events and annotated
-        events (:func:`~deep_audio.viz.event_timeline.plot_event_timeline`)."""
+        events (:func:`~deep_audio.viz.timeline.plot_event_timeline`)."""
         truth = None if truth is None else as_events(truth, "truth")
         if "thresholds" in self.settings:
-            from deep_audio.viz.event_timeline import plot_event_timeline
+            from deep_audio.viz.timeline import plot_event_timeline
 
             return plot_event_timeline(
                 self.starts_seconds, self.ends_seconds, self.posteriors, self.class_names,

@@ -111,7 +111,7 @@ class Report(Callback):
         self.path: Path | None = None
 
     def on_fit_end(self, state: TrainingState):
-        from deep_audio.viz.png import plot_training_report
+        from deep_audio.viz.training import plot_training_report
         from deep_audio.viz.training import training_report  # plotly only when it ends
 
         confusion = state.best_metrics.get("val_confusion")

@@ -1,5 +1,6 @@
-"""The evaluation report: scores, a clickable confusion matrix, the files behind each cell.
+"""The evaluation picture: a confusion matrix (PNG), and the report page around it (HTML).
 
+:func:`plot_confusion_matrix` saves the matrix as an image (``deep-audio report``).
 :func:`evaluation_report` writes one HTML page for a :class:`~deep_audio.predict.evaluate.
 FolderReport`: the scores table; the confusion matrix (counts or shares of the true
 class), where clicking a cell lists its files with their posteriors and an audio player;
@@ -25,6 +26,7 @@ from deep_audio.errors import AudioError
 from deep_audio.io.audio import printable, read_audio
 from deep_audio.metrics import scores as confusion_scores
 from deep_audio.predict.predictor import FileResult
+from deep_audio.viz.figures import draw_confusion, pyplot, save
 from deep_audio.viz.html import AUDIO_SAMPLE_RATE, AudioClips, Page, finite, log_mel_image, table
 
 logger = logging.getLogger(__name__)
@@ -109,6 +111,29 @@ document.getElementById('confusion').on('plotly_click', event => {
   showCell(REPORT.class_names.indexOf(point.y), REPORT.class_names.indexOf(point.x));
 });
 """
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray, class_names: Sequence[str], path: str | os.PathLike, *,
+    title: str = "Confusion matrix",
+) -> Path:
+    """Save a confusion matrix (rows: true class, columns: predicted) as an image.
+
+    Parameters
+    ----------
+    matrix : np.ndarray, shape (n_classes, n_classes)
+        Counts.
+    class_names : sequence of str
+        One name per row/column.
+    path : str or PathLike
+        Output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``).
+    """
+    plt = pyplot()
+    size = max(4.0, 0.6 * len(class_names) + 2.5)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    draw_confusion(fig, ax, matrix, class_names, title=title)
+    fig.tight_layout()
+    return save(fig, path)
 
 
 def evaluation_report(report, path: str | os.PathLike, *, title: str | None = None,

@@ -1,5 +1,10 @@
-"""The seed's two pictures as pages: a file's spectrogram, and two features per class over
-a classifier's decision surface (hover names the file, a click plays it)."""
+"""The seed's two feature pictures: a file's spectrogram, and two features per class over a
+classifier's decision surface.
+
+Each as an image (:func:`plot_spectrogram`, :func:`plot_decision_surface`) and as a page
+(:func:`spectrogram_report`, :func:`feature_space_report`: zoomable, hover names the file,
+a click plays it).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import numpy as np
 
 from deep_audio.errors import DeepAudioError
 from deep_audio.io.audio import printable, read_audio
+from deep_audio.viz.figures import pyplot, save
 from deep_audio.viz.html import (
     AUDIO_SAMPLE_RATE,
     AudioClips,
@@ -52,6 +58,83 @@ document.getElementById('feature-space').on('plotly_click', event => {
 """
 
 
+def plot_spectrogram(
+    magnitude: np.ndarray, path: str | os.PathLike, *, frequencies_hz: np.ndarray,
+    times_seconds: np.ndarray, title: str = "Spectrogram", floor_db: float = -80.0,
+) -> Path:
+    """Save a magnitude spectrogram as an image, in dB relative to its maximum.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray, shape (n_bins, n_frames)
+        Linear magnitudes (e.g. from
+        :func:`deep_audio.features.handcrafted.spectrogram`).
+    path : str or PathLike
+        Output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``).
+    frequencies_hz : np.ndarray, shape (n_bins,)
+    times_seconds : np.ndarray, shape (n_frames,)
+    floor_db : float
+        Values below this many dB under the maximum are shown as the floor.
+    """
+    plt = pyplot()
+    decibels = _decibels(np.asarray(magnitude, dtype=np.float64) ** 2, floor_db)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    step = times_seconds[1] - times_seconds[0] if len(times_seconds) > 1 else 0.0
+    extent = (times_seconds[0] - step / 2, times_seconds[-1] + step / 2,
+              frequencies_hz[0], frequencies_hz[-1])
+    image = ax.imshow(decibels, origin="lower", aspect="auto", extent=extent,
+                      cmap="magma", vmin=floor_db, vmax=0.0)
+    fig.colorbar(image, ax=ax, label="dB re. maximum")
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)", title=title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_decision_surface(
+    points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+    path: str | os.PathLike, *, predict: Callable[[np.ndarray], np.ndarray],
+    x_label: str, y_label: str, title: str = "", grid_size: int = 300,
+) -> Path:
+    """Scatter two features per class over a classifier's decision regions.
+
+    Parameters
+    ----------
+    points : np.ndarray, shape (n_samples, 2)
+        Two features per sample (x, y).
+    labels : np.ndarray of int, shape (n_samples,)
+        Class indices into ``class_names``.
+    class_names : sequence of str
+    path : str or PathLike
+        Output image file.
+    predict : callable
+        Maps an ``(n, 2)`` array to ``(n,)`` class indices, e.g. a fitted estimator's
+        ``predict``; it is evaluated on a ``grid_size x grid_size`` grid covering the
+        points with a 5 % margin.
+    x_label, y_label : str
+        Axis titles (the feature names).
+    """
+    plt = pyplot()
+    from matplotlib.colors import ListedColormap
+
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels)
+    n_classes = len(class_names)
+    xs, ys, regions = _decision_regions(points, predict, grid_size)
+    colours = plt.get_cmap("tab10")(np.arange(n_classes) % 10)
+
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    ax.pcolormesh(xs, ys, regions, shading="auto", cmap=ListedColormap(colours),
+                  vmin=-0.5, vmax=n_classes - 0.5, alpha=0.25)
+    for index, name in enumerate(class_names):
+        chosen = labels == index
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=40, color=colours[index],
+                   edgecolors="black", linewidths=0.5, label=f"{name} ({int(chosen.sum())})")
+    ax.set(xlabel=x_label, ylabel=y_label, title=title)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def spectrogram_report(magnitude: np.ndarray, path: str | os.PathLike, *,
                        frequencies_hz: np.ndarray, times_seconds: np.ndarray,
                        audio_path: str | os.PathLike | None = None, link_audio: bool = False,
@@ -79,8 +162,7 @@ def spectrogram_report(magnitude: np.ndarray, path: str | os.PathLike, *,
                                MAX_SPECTROGRAM_BINS, axis=0)
     power, times = _pool(power, np.asarray(times_seconds, dtype=np.float64),
                          MAX_SPECTROGRAM_FRAMES, axis=1)
-    peak = max(float(power.max()), np.finfo(np.float64).tiny)
-    decibels = np.maximum(10 * np.log10(np.maximum(power, 1e-300) / peak), floor_db)
+    decibels = _decibels(power, floor_db)
     figure = go.Figure(go.Heatmap(
         z=np.round(decibels, 1).tolist(), x=finite(times, 3), y=finite(frequencies, 1),
         colorscale="Magma", zmin=floor_db, zmax=0, colorbar={"title": {"text": "dB"}},
@@ -145,12 +227,7 @@ def feature_space_report(
             or not len(points) == len(labels) == len(files)):
         raise DeepAudioError(f"points {points.shape}, labels {labels.shape} and "
                              f"{len(files)} files must describe the same (n_files, 2) points")
-    low, high = points.min(axis=0), points.max(axis=0)
-    margin = np.where(high > low, (high - low) * 0.05, np.maximum(np.abs(high), 1.0) * 0.05)
-    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], grid_size)
-    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], grid_size)
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    regions = np.asarray(predict(np.column_stack([grid_x.ravel(), grid_y.ravel()])))
+    xs, ys, regions = _decision_regions(points, predict, grid_size)
     palette = qualitative.Plotly
     n_classes = len(names)
     # A stepped colour scale: class k gets one flat colour over [k - 0.5, k + 0.5].
@@ -159,7 +236,7 @@ def feature_space_report(
         colour = palette[index % len(palette)]
         scale += [[index / n_classes, colour], [(index + 1) / n_classes, colour]]
     figure = go.Figure(go.Heatmap(
-        z=regions.reshape(grid_x.shape).tolist(), x=finite(xs, 6), y=finite(ys, 6),
+        z=regions.tolist(), x=finite(xs, 6), y=finite(ys, 6),
         colorscale=scale, zmin=-0.5, zmax=n_classes - 0.5, opacity=0.25, showscale=False,
         hoverinfo="skip"))
     clips = AudioClips(path, link=link_audio, clip_seconds=clip_seconds,
@@ -200,3 +277,23 @@ def _pool(values: np.ndarray, centres: np.ndarray, limit: int, *, axis: int
     pooled = moved.reshape(usable // factor, factor, *moved.shape[1:]).mean(axis=1)
     return (np.moveaxis(pooled, 0, axis),
             centres[:usable].reshape(-1, factor).mean(axis=1))
+
+
+def _decibels(power: np.ndarray, floor_db: float) -> np.ndarray:
+    """``power`` in dB relative to its maximum, clipped below at ``floor_db``."""
+    peak = max(float(power.max()), np.finfo(np.float64).tiny)
+    return np.maximum(10 * np.log10(np.maximum(power, 1e-300) / peak), floor_db)
+
+
+def _decision_regions(points: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
+                      grid_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``predict`` on a ``grid_size x grid_size`` grid over ``points`` (n, 2) with a 5 %
+    margin: the grid's x ``(grid_size,)``, y ``(grid_size,)`` and class indices
+    ``(grid_size, grid_size)``, rows along y."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = np.where(high > low, (high - low) * 0.05, np.maximum(np.abs(high), 1.0) * 0.05)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], grid_size)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], grid_size)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    regions = np.asarray(predict(np.column_stack([grid_x.ravel(), grid_y.ravel()])))
+    return xs, ys, regions.reshape(grid_x.shape)

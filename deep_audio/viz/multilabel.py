@@ -1,4 +1,7 @@
-"""Multi-label results in a report: per-class average precision and precision-recall curves.
+"""Multi-label results: per-class average precision as bars (PNG), and a report section or
+page with the AP table, bars and precision-recall curves (HTML).
+
+:func:`plot_class_scores` saves one bar per class (``deep-audio report`` of a tagger).
 
 Renders :func:`deep_audio.metrics.multilabel_scores` and
 :func:`deep_audio.metrics.precision_recall_curves` of binary targets and scores of any
@@ -13,17 +16,35 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from deep_audio.errors import DeepAudioError
 from deep_audio.metrics import multilabel_scores, precision_recall_curves
+from deep_audio.viz.figures import pyplot, save
 from deep_audio.viz.html import Page, finite, table
 
 # A curve keeps at most this many points: enough to draw, small in the page.
 MAX_CURVE_POINTS = 200
+
+
+def plot_class_scores(values: Sequence[float], class_names: Sequence[str],
+                      path: str | os.PathLike, *, ylabel: str = "average precision",
+                      title: str = "") -> Path:
+    """One bar per class (e.g. a tagger's per-class average precision); NaN bars are
+    left empty."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(class_names) + 2), 4.2))
+    heights = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    ax.bar(range(len(class_names)), heights, color="tab:blue")
+    ax.set_xticks(range(len(class_names)), list(class_names), rotation=45, ha="right")
+    ax.set(ylim=(0, 1.02), ylabel=ylabel, title=title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, path)
 
 
 def add_multilabel_section(page: Page, targets: np.ndarray, scores: np.ndarray,

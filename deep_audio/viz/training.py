@@ -1,7 +1,9 @@
-"""The training report page: curves per epoch, the best epoch marked, the confusion matrix.
+"""The training report: curves per epoch, the best epoch marked, the confusion matrix.
 
-Written as ``models/NAME.report.html`` beside every model (next to the PNG report), from
-the per-epoch log (:func:`deep_audio.training.history.read_history`).
+Written beside every model from the per-epoch log
+(:func:`deep_audio.training.history.read_history`) in two forms:
+:func:`plot_training_report` saves one picture (``models/NAME.report.png``) and
+:func:`training_report` a page with zoomable curves (``models/NAME.report.html``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,70 @@ from pathlib import Path
 
 import numpy as np
 
+from deep_audio.viz.figures import draw_confusion, pyplot, save
 from deep_audio.viz.html import Page, finite
 
 # (history column stem, axis title); a panel is drawn when either split has the column.
 PANELS = [("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"),
           ("map", "mAP"), ("learning_rate", "learning rate")]
 COLOURS = {"training": "#1f77b4", "validation": "#ff7f0e", "other": "#2ca02c"}
+# Scores in [0, 1]: their axes are fixed to -0.02..1.02 so that runs compare at a glance.
+BOUNDED = ("accuracy", "macro_f1", "map")
+
+
+def plot_training_report(
+    history: Mapping[str, Sequence[float]], confusion: np.ndarray | None,
+    class_names: Sequence[str], path: str | os.PathLike, *, best_epoch: int | None = None,
+    title: str = "Training report",
+) -> Path:
+    """Save training curves and the best model's confusion matrix in one picture.
+
+    Parameters
+    ----------
+    history : mapping of str to sequence of float
+        Per-epoch columns as in a ``*.history.csv`` file: ``epoch`` and any of
+        ``train_loss``, ``val_loss``, ``train_accuracy``, ``val_accuracy``,
+        ``train_macro_f1``, ``val_macro_f1`` (multi-label: ``val_map`` in place of the
+        accuracies); missing columns are left out. May be empty.
+    confusion : np.ndarray, shape (n_classes, n_classes), optional
+        Counts (rows true, columns predicted), e.g. of the best epoch on validation data.
+    class_names : sequence of str
+    path : str or PathLike
+        Output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``, or
+        ``.html`` for a page holding the SVG).
+    best_epoch : int, optional
+        Marked with a dashed line on the curves.
+    """
+    plt = pyplot()
+    labels = dict(PANELS)
+    # Always three panels, so that pictures of different runs line up.
+    panels = [(key, labels[key]) for key in
+              ("loss", "map" if "val_map" in history else "accuracy", "macro_f1")]
+    n_axes = len(panels) + (confusion is not None)
+    fig, axes = plt.subplots(1, n_axes, figsize=(4.2 * n_axes + 1, 4.8))
+    epochs = np.asarray(history.get("epoch", []), dtype=float)
+    for ax, (key, label) in zip(axes, panels):
+        for column in _columns(key):
+            values = history.get(column)
+            if values is not None and len(values):
+                ax.plot(epochs, np.asarray(values, dtype=float), marker=".",
+                        label=_split(column, label))
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1,
+                       label=f"best epoch ({best_epoch})")
+        ax.set(xlabel="epoch", ylabel=label, title=label)
+        if key in BOUNDED:
+            ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize="small")
+    if confusion is not None:
+        draw_confusion(fig, axes[-1], confusion, class_names,
+                       title="best model" if best_epoch is None
+                       else f"best model (epoch {best_epoch})")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
 
 
 def training_report(history: Mapping[str, Sequence[float]], confusion: np.ndarray | None,
@@ -68,8 +128,7 @@ def training_report(history: Mapping[str, Sequence[float]], confusion: np.ndarra
             for column in _columns(key):
                 if column in history:
                     # One colour per split across panels, one legend entry for each.
-                    split = ("training" if column.startswith("train_") else
-                             "validation" if column.startswith("val_") else label)
+                    split = _split(column, label)
                     figure.add_trace(go.Scatter(
                         x=epochs, y=finite(history[column], None), mode="lines+markers",
                         name=split, legendgroup=split, showlegend=split not in in_legend,
@@ -79,7 +138,7 @@ def training_report(history: Mapping[str, Sequence[float]], confusion: np.ndarra
             figure.update_xaxes(title_text="epoch", row=row, col=col)
             if key == "learning_rate":
                 figure.update_yaxes(type="log", row=row, col=col)
-            if key in ("accuracy", "macro_f1", "map"):
+            if key in BOUNDED:
                 figure.update_yaxes(range=[-0.02, 1.02], row=row, col=col)
         if best_epoch is not None:
             figure.add_vline(x=best_epoch, line_dash="dash", line_color="grey",
@@ -111,4 +170,11 @@ def training_report(history: Mapping[str, Sequence[float]], confusion: np.ndarra
 
 
 def _columns(key: str) -> list[str]:
+    """The history columns of a panel: ``train_<key>`` and ``val_<key>``, or ``key``."""
     return [key] if key == "learning_rate" else [f"train_{key}", f"val_{key}"]
+
+
+def _split(column: str, label: str) -> str:
+    """The legend name of a history column: its split, or ``label`` for a split-less one."""
+    return ("training" if column.startswith("train_") else
+            "validation" if column.startswith("val_") else label)
