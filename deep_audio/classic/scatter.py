@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,13 +34,10 @@ class FeatureScatter:
 
 
 def plot_feature_space(
-    paths: Sequence[str | os.PathLike], output: str | os.PathLike | None, *,
-    x_feature: str | None = None, y_feature: str | None = None,
-    mid_window_seconds: float | None = None, mid_step_seconds: float | None = None,
-    short_window_seconds: float | None = None, short_step_seconds: float | None = None,
-    classifier_type: str | None = None, parameter_values: Sequence[float] | None = None,
-    sample_rate: int | None = None, seed: int | None = None, config: Config | None = None,
-    html: str | os.PathLike | None = None, link_audio: bool = False,
+    paths: Sequence[str | os.PathLike], output: str | os.PathLike | None = None, *,
+    config: Config | None = None, html: str | os.PathLike | None = None,
+    link_audio: bool = False, parameter_values: Sequence[float] | None = None,
+    sample_rate: int | None = None, **overrides: Any,
 ) -> FeatureScatter:
     """Extract file features of each class folder, train ``classifier_type`` on two of
     them (parameter chosen by cross-validation) and save the scatter + decision surface.
@@ -50,24 +48,21 @@ def plot_feature_space(
         One folder per class.
     output : str or PathLike or None
         Image file (``.png``, ``.svg``, ``.pdf``); ``None`` for none.
-    x_feature, y_feature : str, optional
-        Two of the 136 names, e.g. ``spectral_centroid_mean``.
-    config : Config, optional
-        Settings; default :func:`deep_audio.config.load_config`. Every keyword left at
-        ``None`` takes its value from it: ``classic.scatter_x_feature``,
-        ``classic.scatter_y_feature``, the four ``classic`` windows, ``classic.classifier``
-        and ``training.seed``.
+    config, **overrides : optional
+        Settings (default :func:`deep_audio.config.load_config`) and single ones by name:
+        the two features ``scatter_x_feature`` and ``scatter_y_feature`` (two of the 136
+        names, e.g. ``spectral_centroid_mean``), the four ``classic`` windows
+        (``mid_window_seconds``...), ``classifier`` and ``seed``.
+    parameter_values : sequence of float, optional
+        The classifier parameter's candidates (default: its grid).
+    sample_rate : int, optional
+        Resample every file to this rate (Hz) first; ``None`` keeps each file's rate.
     html : str or PathLike, optional
         Also write the interactive page (:func:`deep_audio.viz.feature_space_report`):
         hover shows a point's file, a click plays it (embedded clips, or linked by
         relative path with ``link_audio``).
     """
-    config = override(config or load_config(), scatter_x_feature=x_feature,
-                      scatter_y_feature=y_feature, mid_window_seconds=mid_window_seconds,
-                      mid_step_seconds=mid_step_seconds,
-                      short_window_seconds=short_window_seconds,
-                      short_step_seconds=short_step_seconds, classifier=classifier_type,
-                      seed=seed)
+    config = override(config or load_config(), **overrides)
     classic = config.classic
     x_feature, y_feature = classic.scatter_x_feature, classic.scatter_y_feature
     classifier_type = classic.classifier

@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -36,7 +37,7 @@ from deep_audio.classic.classifiers import (
 )
 from deep_audio.classic.classify import ClassicModel
 from deep_audio.classic.model_file import resolve_classic_model_path
-from deep_audio.config import Config, load_config
+from deep_audio.config import Config, load_config, override
 from deep_audio.data.folders import class_names_of
 from deep_audio.errors import DeepAudioError
 from deep_audio.features.handcrafted import MID_TERM_NAMES, folder_features
@@ -178,10 +179,9 @@ def train_classifier(
 def extract_features_and_train(
     paths: Sequence[str | os.PathLike], mid_window: float, mid_step: float,
     short_window: float, short_step: float, classifier_type: str, model_name: str | os.PathLike,
-    *, folds: int | None = None, parameter_values: Sequence[float] | None = None,
-    seed: int | None = None, sample_rate: int | None = None,
-    models_dir: str | os.PathLike | None = None,
-    confusion_matrix_path: str | os.PathLike | None = None, config: Config | None = None,
+    *, config: Config | None = None, parameter_values: Sequence[float] | None = None,
+    sample_rate: int | None = None, confusion_matrix_path: str | os.PathLike | None = None,
+    **overrides: Any,
 ) -> ClassicTrainingResult:
     """pyAudioAnalysis's call: one class per folder, features, training, a model file.
 
@@ -201,18 +201,17 @@ def extract_features_and_train(
     model_name : str or PathLike
         A bare name is saved as ``<models_dir>/<name>.skops``; a path is used as given
         (``.skops`` added if missing).
-    folds, parameter_values, seed
+    config, **overrides : optional
+        Settings (default :func:`deep_audio.config.load_config`) and single ones by
+        name: ``cv_folds``, ``seed``, ``models_dir`` (folder of bare model names). The
+        window arguments and ``classifier_type`` are the seed's positional ones and
+        always given.
+    parameter_values : sequence of float, optional
         See :func:`train_classifier`.
     sample_rate : int, optional
         Resample every file to this rate (Hz) first; ``None`` keeps each file's rate.
-    models_dir : str or PathLike, optional
-        Folder of bare model names; default ``config.training.models_dir``.
     confusion_matrix_path : str or PathLike, optional
         Also save the out-of-fold confusion matrix as an image (``.png``).
-    config : Config, optional
-        Settings (``classic.cv_folds``, ``training.seed``, ``training.models_dir``);
-        default :func:`deep_audio.config.load_config`. The window arguments and
-        ``classifier_type`` are the seed's positional ones and always given.
 
     Returns
     -------
@@ -220,9 +219,7 @@ def extract_features_and_train(
         ``print(result.report)`` shows per-class precision, recall and F1.
     """
     check_classifier_type(classifier_type)
-    config = config or load_config()
-    if models_dir is None:
-        models_dir = config.training.models_dir
+    config = override(config or load_config(), **overrides)
     windows = {"mid_window_seconds": float(mid_window), "mid_step_seconds": float(mid_step),
                "short_window_seconds": float(short_window),
                "short_step_seconds": float(short_step)}
@@ -231,8 +228,8 @@ def extract_features_and_train(
 
     result = train_classifier(
         features, labels, class_names, classifier_type,
-        folds=config.classic.cv_folds if folds is None else folds,
-        seed=config.training.seed if seed is None else seed, parameter_values=parameter_values)
+        folds=config.classic.cv_folds, seed=config.training.seed,
+        parameter_values=parameter_values)
     result.skipped = skipped
     model = ClassicModel(result.pipeline, classifier_type, list(class_names),
                          list(MID_TERM_NAMES), windows, sample_rate, training={
@@ -240,7 +237,8 @@ def extract_features_and_train(
                                            "value": float(result.parameter[1])},
                              "cv_macro_f1": float(result.macro_f1),
                              "confusion_matrix": result.confusion_matrix.tolist()})
-    result.model_path = model.save(resolve_classic_model_path(model_name, models_dir))
+    result.model_path = model.save(resolve_classic_model_path(model_name,
+                                                                  config.training.models_dir))
     logger.info("saved %s", result.model_path)
     if confusion_matrix_path is not None:
         from deep_audio.viz.evaluation import plot_confusion_matrix

@@ -371,10 +371,10 @@ def test_plots(classes, tmp_path):
     scatter = plot_feature_space(classes["train"][:2], tmp_path / "scatter.png",
                                  mid_window_seconds=1.0, mid_step_seconds=1.0,
                                  short_window_seconds=0.05, short_step_seconds=0.025,
-                                 classifier_type="knn")
+                                 classifier="knn")
     assert scatter.path.read_bytes()[:4] == b"\x89PNG"
     assert scatter.points.shape == (12, 2) and scatter.training.macro_f1 > 0.9
     with pytest.raises(DeepAudioError, match="unknown feature 'centroid'"):
-        plot_feature_space(classes["train"][:2], tmp_path / "x.png", x_feature="centroid",
+        plot_feature_space(classes["train"][:2], tmp_path / "x.png", scatter_x_feature="centroid",
                            mid_window_seconds=1.0, mid_step_seconds=1.0,
                            short_window_seconds=0.05, short_step_seconds=0.025)
