@@ -106,9 +106,9 @@ def worker_memory(folders: list[str], cache_dir: str) -> dict:
     from deep_audio.device import resolve_device
     from deep_audio.features import band_statistics
     from deep_audio.models import Classifier
-    from deep_audio.training.train import make_loaders, prepare_data
     from deep_audio.tasks import SingleLabel
     from deep_audio.training.loop import Optimisation, TrainingStep, train_one_epoch
+    from deep_audio.training.train import make_loaders, prepare_data
 
     config = load_config(conv_channels=[8, 16, 32, 64], hidden_units=[64], dropout=[0.5],
                          cache_dir=cache_dir, device="cpu")
@@ -277,9 +277,9 @@ def part_infer(folders: list[str], device) -> None:
     import torch
 
     from deep_audio.config import load_config
-    from deep_audio.predict import classify_file, classify_files
-    from deep_audio.models import Classifier
     from deep_audio.io.model_files import save_model
+    from deep_audio.models import Classifier
+    from deep_audio.predict import classify_file, classify_files
 
     files, seconds = audio_files(folders)
     torch.manual_seed(0)
@@ -318,9 +318,9 @@ def reference_style_posteriors(path: str, model_path: Path):
     import torch
     from torch.utils.data import DataLoader
 
-    from deep_audio.io.audio import read_audio
     from deep_audio.config import seconds_to_samples
     from deep_audio.data import SegmentDataset
+    from deep_audio.io.audio import read_audio
     from deep_audio.io.model_files import load_model
 
     model = load_model(model_path)

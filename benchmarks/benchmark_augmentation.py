@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from deep_audio.config import load_config
-from deep_audio.predict import evaluate_folders
 from deep_audio.io.model_files import load_model
+from deep_audio.predict import evaluate_folders
 from deep_audio.training import train_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def main() -> None:
     for condition in args.conditions:
         mine = [row for row in rows if row["condition"] == condition]
 
-        def cell(key: str, digits: int = 3) -> str:
+        def cell(key: str, digits: int = 3, mine=mine) -> str:
             values = np.array([row[key] for row in mine], dtype=float)
             return (f"{values.mean():.{digits}f} ({values.min():.{digits}f}-"
                     f"{values.max():.{digits}f})")

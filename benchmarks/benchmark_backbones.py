@@ -33,6 +33,7 @@ first, with the load average (other processes share the cores).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -72,7 +73,8 @@ def build(name: str, segment_seconds: float):
             model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config())
             extractor = transformers.Wav2Vec2FeatureExtractor()
         backbone = HFBackbone(model, extractor, f"random {name}-base")
-    model = Classifier(backbone_config(config, backbone), [], backbone)
+    model = Classifier(dataclasses.replace(config, front_end=backbone.front_end_config()), [],
+                       backbone)
     return model.eval(), backbone.default_layer
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-
 from _paa_reference import run_reference, synthetic_signals
-from deep_audio.io.audio import read_audio
+
 from deep_audio.features.handcrafted import short_term_features
+from deep_audio.io.audio import read_audio
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from deep_audio.config import load_config  # noqa: E402
 from deep_audio.data.manifest import read_manifest  # noqa: E402
-from deep_audio.predict import evaluate_manifest, segment_recording  # noqa: E402
 from deep_audio.events import SegmentScores, evaluate_events, read_annotation  # noqa: E402
 from deep_audio.metrics import multilabel_scores  # noqa: E402
+from deep_audio.predict import evaluate_manifest, segment_recording  # noqa: E402
 from deep_audio.predict.classify import classify_files  # noqa: E402
 from deep_audio.tasks import MultiLabel  # noqa: E402
 from deep_audio.training import train_model  # noqa: E402
@@ -127,7 +127,7 @@ def main() -> None:
     for kind in args.kinds:
         runs = [row for row in rows if row["kind"] == kind]
 
-        def cell(key: str) -> str:
+        def cell(key: str, runs=runs) -> str:
             values = [row[key] for row in runs if row.get(key) is not None]
             if not values:
                 return f"{'-':<15} "

@@ -100,8 +100,8 @@ def score(task: str, recipe: str, model: Path) -> dict:
     from deep_audio.metrics import scores
     _, test = task_folders(task)
     if recipe == "svm":
-        from deep_audio.io.audio import list_audio_files
         from deep_audio.classic import classify_file, load_classic_model
+        from deep_audio.io.audio import list_audio_files
         classic = load_classic_model(model.with_suffix(".skops"))
         names = classic["class_names"]
         matrix = np.zeros((len(names), len(names)), dtype=np.int64)
@@ -110,8 +110,8 @@ def score(task: str, recipe: str, model: Path) -> dict:
                 matrix[names.index(folder.name), classify_file(path, classic)[0]] += 1
         result = scores(matrix)
     else:
-        from deep_audio.predict import evaluate_folders
         from deep_audio.io.model_files import load_model
+        from deep_audio.predict import evaluate_folders
         report = evaluate_folders(load_model(model), test)
         result = report.scores
     return {"accuracy": float(result["accuracy"]), "macro_f1": float(result["macro_f1"])}
@@ -230,8 +230,9 @@ def main() -> None:
                 recipe, args.seeds)
             for seed in seeds:
                 records.append(run_one(task, recipe, seed, runs_dir, args.isa))
-    print(f"CPU: {cpu_flags()}; kernels: "
-          f"{'AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2), fp32' if args.isa == 'avx2' else 'native, precision as each recipe sets it'}")
+    kernels = ("AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2), fp32"
+               if args.isa == "avx2" else "native, precision as each recipe sets it")
+    print(f"CPU: {cpu_flags()}; kernels: {kernels}")
     print(table(records))
 
 

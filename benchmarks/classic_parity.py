@@ -22,11 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-
 from _paa_reference import run_reference, synthetic_signals
+
+from deep_audio.features.handcrafted import (
+    MID_TERM_NAMES,
+    SHORT_TERM_NAMES,
+    mid_term_features,
+    short_term_features,
+)
 from deep_audio.io.audio import read_audio
-from deep_audio.features.handcrafted import (MID_TERM_NAMES, SHORT_TERM_NAMES,
-                                             mid_term_features, short_term_features)
 
 # Largest error allowed, relative to the feature's range (max |value|) in the reference.
 # Both sides compute the same formulas in float64; differences are FFT and summation

@@ -84,7 +84,8 @@ def make_speakers(tuxpaint: Path, out: Path, n_classes: int = 15, n_train: int =
             clips.setdefault(match.group(2) or "en", {})[stamp] = path
     # Languages with enough clips for n_train + n_test (fewer than n_classes may qualify).
     ranked = sorted(clips, key=lambda lang: (-len(clips[lang]), lang))
-    languages = [l for l in ranked if len(clips[l]) >= 1.3 * (n_train + n_test)][:n_classes]
+    languages = [lang for lang in ranked
+                 if len(clips[lang]) >= 1.3 * (n_train + n_test)][:n_classes]
     stamps = sorted({s for lang in languages for s in clips[lang]})
     random.Random(SEED).shuffle(stamps)
     test_stamps = set(stamps[:int(test_fraction * len(stamps))])
@@ -96,9 +97,9 @@ def make_speakers(tuxpaint: Path, out: Path, n_classes: int = 15, n_train: int =
 Source: Debian package tuxpaint-stamps-default (Tux Paint stamps, GPL-2), spoken stamp
 descriptions usr/share/tuxpaint/stamps/**/<stamp>_desc_<lang>.ogg (<stamp>_desc.ogg = en).
 Classes: the {len(languages)} languages with at least {int(1.3 * (n_train + n_test))} description
-clips of at most {max_s} s (only these many qualify), class named after the language code; each language was
-recorded mostly by one voice. Files are the original Ogg Vorbis files, copied unchanged,
-named <stamp path with / -> __>.ogg.
+clips of at most {max_s} s (only these many qualify), class named after the language code;
+each language was recorded mostly by one voice. Files are the original Ogg Vorbis files,
+copied unchanged, named <stamp path with / -> __>.ogg.
 Split: by stamp (phrase). Sorted stamps shuffled with seed {SEED}; the first
 {test_fraction:.0%} are test stamps for every language. Per language {n_train} train and
 {n_test} test clips drawn with seed {SEED} from its train / test stamps.""")

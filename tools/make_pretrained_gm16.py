@@ -83,8 +83,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from deep_audio.config import load_config
-    from deep_audio.predict import evaluate_folders
     from deep_audio.io.model_files import load_model, save_model
+    from deep_audio.predict import evaluate_folders
     from deep_audio.training import train_model
 
     if not args.skip_render:

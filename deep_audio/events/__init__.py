@@ -15,10 +15,20 @@ imported on use.
 """
 
 from deep_audio.events.annotations import read_annotation, write_annotation
-from deep_audio.events.detection import (detect_events, make_regions, median_filter_posteriors,
-                                         moving_average, owned_bounds)
-from deep_audio.events.scoring import (PSDS_SCENARIOS, DetectionScores, SegmentScores,
-                                       evaluate_events, psds_scores)
+from deep_audio.events.detection import (
+                                         detect_events,
+                                         make_regions,
+                                         median_filter_posteriors,
+                                         moving_average,
+                                         owned_bounds,
+)
+from deep_audio.events.scoring import (
+                                         PSDS_SCENARIOS,
+                                         DetectionScores,
+                                         SegmentScores,
+                                         evaluate_events,
+                                         psds_scores,
+)
 from deep_audio.events.spans import Event, Region, as_events, events_by_filename, label_indices
 
 __all__ = ["PSDS_SCENARIOS", "DetectionScores", "Event", "Region", "SegmentScores",

@@ -42,8 +42,8 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from deep_audio.errors import AnnotationError, DeepAudioError
 from deep_audio.events.spans import Event

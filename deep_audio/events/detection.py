@@ -32,7 +32,8 @@ class's posterior over the segments it covers.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

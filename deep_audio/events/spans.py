@@ -17,8 +17,9 @@ Event(onset_seconds=0.0, offset_seconds=2.0, label='low', confidence=1.0, filena
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

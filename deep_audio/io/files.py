@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import platform
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
-from deep_audio.io.audio import printable
 from deep_audio.errors import ModelFileError
+from deep_audio.io.audio import printable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any], *,
@@ -104,9 +104,9 @@ def check_header(payload: Any, *, format: str, max_version: int,
     >>> check_header({"format": "x", "format_version": 1}, format="x", max_version=1,
     ...              path="a.x", what="x file", foreign="not an x file")
     >>> check_header({"format": "x", "format_version": 2}, format="x", max_version=1,
-    ...              path="a.x", what="x file", foreign="not an x file")
+    ...              path="a.x", what="x file", foreign="not an x file")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    deep_audio.errors.ModelFileError: x file 'a.x' has format version 2; this deep_audio reads up to 1: upgrade deep_audio
+    deep_audio.errors.ModelFileError: x file 'a.x' has format version 2; this deep_audio ...
     """
     found = payload.get("format") if isinstance(payload, Mapping) else None
     if found is None or str(found) != format:

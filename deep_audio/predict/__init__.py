@@ -11,9 +11,8 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "FilePrediction": "deep_audio.predict.predictor", "FileResult": "deep_audio.predict.predictor",
-    "Predictor": "deep_audio.predict.predictor", "SegmentPrediction": "deep_audio.predict.predictor",
-    "predict_files": "deep_audio.predict.predictor",
+    **dict.fromkeys(["FilePrediction", "FileResult", "Predictor", "SegmentPrediction",
+                     "predict_files"], "deep_audio.predict.predictor"),
     "as_predictor": "deep_audio.predict.classify", "classify_file": "deep_audio.predict.classify",
     "classify_files": "deep_audio.predict.classify",
     "TorchPredictor": "deep_audio.predict.torch_predictor",

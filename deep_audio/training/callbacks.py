@@ -111,8 +111,10 @@ class Report(Callback):
         self.path: Path | None = None
 
     def on_fit_end(self, state: TrainingState):
-        from deep_audio.viz.training import plot_training_report
-        from deep_audio.viz.training import training_report  # plotly only when it ends
+        from deep_audio.viz.training import (
+            plot_training_report,
+            training_report,  # plotly only when it ends
+        )
 
         confusion = state.best_metrics.get("val_confusion")
         confusion = None if confusion is None else np.asarray(confusion)

@@ -160,7 +160,8 @@ def test_svm_on_deep_features_classifies_held_out_files(deep_svm, test_files, tr
     assert accuracy(predictions, test_files) >= 0.8  # chance: 1/3
     assert all(p.posteriors.sum() == pytest.approx(1.0) for p in predictions)
     index, probabilities, names = deep_file_classification(test_files[0], deep_svm.model_path)
-    assert names == CLASSES and probabilities.shape == (3,) and index == int(np.argmax(probabilities))
+    assert names == CLASSES and probabilities.shape == (3,)
+    assert index == int(np.argmax(probabilities))
 
 
 @pytest.mark.slow

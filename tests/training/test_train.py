@@ -40,7 +40,8 @@ def test_per_epoch_log_is_written_next_to_the_model(trained):
         rows = list(csv.DictReader(stream))
     assert trained.history_path.parent == trained.model_path.parent
     assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))
-    assert {"train_loss", "val_loss", "val_accuracy", "val_macro_f1", "learning_rate"} <= set(rows[0])
+    columns = {"train_loss", "val_loss", "val_accuracy", "val_macro_f1", "learning_rate"}
+    assert columns <= set(rows[0])
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
 
 
