@@ -20,7 +20,7 @@ from deep_audio.training.history import read_history
 from deep_audio.viz import evaluation_report, multilabel_report, read_page_data, training_report
 from deep_audio.viz.evaluation import evaluation_page
 from deep_audio.viz.html import decode_log_mel_image, log_mel_image
-from tests.reports_helpers import (
+from tests.viz.helpers import (
     EVENTS,
     folder_report,
     make_feature_space,

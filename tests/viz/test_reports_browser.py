@@ -18,9 +18,15 @@ from pathlib import Path
 import pytest
 
 from deep_audio.viz import read_page_data
-
-from tests.reports_helpers import (make_evaluation, make_feature_space, make_multilabel,
-                                   make_spectrogram, make_timeline, misfiled_folders)
+from tests.conftest import REPO
+from tests.viz.helpers import (
+    make_evaluation,
+    make_feature_space,
+    make_multilabel,
+    make_spectrogram,
+    make_timeline,
+    misfiled_folders,
+)
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -32,7 +38,7 @@ pytestmark = [pytest.mark.skipif(
            "apt-get install -y chromium chromium-driver"),
     pytest.mark.slow]  # a browser starts for each test
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = REPO / "docs"
 # Flags that keep Chromium off the network it would otherwise call home to.
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
