@@ -88,6 +88,10 @@ class ModelConfig:
     dropout: tuple[float, ...]
     pooling: str
     output_activation: bool
+    frame_time_pooling: int = 2  # frame tasks: blocks that halve time (the others halve
+                                 # frequency only): frames of hop_seconds * 2**k
+    frame_recurrent_units: int = 0  # frame tasks: 0 = a linear layer per frame; n = a
+                                    # bidirectional GRU of n units per direction (CRNN)
 
     def __post_init__(self):
         _require(len(self.conv_channels) >= 1, "conv_channels", self.conv_channels,
@@ -97,6 +101,11 @@ class ModelConfig:
         _require(self.kernel_size % 2 == 1, "kernel_size", self.kernel_size, "odd")
         _require(self.pooling in POOLINGS, "pooling", self.pooling,
                  f"one of {', '.join(POOLINGS)}")
+        _require(0 <= self.frame_time_pooling <= len(self.conv_channels),
+                 "frame_time_pooling", self.frame_time_pooling,
+                 f"between 0 and the number of blocks ({len(self.conv_channels)})")
+        _require(self.frame_recurrent_units >= 0, "frame_recurrent_units",
+                 self.frame_recurrent_units, ">= 0")
 
 
 @dataclass(frozen=True)
@@ -297,7 +306,7 @@ class Config:
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
-TASK_NAMES = ("single_label", "multi_label")  # deep_audio.tasks: what a classifier is asked
+TASK_NAMES = ("single_label", "multi_label", "frame_detection")  # deep_audio.tasks: what a classifier is asked
 SCHEDULES = ("onecycle", "plateau")
 POOLINGS = ("flatten", "time_mean")
 # Settings added after model files were first written, with the values that reproduce

@@ -16,8 +16,8 @@ a timeline becomes     regions (one label at a time)        events per class
 =====================  ==================================  ===================================
 
 A task is plain data (:meth:`Task.to_dict`), stored in every model file, so a loaded model
-decides exactly as it did after training. Frame-level detection is a further task of
-the same shape.
+decides exactly as it did after training. :class:`FrameDetection` is multi-label per
+frame (logits ``(batch, frames, n_classes)``): docs/frame_detection.md.
 
 >>> task = MultiLabel(thresholds=(0.3, 0.6))
 >>> task.decide(np.array([[0.4, 0.5]])).tolist()
@@ -206,14 +206,55 @@ class MultiLabel(Task):
         return dataclasses.replace(self, thresholds=tuple(thresholds or ()))
 
 
-TASKS: dict[str, type[Task]] = {SingleLabel.name: SingleLabel, MultiLabel.name: MultiLabel}
+@dataclass(frozen=True)
+class FrameDetection(MultiLabel):
+    """Sound event detection: a sigmoid per class and *frame* (docs/frame_detection.md).
+
+    The model gives logits ``(batch, frames, n_classes)``, each frame ``frame_seconds``
+    long (set from the backbone when the model is built); targets are 0/1 matrices
+    ``(frames, n_classes)`` per segment, made from a clip's events. Loss: binary
+    cross-entropy over every frame and class. Model selection: mAP over frames (each
+    frame a sample: segment-based at the frame resolution). A file's posterior is the
+    maximum over its frames; thresholds per class as :class:`MultiLabel`.
+    """
+
+    frame_seconds: float = 0.0
+    name: ClassVar[str] = "frame_detection"
+    metric: ClassVar[str] = "map"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "frame_seconds", float(self.frame_seconds))
+
+    def with_frame_seconds(self, frame_seconds: float) -> FrameDetection:
+        return dataclasses.replace(self, frame_seconds=frame_seconds)
+
+    def file_posteriors(self, segment_posteriors):
+        """``(n_segments, frames, n_classes)`` (or frames already flattened) ->
+        ``(n_classes,)``: the maximum over every frame."""
+        posteriors = np.asarray(segment_posteriors)
+        return posteriors.reshape(-1, posteriors.shape[-1]).max(axis=0)
+
+    def validation_metrics(self, targets, posteriors):
+        """:meth:`MultiLabel.validation_metrics` with every frame a sample."""
+        posteriors = np.asarray(posteriors)
+        n_classes = posteriors.shape[-1]
+        return super().validation_metrics(np.asarray(targets).reshape(-1, n_classes),
+                                          posteriors.reshape(-1, n_classes))
 
 
-def make_task(name: str, *, several_labels: bool = False) -> Task:
+TASKS: dict[str, type[Task]] = {SingleLabel.name: SingleLabel, MultiLabel.name: MultiLabel,
+                                FrameDetection.name: FrameDetection}
+
+
+def make_task(name: str, *, several_labels: bool = False, strong_labels: bool = False
+              ) -> Task:
     """The task of the ``training.task`` setting: one of :data:`TASK_NAMES`, or ``auto``
-    (multi-label when some clip has ``several_labels``, else single-label)."""
+    (frame detection when some clip has ``strong_labels``, onsets and offsets; else
+    multi-label when some clip has ``several_labels``; else single-label)."""
     if name == "auto":
-        name = MultiLabel.name if several_labels else SingleLabel.name
+        name = (FrameDetection.name if strong_labels
+                else MultiLabel.name if several_labels else SingleLabel.name)
     if name not in TASKS:
         raise ConfigError(f"task={name!r} must be auto or one of {', '.join(TASKS)}")
     return TASKS[name]()

@@ -10,7 +10,8 @@ from torch.utils.data import Dataset
 
 from deep_audio.data.plan import cut_segment, segment_starts
 
-__all__ = ["SegmentDataset", "cut_segment", "event_targets", "segment_starts"]
+__all__ = ["SegmentDataset", "cut_segment", "event_targets", "frame_targets",
+           "segment_starts"]
 
 
 class SegmentDataset(Dataset):
@@ -23,12 +24,18 @@ class SegmentDataset(Dataset):
     labels) the classes whose events cover the segment (see :func:`event_targets`).
     ``file_index[i]`` says which waveform segment ``i`` came from; ``strong`` whether
     any file has events.
+
+    Frame detection (``frame_seconds`` given, multi-label): the target is a 0/1 matrix
+    ``(segment_samples // frame_samples, n_classes)`` per segment, frame ``j`` standing
+    for ``[start + j * frame_seconds, start + (j + 1) * frame_seconds)`` (see
+    :func:`frame_targets`); a file without events marks its labels in every frame.
     """
 
     def __init__(self, waveforms: Sequence[np.ndarray], labels: Sequence, *,
                  segment_samples: int, hop_samples: int,
                  events: Sequence[Sequence[tuple[float, float, int]]] | None = None,
-                 sample_rate: int | None = None, event_overlap_fraction: float = 0.5):
+                 sample_rate: int | None = None, event_overlap_fraction: float = 0.5,
+                 frame_seconds: float | None = None):
         self.waveforms = list(waveforms)
         self.labels = list(labels)
         self.segment_samples = segment_samples
@@ -39,7 +46,9 @@ class SegmentDataset(Dataset):
         self.multi_label = bool(self.labels) and np.ndim(self.labels[0]) == 1
         self.strong = any(events or ())  # some targets come from events
         self.targets: np.ndarray | None = None
-        if self.multi_label:
+        if self.multi_label and frame_seconds:
+            self.targets = self._frame_targets(events or (), sample_rate, frame_seconds)
+        elif self.multi_label:
             self.targets = np.asarray(self.labels, dtype=np.float32)[self.file_index]
             for file, file_events in enumerate(events or ()):
                 if not file_events:
@@ -49,6 +58,20 @@ class SegmentDataset(Dataset):
                     self.starts[rows] / sample_rate, segment_samples / sample_rate,
                     file_events, self.targets.shape[1],
                     overlap_fraction=event_overlap_fraction)
+
+    def _frame_targets(self, events, sample_rate: int, frame_seconds: float) -> np.ndarray:
+        """``(len(self), frames, n_classes)`` float32 (see the class docstring)."""
+        frame_samples = round(frame_seconds * sample_rate)
+        n_frames = self.segment_samples // frame_samples
+        clip = np.asarray(self.labels, dtype=np.float32)
+        targets = np.repeat(clip[self.file_index][:, None, :], n_frames, axis=1)
+        for file, file_events in enumerate(events):
+            if file_events:
+                rows = np.flatnonzero(self.file_index == file)
+                targets[rows] = frame_targets(self.starts[rows] / sample_rate,
+                                              frame_samples / sample_rate, n_frames,
+                                              file_events, clip.shape[1])
+        return targets
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -91,5 +114,32 @@ def event_targets(starts_seconds: np.ndarray, segment_seconds: float,
     for onset, offset, label in events:
         overlap = np.clip(np.minimum(ends, offset) - np.maximum(starts, onset), 0.0, None)
         needed = overlap_fraction * min(segment_seconds, offset - onset)
+        targets[(overlap > 0) & (overlap >= needed - 1e-9), label] = 1.0
+    return targets
+
+
+def frame_targets(starts_seconds: np.ndarray, frame_seconds: float, n_frames: int,
+                  events: Sequence[tuple[float, float, int]], n_classes: int) -> np.ndarray:
+    """Which classes sound in each frame of each segment, from strong labels.
+
+    Frame ``j`` of a segment starting at ``s`` is ``[s + j * frame_seconds, s + (j + 1) *
+    frame_seconds)``; it is positive for an event's class when the event covers at least
+    half of it, or when the event lies inside it (an event shorter than half a frame
+    still marks the frame it falls in).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_segments, n_frames, n_classes)
+
+    >>> frame_targets(np.array([0.0]), 0.1, 5, [(0.14, 0.31, 1)], 2)[0, :, 1].tolist()
+    [0.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    starts = (np.asarray(starts_seconds, dtype=np.float64)[:, None]
+              + np.arange(n_frames) * frame_seconds)
+    ends = starts + frame_seconds
+    targets = np.zeros((*starts.shape, n_classes), dtype=np.float32)
+    for onset, offset, label in events:
+        overlap = np.clip(np.minimum(ends, offset) - np.maximum(starts, onset), 0.0, None)
+        needed = 0.5 * min(frame_seconds, offset - onset)
         targets[(overlap > 0) & (overlap >= needed - 1e-9), label] = 1.0
     return targets

@@ -5,8 +5,10 @@ dicts), so ``torch.load(path, weights_only=True)`` reads it without running code
 
     {"format": "deep_audio.model", "format_version": 3,
      "backbone": {"name": ..., "settings": {...}},   # rebuilds the network and front end
-     "head": {...} or None,                          # Head.settings(); None: an embedder
-     "task": {"name": "single_label"} or {"name": "multi_label", "thresholds": [...]},
+     "head": {...} or None,                          # Head.settings() (FrameHead's with
+                                                     # "kind": "frame"); None: an embedder
+     "task": {"name": "single_label"} or {"name": "multi_label", "thresholds": [...]}
+             or {"name": "frame_detection", "thresholds": [...], "frame_seconds": ...},
      "state_dict": {...}, "class_names": [...], "config": {...}, "metadata": {...}}
 
 Files of earlier releases load as what they were: format 1 (the seed CNN: no
@@ -33,7 +35,7 @@ from deep_audio.io.audio import printable
 from deep_audio.io.files import atomic_write, check_header, library_versions, resolve_model_path
 from deep_audio.io.weights import ADVICE, load_weights_only
 from deep_audio.models.classifier import Classifier
-from deep_audio.models.heads import Head
+from deep_audio.models.heads import FrameHead, Head
 from deep_audio.models.registry import (
     SEED_BACKBONE,
     build_backbone,
@@ -117,7 +119,7 @@ def _model_from_payload(payload: Mapping[str, Any], path: Path) -> Classifier:
     if payload.get("format_version", 1) >= 3:
         spec = payload["backbone"]
         backbone = build_backbone(spec["name"], spec["settings"])
-        head = None if payload["head"] is None else Head(**_head_arguments(payload["head"]))
+        head = None if payload["head"] is None else _head(payload["head"])
         task = task_from_dict(payload["task"])
     else:
         backbone, head, task, state = _legacy(payload, config, state)
@@ -125,6 +127,14 @@ def _model_from_payload(payload: Mapping[str, Any], path: Path) -> Classifier:
                        metadata=payload.get("metadata", {}), path=path)
     model.load_state_dict(state)
     return model
+
+
+def _head(settings: Mapping[str, Any]) -> Head | FrameHead:
+    """The head of stored ``settings``: a :class:`FrameHead` when ``kind`` says so."""
+    settings = dict(settings)
+    if settings.pop("kind", None) == FrameHead.kind:
+        return FrameHead(**_head_arguments(settings))
+    return Head(**_head_arguments(settings))
 
 
 def _head_arguments(settings: Mapping[str, Any]) -> dict[str, Any]:

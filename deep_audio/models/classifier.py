@@ -14,9 +14,9 @@ from deep_audio.config import Config
 from deep_audio.data.plan import SegmentPlan
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.models.backbones import Backbone, freeze_blocks
-from deep_audio.models.heads import Head
+from deep_audio.models.heads import FrameHead, Head
 from deep_audio.models.seed import SeedBackbone
-from deep_audio.tasks import SingleLabel, Task
+from deep_audio.tasks import FrameDetection, SingleLabel, Task
 
 # The config sections that decide what a deep_audio model computes from a waveform: a
 # model's embeddings and outputs mean the same only under the same settings of these.
@@ -38,11 +38,13 @@ class Classifier(nn.Module):
     its head blocks (CNN14's ``fc1``), then the head's layers; the output layer always
     trains. Frozen units stay in eval mode, so BatchNorm keeps its statistics.
 
-    Shapes: ``(batch, segment_samples)`` in, ``(batch, n_classes)`` out.
+    Shapes: ``(batch, segment_samples)`` in, ``(batch, n_classes)`` out; with a
+    :class:`~deep_audio.models.heads.FrameHead` (a :class:`~deep_audio.tasks.FrameDetection`
+    task) frame logits ``(batch, frames, n_classes)`` out, and :meth:`clip_logits`.
     """
 
     def __init__(self, config: Config, class_names: Sequence[str], backbone: Backbone,
-                 head: Head | None = None, task: Task = SingleLabel(), *,
+                 head: Head | FrameHead | None = None, task: Task = SingleLabel(), *,
                  metadata: Mapping[str, Any] | None = None,
                  path: str | os.PathLike | None = None):
         super().__init__()
@@ -63,11 +65,28 @@ class Classifier(nn.Module):
         self.backbone = backbone
         self.head = head
         self.frozen_layers = 0
+        if isinstance(head, FrameHead) != isinstance(task, FrameDetection):
+            raise ConfigError(f"a {task.name} task needs "
+                              f"{'a frame head' if isinstance(task, FrameDetection) else 'a clip head'}"
+                              f", not {type(head).__name__}")
+
+    @property
+    def frame_level(self) -> bool:
+        """Outputs per frame ``(batch, frames, n_classes)``."""
+        return isinstance(self.head, FrameHead)
 
     @classmethod
     def seed(cls, config: Config, class_names: Sequence[str], task: Task = SingleLabel()
              ) -> Classifier:
-        """A new (untrained) model of deep_audio's own network, shaped by ``config``."""
+        """A new (untrained) model of deep_audio's own network, shaped by ``config``; a
+        frame task gets frames of ``config.model.frame_time_pooling`` and a
+        :class:`FrameHead` (its ``frame_seconds`` set from the backbone)."""
+        if isinstance(task, FrameDetection):
+            backbone = SeedBackbone.for_frames(config)
+            head = FrameHead.from_config(config.model, backbone.conv_channels[-1],
+                                         len(class_names))
+            return cls(config, class_names, backbone, head,
+                       task.with_frame_seconds(backbone.frame_seconds))
         backbone = SeedBackbone.from_config(config)
         return cls(config, class_names, backbone,
                    Head.from_config(config.model, backbone.head_input_size, len(class_names)),
@@ -136,7 +155,17 @@ class Classifier(nn.Module):
                 f"the {self.backbone.name} backbone from '{self.path}' has no head for "
                 "classes: use it for embeddings (embed, deep-feature-train) or train one "
                 "with transfer learning")
+        if self.frame_level:
+            return self.head(self.backbone.frames_from_features(features))
         return self.head(self.backbone.head_input(features))
+
+    def clip_logits(self, waveform: torch.Tensor) -> torch.Tensor:
+        """A frame model's clip logits ``(batch, n_classes)``, attention-pooled."""
+        if not self.frame_level:
+            raise DeepAudioError("clip_logits is for frame-level models; forward gives "
+                                 "this model's clip logits")
+        return self.head.clip_logits(self.backbone.frames_from_features(
+            self.backbone.features(waveform)))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.forward_features(self.backbone.features(waveform))

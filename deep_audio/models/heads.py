@@ -89,3 +89,66 @@ class Head(nn.Module):
         for layer in self.layers():
             x = layer(x)
         return x
+
+
+class FrameHead(nn.Module):
+    """Logits per frame and, by attention pooling, per clip: the head of a
+    :class:`~deep_audio.tasks.FrameDetection` model.
+
+    ``(batch, frames, in_features)`` -> optionally a bidirectional GRU of
+    ``recurrent_units`` per direction (the CRNN) -> a linear layer per frame: frame
+    logits ``(batch, frames, n_classes)``. :meth:`clip_logits` pools them to the clip
+    ``(batch, n_classes)``: per class a learned attention, softmax over time, weights the
+    frame probabilities (so a clip label can train where in time it sounds).
+    """
+
+    kind = "frame"
+
+    def __init__(self, in_features: int, n_classes: int, *, recurrent_units: int = 0,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.recurrent_units = int(recurrent_units)
+        self.dropout = nn.Dropout(float(dropout))
+        self.recurrent = (nn.GRU(in_features, recurrent_units, batch_first=True,
+                                 bidirectional=True) if recurrent_units else None)
+        size = 2 * recurrent_units if recurrent_units else in_features
+        self.output = nn.Linear(size, n_classes)
+        self.attention = nn.Linear(size, n_classes)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, in_features: int, n_classes: int) -> FrameHead:
+        return cls(in_features, n_classes, recurrent_units=config.frame_recurrent_units,
+                   dropout=config.dropout[-1] if config.dropout else 0.0)
+
+    def settings(self) -> dict[str, Any]:
+        """Plain data that rebuilds the head (with its ``state_dict``); ``kind`` tells
+        the model file it is this head."""
+        return {"kind": self.kind, "in_features": self.in_features,
+                "n_classes": self.output.out_features,
+                "recurrent_units": self.recurrent_units, "dropout": self.dropout.p}
+
+    def layers(self) -> list[nn.Module]:
+        """One unit for :meth:`Classifier.freeze`: the output layer always trains."""
+        return [self]
+
+    def embedding_sizes(self) -> dict[str, int]:
+        return {}
+
+    def _hidden(self, frames: torch.Tensor) -> torch.Tensor:
+        frames = self.dropout(frames)
+        if self.recurrent is not None:
+            frames = self.recurrent(frames)[0]
+        return frames
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(batch, frames, in_features)`` -> frame logits ``(batch, frames, n_classes)``."""
+        return self.output(self._hidden(frames))
+
+    def clip_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(batch, frames, in_features)`` -> clip logits ``(batch, n_classes)``: the
+        logit of the attention-weighted mean of the frame probabilities."""
+        hidden = self._hidden(frames)
+        weights = self.attention(hidden).softmax(dim=1)
+        probability = (weights * self.output(hidden).sigmoid()).sum(dim=1)
+        return torch.logit(probability.clamp(1e-7, 1 - 1e-7))

@@ -20,6 +20,7 @@ from deep_audio.config import POOLINGS, Config, FrontEndConfig, seconds_to_sampl
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.features import LogMel, Normalize
 from deep_audio.models.backbones import Backbone
+from deep_audio.tasks import FrameDetection, Task
 
 
 class SeedBackbone(Backbone):
@@ -38,6 +39,11 @@ class SeedBackbone(Backbone):
     pooling : {"flatten", "time_mean"}
         What a head sees: every value of the last block (the seed's; the size grows with
         the segment length), or the mean over time per channel and band (``conv_bands``).
+    time_pooling : int, optional
+        For frame-level outputs (:meth:`frames_from_features`): only the first
+        ``time_pooling`` blocks halve time, the others halve frequency only, so frames
+        are ``frame_seconds = hop_seconds * 2**time_pooling`` long. ``None`` (the seed,
+        and every model file written before frames): every block halves both.
 
     Embeddings: ``conv`` (the last block averaged over time and frequency,
     ``conv_channels[-1]`` values) and ``conv_bands`` (averaged over time only,
@@ -51,7 +57,7 @@ class SeedBackbone(Backbone):
 
     def __init__(self, front_end: FrontEndConfig, *, segment_samples: int,
                  conv_channels: Sequence[int] = (32, 64, 128, 256), kernel_size: int = 5,
-                 pooling: str = "flatten"):
+                 pooling: str = "flatten", time_pooling: int | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling={pooling!r} must be one of {', '.join(POOLINGS)}")
@@ -61,8 +67,15 @@ class SeedBackbone(Backbone):
         self.conv_channels = tuple(int(c) for c in conv_channels)
         self.kernel_size = int(kernel_size)
         self.pooling = pooling
+        n_blocks = len(self.conv_channels)
+        if time_pooling is not None and not 0 <= time_pooling <= n_blocks:
+            raise ConfigError(f"time_pooling={time_pooling} must be between 0 and the "
+                              f"number of blocks ({n_blocks})")
+        self.time_pooling = None if time_pooling is None else int(time_pooling)
+        self.time_halvings = n_blocks if time_pooling is None else self.time_pooling
         self.default_layer = "conv_bands"
         self.front_end = LogMel.from_config(front_end)
+        self.frame_samples = self.front_end.hop_length * 2 ** self.time_halvings
         self.normalize = Normalize(front_end.n_mels)
         frames, bands = self.front_end.n_frames(self.segment_samples), front_end.n_mels
         self.input_shape = (1, frames, bands)
@@ -73,10 +86,11 @@ class SeedBackbone(Backbone):
                           padding=kernel_size // 2),
                 nn.BatchNorm2d(channels),
                 nn.LeakyReLU(),
-                nn.MaxPool2d(2),
+                nn.MaxPool2d(2 if index <= self.time_halvings else (1, 2)),
             ))
             in_channels = channels
-            frames, bands = frames // 2, bands // 2
+            frames = frames // 2 if index <= self.time_halvings else frames
+            bands = bands // 2
         if frames < 1 or bands < 1:
             raise ConfigError(
                 f"input of {self.input_shape[1]} frames x {front_end.n_mels} mel bands is "
@@ -94,17 +108,57 @@ class SeedBackbone(Backbone):
                    kernel_size=config.model.kernel_size, pooling=config.model.pooling)
 
     @classmethod
+    def for_frames(cls, config: Config) -> SeedBackbone:
+        """The backbone of a frame task: ``time_pooling`` from
+        ``config.model.frame_time_pooling``."""
+        return cls(config.front_end,
+                   segment_samples=seconds_to_samples(config.segments.segment_seconds,
+                                                      config.front_end.sample_rate),
+                   conv_channels=config.model.conv_channels,
+                   kernel_size=config.model.kernel_size, pooling="time_mean",
+                   time_pooling=config.model.frame_time_pooling)
+
+    @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> SeedBackbone:
         return cls(FrontEndConfig(**settings["front_end"]),
                    segment_samples=settings["segment_samples"],
                    conv_channels=settings["conv_channels"],
-                   kernel_size=settings["kernel_size"], pooling=settings["pooling"])
+                   kernel_size=settings["kernel_size"], pooling=settings["pooling"],
+                   time_pooling=settings.get("time_pooling"))
 
     def settings(self) -> dict[str, Any]:
-        return {"front_end": dataclasses.asdict(self.front_end_settings),
-                "segment_samples": self.segment_samples,
-                "conv_channels": list(self.conv_channels), "kernel_size": self.kernel_size,
-                "pooling": self.pooling}
+        settings = {"front_end": dataclasses.asdict(self.front_end_settings),
+                    "segment_samples": self.segment_samples,
+                    "conv_channels": list(self.conv_channels),
+                    "kernel_size": self.kernel_size, "pooling": self.pooling}
+        if self.time_pooling is not None:  # files without it: every block halves time
+            settings["time_pooling"] = self.time_pooling
+        return settings
+
+    @property
+    def frame_seconds(self) -> float:
+        """Length (and hop) of a frame of :meth:`frames_from_features`."""
+        return self.frame_samples / self.sample_rate
+
+    def n_output_frames(self, n_samples: int) -> int:
+        """Frames :meth:`frames` gives for ``n_samples``: whole frames only."""
+        return n_samples // self.frame_samples
+
+    def frames_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Frame-level features, ``(batch, 1, frames, n_mels)`` -> ``(batch, n_frames,
+        conv_channels[-1])``: the last block averaged over frequency.
+
+        The log-mel is cut to ``n_frames * 2**time_pooling`` frames first, ``n_frames =
+        samples // frame_samples``, so frame ``i`` stands for ``[i, i + 1) *
+        frame_seconds`` of the segment and frames of consecutive segments tile time.
+        """
+        n_frames = (features.shape[2] - 1) // 2 ** self.time_halvings
+        features = features[:, :, :n_frames * 2 ** self.time_halvings]
+        return self.feature_maps(features).mean(dim=3).transpose(1, 2)
+
+    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> ``(batch, n_frames, conv_channels[-1])``."""
+        return self.frames_from_features(self.features(waveform))
 
     def front_end_config(self) -> FrontEndConfig:
         return self.front_end_settings
@@ -158,3 +212,12 @@ class SeedBackbone(Backbone):
             raise DeepAudioError(
                 f"this network flattens its last conv maps, so it takes segments of exactly "
                 f"{self.segment_samples} samples, not {segment_samples}")
+
+
+def frame_task(task: Task, config: Config) -> Task:
+    """``task``, a :class:`~deep_audio.tasks.FrameDetection` with the ``frame_seconds``
+    of the seed backbone ``config`` makes (others as they are): what the training
+    targets need before the model exists."""
+    if not isinstance(task, FrameDetection):
+        return task
+    return task.with_frame_seconds(SeedBackbone.for_frames(config).frame_seconds)

@@ -1,5 +1,9 @@
 """Long recordings: segment posteriors over time, made into labelled regions or events.
 
+A frame model (:class:`~deep_audio.tasks.FrameDetection`) gives posteriors per frame;
+its segments' frames are stitched into one timeline of frames (:func:`stitch_frames`)
+and events are made from those, so onsets are as fine as a frame.
+
 A recording of any length (hours) is decoded block by block and cut by the predictor's
 segment plan (:meth:`deep_audio.data.plan.SegmentPlan.stream`) exactly as
 :func:`deep_audio.predict.predictor.classify_files` cuts a short file (same starts, the last one
@@ -203,6 +207,10 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     posteriors = np.concatenate(rows)
     duration_seconds = stream.n_samples / plan.sample_rate
     starts_seconds, ends_seconds = plan.times(starts, stream.n_samples)
+    frame_seconds = getattr(predictor.task, "frame_seconds", 0.0)
+    if posteriors.ndim == 3:  # a frame model: the timeline is made of frames
+        starts_seconds, ends_seconds, posteriors = stitch_frames(
+            starts_seconds, posteriors, frame_seconds)
     class_names = list(predictor.class_names)
     inference = config.inference
     settings = {"segment_seconds": plan.segment_samples / plan.sample_rate,
@@ -210,6 +218,8 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
                 "smoothing_segments": inference.smoothing_segments,
                 "min_region_seconds": inference.min_region_seconds,
                 "evaluation_step_seconds": inference.evaluation_step_seconds}
+    if frame_seconds:
+        settings["frame_seconds"] = frame_seconds
     regions, events = [], []
     if predictor.task.multi_label:
         thresholds = predictor.task.threshold_array(len(class_names))
@@ -311,6 +321,50 @@ def save_segmentation(segmentation: RecordingSegmentation, path: str | os.PathLi
             writer.writerow([f"{start:.3f}", f"{end:.3f}", names[int(np.argmax(row))],
                              *(f"{p:.4f}" for p in row)])
     return [path, segments_path]
+
+
+def stitch_frames(segment_starts_seconds: np.ndarray, frame_posteriors: np.ndarray,
+                  frame_seconds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One timeline of frames from the frames of consecutive segments.
+
+    Frame ``j`` of a segment starting at ``s`` is ``[s + j * frame_seconds, s + (j + 1)
+    * frame_seconds)``. Segments are taken in order; a frame is kept when its centre
+    lies at or after the end of the last kept frame, so overlapping segments (hop
+    shorter than the segment) give each stretch of time once, from the earlier segment.
+    With hop = segment length and a segment length that is a multiple of
+    ``frame_seconds`` the frames of consecutive segments just concatenate and tile the
+    recording exactly (the end-aligned last segment contributes only its new frames).
+
+    Parameters
+    ----------
+    segment_starts_seconds : np.ndarray, shape (n_segments,)
+    frame_posteriors : np.ndarray, shape (n_segments, n_frames, n_classes)
+    frame_seconds : float
+
+    Returns
+    -------
+    starts_seconds, ends_seconds : np.ndarray, shape (n_kept,)
+    posteriors : np.ndarray, shape (n_kept, n_classes)
+
+    >>> starts, ends, p = stitch_frames(np.array([0.0, 0.5, 0.8]),
+    ...                                 np.arange(12.0).reshape(3, 4, 1), 0.25)
+    >>> starts.tolist(), p[:, 0].tolist()
+    ([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.55], [0.0, 1.0, 2.0, 3.0, 6.0, 7.0, 11.0])
+    """
+    if frame_seconds <= 0:
+        raise DeepAudioError("frame posteriors need the task's frame_seconds (> 0); "
+                             f"got {frame_seconds}")
+    n_segments, n_frames, _ = frame_posteriors.shape
+    frame_starts = (np.asarray(segment_starts_seconds, dtype=np.float64)[:, None]
+                    + np.arange(n_frames) * frame_seconds)
+    keep = np.zeros(frame_starts.shape, dtype=bool)
+    covered_until = -np.inf
+    for segment in range(n_segments):
+        keep[segment] = frame_starts[segment] + frame_seconds / 2 >= covered_until - 1e-9
+        if keep[segment].any():
+            covered_until = frame_starts[segment][keep[segment]][-1] + frame_seconds
+    starts = frame_starts[keep]
+    return starts, starts + frame_seconds, frame_posteriors[keep]
 
 
 def _batches(pairs: Iterable[tuple[int, np.ndarray]], batch_size: int

@@ -31,6 +31,7 @@ from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.features import band_statistics
 from deep_audio.io.model_files import resolve_model_path
 from deep_audio.models import Classifier
+from deep_audio.models.seed import frame_task
 from deep_audio.tasks import Task, make_task
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.callbacks import Checkpoint, EarlyStopping, History, Report, SaveBest
@@ -129,7 +130,8 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
                               segment_samples=segment_samples, hop_samples=hop_samples,
                               events=None if events is None else [events[i] for i in indices],
                               sample_rate=config.front_end.sample_rate,
-                              event_overlap_fraction=config.segments.event_overlap_fraction)
+                              event_overlap_fraction=config.segments.event_overlap_fraction,
+                              frame_seconds=getattr(task, "frame_seconds", None))
 
     train_set, validation_set = subset(train_index), subset(validation_index)
     inputs = ({"folders": [str(f) for f in folders]} if manifest is None
@@ -208,7 +210,9 @@ def task_for(config: Config, manifest: Manifest | None) -> Task:
     several_labels = manifest is not None and manifest.multi_label
     if several_labels and config.training.task == "auto":
         logger.info("clips with several labels: training a multi-label model")
-    return make_task(config.training.task, several_labels=several_labels)
+    task = make_task(config.training.task, several_labels=several_labels,
+                     strong_labels=manifest is not None and manifest.strong)
+    return frame_task(task, config)
 
 
 @contextlib.contextmanager
