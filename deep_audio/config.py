@@ -306,7 +306,8 @@ class Config:
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
-TASK_NAMES = ("single_label", "multi_label", "frame_detection")  # deep_audio.tasks: what a classifier is asked
+TASK_NAMES = ("single_label", "multi_label",
+              "frame_detection")  # deep_audio.tasks: what a classifier is asked
 SCHEDULES = ("onecycle", "plateau")
 POOLINGS = ("flatten", "time_mean")
 # Settings added after model files were first written, with the values that reproduce

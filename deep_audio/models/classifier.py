@@ -66,9 +66,10 @@ class Classifier(nn.Module):
         self.head = head
         self.frozen_layers = 0
         if isinstance(head, FrameHead) != isinstance(task, FrameDetection):
-            raise ConfigError(f"a {task.name} task needs "
-                              f"{'a frame head' if isinstance(task, FrameDetection) else 'a clip head'}"
-                              f", not {type(head).__name__}")
+            wanted = "a frame head" if isinstance(task, FrameDetection) else "a clip head"
+            raise ConfigError(f"a {task.name} task needs {wanted}, not {type(head).__name__}"
+                              " (frame detection is built on the seed backbone for now: set "
+                              "task=multi_label for segment tags on other backbones)")
 
     @property
     def frame_level(self) -> bool:

@@ -91,7 +91,8 @@ def test_strong_labels_give_segment_targets(soundscapes, tmp_path):
     assert manifest.strong and manifest.multi_label
     result = train_model(manifest=manifest.select(exclude_folds=["5"]),
                          output=tmp_path / "detector",
-                         config=small_config(epochs=8, cache_dir="none"), progress=False)
+                         config=small_config(epochs=8, cache_dir="none", task="multi_label"),
+                         progress=False)
     report = evaluate_manifest(result.model_path, manifest.select(folds=["5"]))
     assert report.scores["map"] >= 0.85
     history = (tmp_path / "detector.history.csv").read_text().splitlines()[0]
