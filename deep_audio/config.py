@@ -166,8 +166,12 @@ class InferenceConfig:
     evaluation_step_seconds: float
     event_median_filter_seconds: float
     event_min_gap_seconds: float
+    frame_median_filter_seconds: float = 0.12  # frame models' median filter (frames are
+                                               # short: 1 s would erase a 0.2 s event)
 
     def __post_init__(self):
+        _require(self.frame_median_filter_seconds >= 0, "frame_median_filter_seconds",
+                 self.frame_median_filter_seconds, ">= 0")
         _require(self.event_median_filter_seconds >= 0, "event_median_filter_seconds",
                  self.event_median_filter_seconds, ">= 0")
         _require(self.event_min_gap_seconds >= 0, "event_min_gap_seconds",

@@ -175,7 +175,8 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
         Settings by name, on top of the model's own: ``segment_hop_seconds``,
         ``smoothing_segments``, ``min_region_seconds``, ``read_block_seconds``,
         ``inference_batch_size``; for a multi-label model ``event_median_filter_seconds``
-        and ``event_min_gap_seconds`` (``min_region_seconds`` is then the shortest event).
+        and ``event_min_gap_seconds`` (``min_region_seconds`` is then the shortest event);
+        for a frame model ``frame_median_filter_seconds`` instead of the first.
 
     Returns
     -------
@@ -223,20 +224,23 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     regions, events = [], []
     if predictor.task.multi_label:
         thresholds = predictor.task.threshold_array(len(class_names))
+        median_filter_seconds = (inference.frame_median_filter_seconds if frame_seconds
+                                 else inference.event_median_filter_seconds)
         events = detect_events(starts_seconds, ends_seconds, posteriors, class_names,
                                thresholds=thresholds,
-                               median_filter_seconds=inference.event_median_filter_seconds,
+                               median_filter_seconds=median_filter_seconds,
                                min_duration_seconds=inference.min_region_seconds,
                                min_gap_seconds=inference.event_min_gap_seconds)
         settings.update(thresholds=thresholds.tolist(),
-                        event_median_filter_seconds=inference.event_median_filter_seconds,
+                        event_median_filter_seconds=median_filter_seconds,
                         event_min_gap_seconds=inference.event_min_gap_seconds)
     else:
         regions = make_regions(starts_seconds, ends_seconds, posteriors, class_names,
                                smoothing_segments=inference.smoothing_segments,
                                min_region_seconds=inference.min_region_seconds)
-    logger.info("%s: %.1f s, %d segments, %d regions, %d events", path, duration_seconds,
-                len(starts_seconds), len(regions), len(events))
+    logger.info("%s: %.1f s, %d %s, %d regions, %d events", path, duration_seconds,
+                len(starts_seconds), "frames" if frame_seconds else "segments",
+                len(regions), len(events))
     return RecordingSegmentation(Path(path), class_names, duration_seconds,
                                  starts_seconds, ends_seconds, posteriors,
                                  moving_average(posteriors, inference.smoothing_segments),

@@ -145,9 +145,10 @@ def test_detector_finds_a_short_event_within_one_frame_of_its_onset(detector, tm
     truth = [(1.23, "low"), (4.51, "high")]
     path = tmp_path / "unseen.wav"
     soundfile.write(path, event_clip(truth, 6.0, np.random.default_rng(99)), RATE)
-    found = segment_recording(path, result.model_path, event_median_filter_seconds=0.12,
-                              event_min_gap_seconds=0.1)
+    found = segment_recording(path, result.model_path)  # default settings
     assert found.settings["frame_seconds"] == pytest.approx(0.04)
+    assert found.settings["event_median_filter_seconds"] == pytest.approx(0.12)  # frames'
+    assert len(found.events) == len(truth)
     assert np.allclose(np.diff(found.starts_seconds), 0.04)  # frames tile the recording
     for onset, name in truth:
         events = [e for e in found.events if e.label == name
