@@ -99,7 +99,9 @@ class FrameHead(nn.Module):
     ``recurrent_units`` per direction (the CRNN) -> a linear layer per frame: frame
     logits ``(batch, frames, n_classes)``. :meth:`clip_logits` pools them to the clip
     ``(batch, n_classes)``: per class a learned attention, softmax over time, weights the
-    frame probabilities (so a clip label can train where in time it sounds).
+    frame probabilities (so a clip label can train where in time it sounds). Today's
+    training loss is on frames only, so the attention keeps its initial weights until the
+    weak-label loss uses :meth:`clip_logits` (docs/frame_detection.md, next sessions).
     """
 
     kind = "frame"
