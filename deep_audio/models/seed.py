@@ -148,13 +148,13 @@ class SeedBackbone(Backbone):
         """Frame-level features, ``(batch, 1, frames, n_mels)`` -> ``(batch, n_frames,
         conv_channels[-1])``: the last block averaged over frequency.
 
-        The log-mel is cut to ``n_frames * 2**time_pooling`` frames first, ``n_frames =
-        samples // frame_samples``, so frame ``i`` stands for ``[i, i + 1) *
-        frame_seconds`` of the segment and frames of consecutive segments tile time.
+        Only the first ``n_frames = samples // frame_samples`` output frames are kept, so
+        frame ``i`` stands for ``[i, i + 1) * frame_seconds`` of the segment and frames of
+        consecutive segments tile time. (They are cut after the blocks, not before: a
+        sliced input to the convolutions fixes the batch size in an ONNX export.)
         """
         n_frames = (features.shape[2] - 1) // 2 ** self.time_halvings
-        features = features[:, :, :n_frames * 2 ** self.time_halvings]
-        return self.feature_maps(features).mean(dim=3).transpose(1, 2)
+        return self.feature_maps(features)[:, :, :n_frames].mean(dim=3).transpose(1, 2)
 
     def frames(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> ``(batch, n_frames, conv_channels[-1])``."""
