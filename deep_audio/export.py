@@ -197,7 +197,6 @@ def verify(model: Classifier, path: str | os.PathLike, *,
         atol=atol)
     if not result.max_logit_difference <= atol:
         raise ExportError(f"exported model '{path}' differs from PyTorch: {result.format()}")
-    logger.info("%s", result.format())
     return result
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from deep_audio.config import Config, leaf_names, load_config, override, stored_config
 from deep_audio.errors import ConfigError
+from tests.conftest import REPO
 
 
 def test_seed_preset_gives_the_seed_input_size():
@@ -81,3 +82,8 @@ def test_classic_defaults_and_model_files_without_the_section():
     del values["classic"]
     config = stored_config(values, source="old.pt")
     assert config.training.epochs == 3 and config.classic == classic
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    load_config(path)  # a renamed or removed setting would be an unknown one here

@@ -158,7 +158,7 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
         found recursively. Or, instead:
     manifest : path or Manifest
         A CSV/TSV of clips and labels (see :mod:`deep_audio.data.manifest`); a clip with
-        several labels makes the model multi-label (``multi_label`` setting), events
+        several labels makes the model multi-label (``task`` setting ``auto``), events
         (onset/offset) give segment targets. Rows that cannot be used are reported by
         line and left out.
     audio_root : path, optional

@@ -1,7 +1,7 @@
 """Every HTML report opened in a real headless Chromium (selenium): it draws without a
 console error, requests nothing outside the file, shows the right numbers, reacts to
 clicks and its audio decodes. Each test also takes a screenshot of its page; with
-DEEP_AUDIO_SCREENSHOTS=1 they replace docs/report_*.png (those linked from the README).
+DEEP_AUDIO_SCREENSHOTS=1 they replace docs/report_*.png (those linked from docs/reports.md).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 """
