@@ -16,7 +16,7 @@ from deep_audio.models.classifier import Classifier
 from deep_audio.predict.long_recordings import segment_recording, stitch_frames
 from deep_audio.tasks import FrameDetection, MultiLabel, SingleLabel, make_task, task_from_dict
 from deep_audio.training.train import task_for, train_model
-from tests.conftest import small_config, tone
+from tests.conftest import EXPORT_PACKAGES, needs, small_config, tone
 
 RATE = 8000
 CLASSES = {"low": 600.0, "high": 2000.0}
@@ -155,3 +155,19 @@ def test_detector_finds_a_short_event_within_one_frame_of_its_onset(detector, tm
                   and abs(e.onset_seconds - onset) <= 0.04 + 1e-9]
         assert events, (name, onset, [(e.label, e.onset_seconds) for e in found.events])
         assert abs(events[0].offset_seconds - (onset + EVENT_SECONDS)) <= 0.08
+
+
+@needs(*EXPORT_PACKAGES)
+@pytest.mark.slow
+def test_onnx_export_of_a_frame_model_finds_the_same_events(detector, tmp_path):
+    from deep_audio.export import to_onnx
+
+    _, result = detector
+    path = tmp_path / "unseen.wav"
+    soundfile.write(path, event_clip([(2.71, "high")], 4.0, np.random.default_rng(7)), RATE)
+    onnx_path = to_onnx(load_model(result.model_path), tmp_path / "detector.onnx")
+    torch_events, onnx_events = (segment_recording(path, model).events
+                                 for model in (result.model_path, onnx_path))
+    assert torch_events and [e.label for e in torch_events] == [e.label for e in onnx_events]
+    assert np.allclose([(e.onset_seconds, e.offset_seconds) for e in torch_events],
+                       [(e.onset_seconds, e.offset_seconds) for e in onnx_events])
