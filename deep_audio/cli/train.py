@@ -3,7 +3,8 @@
 Writes the best epoch's model to OUTPUT (a bare name goes to models/NAME.pt), its
 per-epoch log beside it (NAME.history.csv), and prints the validation scores. A manifest
 row with several labels (dog;car) makes a multi-label model (a tagger: sigmoid outputs,
-chosen by mAP, per-class thresholds stored in the model); --task sets it either way.
+chosen by mAP, per-class thresholds stored in the model); onset/offset rows make a
+frame-level event detector (40 ms frames); --task sets it either way.
 --cross-validate trains and tests one model per predefined fold, --fold K one fold.
 
 Examples:

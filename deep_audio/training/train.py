@@ -157,10 +157,10 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
         One folder per class; the folder's name is the class name; audio files are
         found recursively. Or, instead:
     manifest : path or Manifest
-        A CSV/TSV of clips and labels (see :mod:`deep_audio.data.manifest`); a clip with
-        several labels makes the model multi-label (``task`` setting ``auto``), events
-        (onset/offset) give segment targets. Rows that cannot be used are reported by
-        line and left out.
+        A CSV/TSV of clips and labels (see :mod:`deep_audio.data.manifest`). With the
+        ``task`` setting ``auto``, events (onset/offset rows) train a frame-level
+        detector (docs/frame_detection.md) and clips with several labels a multi-label
+        tagger. Rows that cannot be used are reported by line and left out.
     audio_root : path, optional
         Folder the manifest's paths are relative to (default: the manifest's folder).
     output : str or PathLike
