@@ -3,7 +3,8 @@ count and seed, one JSON file per run so that an interrupted benchmark resumes.
 
     python benchmarks/benchmark_transfer.py --tasks speakers drums --clips 5 20 --seeds 0 1 2
     python benchmarks/benchmark_transfer.py --report            # the table of what has run
-    python benchmarks/benchmark_transfer.py --source Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k
+    python benchmarks/benchmark_transfer.py --source Cnn14_16k_mAP=0.438.pth \\
+        --backbone panns_cnn14_16k
 
 Target tasks: the folders of ``tools/make_benchmark_data.py`` (``data/benchmark/<task>/
 {train,test}/<class>``): ``speakers`` (one voice per class, split by phrase), ``drums``
@@ -93,9 +94,11 @@ def deep_scores(model_path: Path, tests: list[Path]) -> dict[str, float]:
 def probe_scores(source, folders: list[Path], tests: list[Path], output: Path, seed: int,
                  layer: str) -> dict[str, float]:
     """Logistic regression on every segment's ``layer`` embedding of the frozen source."""
-    from deep_audio.predict.deep_features import (classify_files_deep,
-                                                  load_deep_feature_classifier,
-                                                  train_deep_feature_classifier)
+    from deep_audio.predict.deep_features import (
+        classify_files_deep,
+        load_deep_feature_classifier,
+        train_deep_feature_classifier,
+    )
 
     result = train_deep_feature_classifier(source, folders, output, seed=seed, layer=layer,
                                            classifier_type="logistic", per_segment=True,
@@ -253,7 +256,8 @@ def main() -> None:
                               "seconds": time.perf_counter() - started, "commit": commit,
                               "threads": args.threads}
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(path, lambda f: f.write(json.dumps(record, indent=1).encode()))
+                    text = json.dumps(record, indent=1).encode()
+                    atomic_write(path, lambda stream, text=text: stream.write(text))
                     print(f"{task} {clips:2d} clips, seed {seed}, {method:14s}: accuracy "
                           f"{scores['accuracy']:.3f} ({record['seconds']:.0f} s)", flush=True)
     print(report(args.runs, list(args.methods)))

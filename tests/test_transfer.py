@@ -34,7 +34,8 @@ def test_strategy_0_keeps_conv_weights_and_batchnorm_statistics(trained, two_cla
     target = load_model(result.model_path)
     assert target.class_names == ["low", "noise"]
     assert target.head.hidden_units == () and target.head.output.out_features == 2
-    for block in ("backbone.conv_layer1.", "backbone.conv_layer2.", "backbone.front_end.", "backbone.normalize."):
+    for block in ("backbone.conv_layer1.", "backbone.conv_layer2.", "backbone.front_end.",
+                  "backbone.normalize."):
         before, after = _state(source, block), _state(target, block)
         assert before.keys() == after.keys() and before
         for key in before:  # weights, biases, BatchNorm running mean/var and counters

@@ -62,16 +62,23 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from deep_audio.config import (Config, TrainingConfig, TransferConfig, leaf_names,
-                               load_config, override, seconds_to_samples)
+from deep_audio.config import (
+    Config,
+    TrainingConfig,
+    TransferConfig,
+    leaf_names,
+    load_config,
+    override,
+    seconds_to_samples,
+)
 from deep_audio.data import SegmentDataset
 from deep_audio.data.manifest import Manifest
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.io.model_files import load_model
 from deep_audio.models import Classifier, Head
 from deep_audio.models.classifier import FEATURE_SECTIONS
-from deep_audio.models.seed import SeedBackbone
 from deep_audio.models.registry import SEED_BACKBONE, check_backbone_name
+from deep_audio.models.seed import SeedBackbone
 from deep_audio.tasks import SingleLabel, Task
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.train import (
