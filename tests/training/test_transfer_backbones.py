@@ -11,12 +11,12 @@ import torch
 from deep_audio.bin import deep_feature_training, extract_features
 from deep_audio.bin import transfer_learning as tl
 from deep_audio.errors import ConfigError
-from deep_audio.predict import classify_files
-from deep_audio.predict.deep_features import DeepFeatureClassifier
-from deep_audio.predict.embeddings import embed_file
 from deep_audio.io.model_files import load_model
 from deep_audio.models import Classifier
 from deep_audio.models.panns import VARIANTS, Cnn14
+from deep_audio.predict import classify_files
+from deep_audio.predict.deep_features import DeepFeatureClassifier
+from deep_audio.predict.embeddings import embed_file
 from tests.conftest import write_class_folders
 
 pytestmark = pytest.mark.slow  # every test here takes more than ~2 s
