@@ -94,7 +94,8 @@ def test_front_end_settings_of_a_backbone_cannot_be_changed(checkpoint, folders,
 def test_extract_features_cli_with_backbone(checkpoint, folders, tmp_path, capsys):
     output = tmp_path / "emb.npz"
     status = extract_features.main(["-m", str(checkpoint), "--backbone", "panns_cnn14_16k",
-                                    "-i", *map(str, folders), "-o", str(output), "--precision", "fp32",
+                                    "-i", *map(str, folders), "-o", str(output),
+                                    "--precision", "fp32",
                                     "--set", "segment_seconds=1.0",
                                     "--set", "segment_hop_seconds=1.0"])
     assert status == 0
@@ -109,7 +110,8 @@ def test_extract_features_cli_with_backbone(checkpoint, folders, tmp_path, capsy
 def test_deep_feature_classifier_on_a_backbone_reloads_it(checkpoint, folders, tmp_path):
     status = deep_feature_training.main([
         "-m", str(checkpoint), "--backbone", "panns_cnn14_16k", "-i", *map(str, folders),
-        "-o", str(tmp_path / "probe.skops"), "--classifier", "logistic", "--cv-folds", "2", "--precision", "fp32",
+        "-o", str(tmp_path / "probe.skops"), "--classifier", "logistic", "--cv-folds", "2",
+        "--precision", "fp32",
         "--set", "segment_seconds=1.0", "--set", "segment_hop_seconds=1.0"])
     assert status == 0
     classifier = DeepFeatureClassifier.load(tmp_path / "probe.skops")
