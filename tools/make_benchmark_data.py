@@ -1,4 +1,4 @@
-"""Build the three real-audio tasks of the time-to-accuracy benchmark under data/benchmark/.
+"""Build the four real-audio tasks of the time-to-accuracy benchmark under data/benchmark/.
 
 Every task is ``<out>/<task>/{train,test}/<class>/<files>`` plus ``<out>/<task>/SOURCE.txt``;
 the split is the one a user faces (new phrases, new drum kits, new prompts), never two
@@ -7,12 +7,12 @@ overwrites the task folders. Sources are Debian packages, extracted without inst
 
     apt-get update
     apt-get download tuxpaint-stamps-default fluid-soundfont-gm \\
-        asterisk-core-sounds-{en,es,fr,it,ru}-wav
+        asterisk-core-sounds-{en,es,fr,it,ru}-wav ufoai-sound
     for f in *.deb; do dpkg -x "$f" "src/${f%%_*}"; done
     pip install --no-deps tinysoundfont
     python tools/make_benchmark_data.py --tuxpaint src/tuxpaint-stamps-default \\
         --soundfont src/fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2 \\
-        --asterisk-root src
+        --asterisk-root src --ufoai src/ufoai-sound
 
 Tasks (see docs/benchmark_data.md):
   speakers   spoken stamp descriptions of Tux Paint, one class per language (one voice
@@ -20,14 +20,18 @@ Tasks (see docs/benchmark_data.md):
   drums      kick/snare/hihat/tom/cymbal notes of the FluidR3 drum kits (bank 128), split
              by kit; renderings that duplicate an earlier kit's are dropped.
   languages  Asterisk telephone prompts in 5 languages, split by prompt name.
+  environment  UFO: Alien Invasion's sound effects in 6 classes (footsteps, voice, alien,
+             weapon, ambience, impact), split by original file.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import re
 import shutil
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -216,12 +220,61 @@ folder). Sorted names of all languages shuffled with seed {SEED}; the first
 test prompts drawn with seed {SEED}.""")
 
 
+# ufoai's sound paths (by prefix) -> the environment task's classes (folders not named are left out:
+# too few files, or a mix such as the geoscape's interface jingles).
+UFOAI_CLASSES = {"footsteps/": "footsteps", "soldiers/": "voice", "civilians/": "voice",
+                 "aliens/": "alien", "weapons/": "weapon", "ambience/": "ambience",
+                 "impact/": "impact", "misc/break": "impact"}
+
+
+def make_environment(ufoai: Path, out: Path, n_train: int = 25, n_test: int = 12,
+                     test_fraction: float = 0.3, max_seconds: float = 4.0) -> None:
+    """UFO: Alien Invasion sound effects (one zip, base/0snd.pk3); one clip per original
+    file (its first ``max_seconds``), split by file."""
+    (archive,) = ufoai.glob("**/base/0snd.pk3")
+    files: dict[str, dict[str, tuple[np.ndarray, int]]] = {}  # class -> name -> audio
+    with zipfile.ZipFile(archive) as pk3:
+        for name in sorted(pk3.namelist()):
+            folder = name.removeprefix("sound/")
+            label = next((c for prefix, c in UFOAI_CLASSES.items()
+                          if folder.startswith(prefix)), None)
+            if label is None or not name.endswith(".ogg"):
+                continue
+            audio, rate = soundfile.read(io.BytesIO(pk3.read(name)), dtype="float32")
+            files.setdefault(label, {})[folder] = (audio[:int(max_seconds * rate)], rate)
+    task_dir = out / "environment"
+    _reset(task_dir)
+    rng = random.Random(SEED)
+    for label in sorted(files):
+        names = sorted(files[label])
+        rng.shuffle(names)
+        n_held = max(1, int(test_fraction * len(names)))
+        for split, chosen in (("test", names[:n_held][:n_test]),
+                              ("train", names[n_held:][:n_train])):
+            for name in sorted(chosen):
+                audio, rate = files[label][name]
+                dest = task_dir / split / label / (name.removesuffix(".ogg")
+                                                   .replace("/", "__") + ".flac")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                soundfile.write(dest, audio, rate)
+    _write_source(task_dir, f"""
+Source: Debian package ufoai-sound 2.5-2 (UFO: Alien Invasion sound effects, GPL-2+),
+usr/share/games/ufoai/base/0snd.pk3 (a zip of Ogg Vorbis files). Reserved for this task:
+never part of the pretraining corpus (tools/make_pretraining_corpus.py).
+Classes from the sound folders: {UFOAI_CLASSES}.
+One clip per original file: its first {max_seconds} s, written as FLAC at the file's rate,
+named <path with / -> __>.flac. Split: by original file. Per class the sorted names are
+shuffled with seed {SEED}; the first {test_fraction:.0%} are test files (at most {n_test}
+kept), of the rest at most {n_train} are train files.""")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tuxpaint", type=Path, help="extracted tuxpaint-stamps-default")
     parser.add_argument("--soundfont", type=Path, help="FluidR3_GM.sf2")
     parser.add_argument("--asterisk-root", type=Path,
                         help="folder holding the extracted asterisk-core-sounds-<lang>-wav")
+    parser.add_argument("--ufoai", type=Path, help="extracted ufoai-sound")
     parser.add_argument("--out", type=Path, default=Path("data/benchmark"))
     args = parser.parse_args()
     built = []
@@ -234,8 +287,11 @@ def main() -> None:
     if args.asterisk_root:
         make_languages(args.asterisk_root, args.out)
         built.append("languages")
+    if args.ufoai:
+        make_environment(args.ufoai, args.out)
+        built.append("environment")
     if not built:
-        parser.error("give at least one of --tuxpaint, --soundfont, --asterisk-root")
+        parser.error("give at least one of --tuxpaint, --soundfont, --asterisk-root, --ufoai")
     for task in built:
         print(f"== {task}\n{_counts(args.out / task)}")
 
