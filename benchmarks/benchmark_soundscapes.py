@@ -1,21 +1,32 @@
-"""What multi-label training buys on real soundscapes (data/soundscapes, made by
-tools/make_soundscapes.py; docs/soundscape_benchmark.md).
+"""What multi-label training and frame-level detection buy on real soundscapes
+(data/soundscapes, made by tools/make_soundscapes.py; docs/soundscape_benchmark.md,
+docs/frame_detection.md).
 
-For each seed, three models on the training folds (1-4), scored on fold 5 (other source
+For each seed, models trained on the training folds (1-4), scored on fold 5 (other source
 recordings) and on the three long recordings:
 
 - ``tagger``: weak labels (every sound of a clip, ``meta/train_weak.csv``), multi-label;
 - ``detector``: strong labels (onset/offset per event, ``meta/train_strong.csv``),
-  multi-label, segment targets from the events;
+  multi-label, segment targets from the events (today's segment tagger for detection);
 - ``single``: single-label on each clip's dominant (longest) event, as folder-per-class
-  training would have it; its softmax posteriors are scored as tags.
+  training would have it; its softmax posteriors are scored as tags;
+- ``frame``: strong labels, frame detection (40 ms frames, linear head per frame), 2 s
+  segments; its post-processing tuned on the validation clips when training ends;
+- ``crnn``: ``frame`` with a bidirectional GRU of ``--crnn-units`` over the frames.
 
 Prints test mAP, macro-F1 at the stored thresholds, and on the long recordings sed_eval's
-segment- and event-based F1 and PSDS (sed_scores_eval), mean and spread over the seeds.
-Each run's figures go to benchmark_runs/soundscapes/<model>_<seed>.json and training
-resumes from its checkpoint, so an interrupted benchmark goes on where it stopped.
+segment- and event-based F1 (0.2 s onset collar) and PSDS1/PSDS2 (sed_scores_eval, DCASE
+settings), mean and spread over the seeds. Frame models are scored twice: ``untuned``
+(thresholds of the best epoch, the 0.12 s median filter and 0.5 s merge gap of the
+config; PSDS on the raw frame scores) and ``tuned`` (the per-class thresholds, median
+filters and merge gaps chosen on validation and stored in the model file; PSDS on the
+tuned median-filtered scores). Each run's figures go to
+benchmark_runs/soundscapes/<model>_<seed>.json; training resumes from its checkpoint,
+and a finished model file is scored without training again, so an interrupted benchmark
+goes on where it stopped.
 
-    python benchmarks/benchmark_soundscapes.py --seeds 0 1
+    OMP_NUM_THREADS=1 python benchmarks/benchmark_soundscapes.py --kinds detector frame crnn \
+        --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from deep_audio.config import load_config  # noqa: E402
 from deep_audio.data.manifest import read_manifest  # noqa: E402
 from deep_audio.events import SegmentScores, evaluate_events, read_annotation  # noqa: E402
+from deep_audio.io.model_files import load_model  # noqa: E402
 from deep_audio.metrics import multilabel_scores  # noqa: E402
 from deep_audio.predict import evaluate_manifest, segment_recording  # noqa: E402
 from deep_audio.predict.classify import classify_files  # noqa: E402
@@ -57,21 +69,39 @@ def dominant_manifest(strong: Path, output: Path) -> Path:
     return output
 
 
-def run_one(kind: str, seed: int, data: Path, work: Path) -> dict:
+FRAME_KINDS = ("frame", "crnn")
+
+
+def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 64) -> dict:
     manifests = {"tagger": data / "meta/train_weak.csv",
                  "detector": data / "meta/train_strong.csv",
+                 "frame": data / "meta/train_strong.csv",
+                 "crnn": data / "meta/train_strong.csv",
                  "single": dominant_manifest(data / "meta/train_strong.csv",
                                              work / "train_dominant.csv")}
-    config = load_config(seed=seed, task="single_label" if kind == "single" else "multi_label")
-    started = time.perf_counter()
-    result = train_model(manifest=read_manifest(manifests[kind], audio_root=data),
-                         output=work / f"{kind}_{seed}", config=config, progress=False,
-                         resume=True)  # a killed run goes on from its last epoch
-    seconds = time.perf_counter() - started
+    task = {"single": "single_label", "frame": "frame_detection",
+            "crnn": "frame_detection"}.get(kind, "multi_label")
+    frame_settings = ({"segment_seconds": 2.0, "segment_hop_seconds": 2.0}
+                      if kind in FRAME_KINDS else {})
+    config = load_config(seed=seed, task=task, **frame_settings,
+                         frame_recurrent_units=crnn_units if kind == "crnn" else 0)
+    model_path = work / f"{kind}_{seed}.pt"
+    if model_path.is_file() and not model_path.with_suffix(".checkpoint.pt").is_file():
+        metadata = load_model(model_path).metadata  # trained: score it again
+        seconds, best_epoch = metadata["training_seconds"], metadata["best_epoch"]
+        validation = metadata["metrics"]
+    else:
+        started = time.perf_counter()
+        result = train_model(manifest=read_manifest(manifests[kind], audio_root=data),
+                             output=model_path, config=config, progress=False,
+                             resume=True)  # a killed run goes on from its last epoch
+        seconds, best_epoch = time.perf_counter() - started, result.best_epoch
+        validation = result.metrics
     test = read_manifest(data / "meta/test_weak.csv", audio_root=data)
-    names = result.class_names
+    model = load_model(model_path)
+    names = list(model.class_names)
     if kind == "single":  # its posteriors as tag scores, with 0.5-free argmax decisions
-        results = list(classify_files([c.path for c in test.clips], result.model_path))
+        results = list(classify_files([c.path for c in test.clips], model))
         by_path = {r.path: r for r in results}
         targets = np.stack(MultiLabel().targets(
             [c.labels for c in test.clips if c.path in by_path], names))
@@ -82,31 +112,56 @@ def run_one(kind: str, seed: int, data: Path, work: Path) -> dict:
         scores["macro_f1"] = multilabel_scores(targets, decisions,
                                                thresholds=np.full(len(names), 0.5))["macro_f1"]
     else:
-        scores = evaluate_manifest(result.model_path, test).scores
+        scores = evaluate_manifest(model, test).scores
     figures = {"kind": kind, "seed": seed, "training_seconds": seconds,
-               "best_epoch": result.best_epoch, "test_map": scores["map"],
-               "test_macro_f1": scores["macro_f1"]}
-    if kind != "single":
-        reference, estimated, segment_scores, durations = {}, {}, {}, {}
-        for audio in sorted((data / "long").glob("*.flac")):
-            found = segment_recording(audio, result.model_path, segment_hop_seconds=0.25)
-            reference[audio.stem] = read_annotation(audio.with_suffix(".tsv"))
-            estimated[audio.stem] = found.events
-            durations[audio.stem] = found.duration_seconds
-            segment_scores[audio.stem] = SegmentScores(found.starts_seconds,
-                                                       found.ends_seconds, found.posteriors)
-        detection = evaluate_events(reference, estimated, class_names=names,
-                                    durations_seconds=durations, scores=segment_scores)
-        figures.update(segment_f1=detection.segment_f1, event_f1=detection.event_f1,
-                       psds1=detection.psds.get("psds1"), psds2=detection.psds.get("psds2"))
+               "best_epoch": best_epoch, "test_map": scores["map"],
+               "test_macro_f1": scores["macro_f1"],
+               **{k: v for k, v in validation.items()
+                  if k.startswith("val_") and isinstance(v, (int, float))}}
+    if kind == "detector":
+        figures.update(detection_scores(model, data, names, segment_hop_seconds=0.25))
+    elif kind in FRAME_KINDS:
+        untuned = model.task.with_post_processing(event_thresholds=(),
+                                                  median_filter_seconds=(), min_gap_seconds=())
+        figures.update(detection_scores(model, data, names))
+        figures["tuned_post_processing"] = {
+            "thresholds": model.task.event_thresholds,
+            "median_filter_seconds": model.task.median_filter_seconds,
+            "min_gap_seconds": model.task.min_gap_seconds}
+        figures.update({f"tuned_{k}": v for k, v in detection_scores(
+            model, data, names, filtered_scores=True).items()})
+        model.task = untuned
+        figures.update(detection_scores(model, data, names))
     return figures
+
+
+def detection_scores(model, data: Path, names: list[str], *, filtered_scores: bool = False,
+                     **overrides) -> dict:
+    """sed_eval F1s and PSDS of ``model`` on the long recordings; PSDS on the raw score
+    curves, or with ``filtered_scores`` on the median-filtered ones its events come from."""
+    reference, estimated, segment_scores, durations = {}, {}, {}, {}
+    for audio in sorted((data / "long").glob("*.flac")):
+        found = segment_recording(audio, model, **overrides)
+        reference[audio.stem] = read_annotation(audio.with_suffix(".tsv"))
+        estimated[audio.stem] = found.events
+        durations[audio.stem] = found.duration_seconds
+        segment_scores[audio.stem] = SegmentScores(
+            found.starts_seconds, found.ends_seconds,
+            found.smoothed if filtered_scores else found.posteriors)
+    detection = evaluate_events(reference, estimated, class_names=names,
+                                durations_seconds=durations, scores=segment_scores)
+    return {"segment_f1": detection.segment_f1, "event_f1": detection.event_f1,
+            "psds1": detection.psds.get("psds1"), "psds2": detection.psds.get("psds2")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(ROOT / "data/soundscapes"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--kinds", nargs="+", default=["tagger", "single", "detector"])
+    parser.add_argument("--kinds", nargs="+", default=["tagger", "single", "detector"],
+                        choices=["tagger", "single", "detector", *FRAME_KINDS])
+    parser.add_argument("--crnn-units", type=int, default=64,
+                        help="GRU units per direction of the crnn kind")
     parser.add_argument("--work", default=str(ROOT / "benchmark_runs/soundscapes"))
     args = parser.parse_args()
     data, work = Path(args.data), Path(args.work)
@@ -115,27 +170,32 @@ def main() -> None:
         "avx2", "avx512f", "avx512_bf16", "amx_bf16"}) if os.path.exists("/proc/cpuinfo") else []
     print(f"# {platform.processor() or platform.machine()}, CPU flags: {' '.join(flags)}")
     rows = []
-    for kind in args.kinds:
-        for seed in args.seeds:
+    for seed in args.seeds:
+        for kind in args.kinds:
             path = work / f"{kind}_{seed}.json"
             if not path.is_file():
-                path.write_text(json.dumps(run_one(kind, seed, data, work), indent=1))
+                figures = run_one(kind, seed, data, work, crnn_units=args.crnn_units)
+                path.write_text(json.dumps(figures, indent=1))
             rows.append(json.loads(path.read_text()))
             print(json.dumps(rows[-1]), flush=True)
-    print("\nmodel     test mAP        macro-F1        segment F1      event F1        "
+    print("\nmodel           test mAP        macro-F1        segment F1      event F1        "
           "PSDS1           PSDS2           train s")
     for kind in args.kinds:
         runs = [row for row in rows if row["kind"] == kind]
+        for prefix in ("", "tuned_") if kind in FRAME_KINDS else ("",):
 
-        def cell(key: str, runs=runs) -> str:
-            values = [row[key] for row in runs if row.get(key) is not None]
-            if not values:
-                return f"{'-':<15} "
-            return f"{np.mean(values):.3f} +- {np.std(values):.3f}  "
+            def cell(key: str, runs=runs) -> str:
+                values = [row[key] for row in runs if row.get(key) is not None]
+                if not values:
+                    return f"{'-':<15} "
+                return f"{np.mean(values):.3f} +- {np.std(values):.3f}  "
 
-        print(f"{kind:<9} " + "".join(cell(key) for key in (
-            "test_map", "test_macro_f1", "segment_f1", "event_f1", "psds1", "psds2"))
-              + f"{np.mean([row['training_seconds'] for row in runs]):.0f}")
+            name = kind + (" tuned" if prefix else " untuned" if kind in FRAME_KINDS else "")
+            print(f"{name:<15} " + "".join(cell(key) for key in (
+                "test_map", "test_macro_f1", prefix + "segment_f1", prefix + "event_f1",
+                prefix + "psds1", prefix + "psds2"))
+                  + f"{np.mean([row['training_seconds'] for row in runs]):.0f}"
+                  + f"  ({len(runs)} seeds)")
 
 
 if __name__ == "__main__":

@@ -205,6 +205,15 @@ class MultiLabel(Task):
     def with_thresholds(self, thresholds):
         return dataclasses.replace(self, thresholds=tuple(thresholds or ()))
 
+    def event_settings(self, n_classes: int, inference: Any) -> dict[str, np.ndarray]:
+        """What :func:`~deep_audio.events.detection.detect_events` takes, per class
+        ``(n_classes,)``: ``thresholds``, ``median_filter_seconds`` and
+        ``min_gap_seconds`` (from ``inference``, an ``InferenceConfig``)."""
+        return {"thresholds": self.threshold_array(n_classes),
+                "median_filter_seconds": np.full(n_classes,
+                                                 inference.event_median_filter_seconds),
+                "min_gap_seconds": np.full(n_classes, inference.event_min_gap_seconds)}
+
 
 @dataclass(frozen=True)
 class FrameDetection(MultiLabel):
@@ -216,18 +225,68 @@ class FrameDetection(MultiLabel):
     cross-entropy over every frame and class. Model selection: mAP over frames (each
     frame a sample: segment-based at the frame resolution). A file's posterior is the
     maximum over its frames; thresholds per class as :class:`MultiLabel`.
+
+    Event post-processing tuned on validation data (empty until training tunes it,
+    :func:`deep_audio.events.tuning.tune_post_processing`), one value per class:
+    ``event_thresholds`` (on the median-filtered frame posteriors),
+    ``median_filter_seconds`` and ``min_gap_seconds``. Empty: ``thresholds`` and the
+    ``inference`` settings (``frame_median_filter_seconds``, ``event_min_gap_seconds``).
     """
 
     frame_seconds: float = 0.0
+    event_thresholds: tuple[float, ...] = ()
+    median_filter_seconds: tuple[float, ...] = ()
+    min_gap_seconds: tuple[float, ...] = ()
     name: ClassVar[str] = "frame_detection"
     metric: ClassVar[str] = "map"
 
     def __post_init__(self):
         super().__post_init__()
         object.__setattr__(self, "frame_seconds", float(self.frame_seconds))
+        for key in ("event_thresholds", "median_filter_seconds", "min_gap_seconds"):
+            object.__setattr__(self, key, tuple(float(v) for v in getattr(self, key)))
 
     def with_frame_seconds(self, frame_seconds: float) -> FrameDetection:
         return dataclasses.replace(self, frame_seconds=frame_seconds)
+
+    def with_post_processing(self, *, event_thresholds: Sequence[float],
+                             median_filter_seconds: Sequence[float],
+                             min_gap_seconds: Sequence[float]) -> FrameDetection:
+        """The task with per-class event post-processing tuned on validation data."""
+        return dataclasses.replace(self, event_thresholds=tuple(event_thresholds),
+                                   median_filter_seconds=tuple(median_filter_seconds),
+                                   min_gap_seconds=tuple(min_gap_seconds))
+
+    @property
+    def tuned(self) -> bool:
+        """Whether the event post-processing was tuned on validation data."""
+        return bool(self.event_thresholds)
+
+    def event_settings(self, n_classes, inference):
+        """The tuned per-class settings when there are (see the class docstring), else
+        the thresholds and ``inference.frame_median_filter_seconds``.
+
+        >>> from deep_audio.config import load_config
+        >>> inference = load_config(frame_median_filter_seconds=0.12).inference
+        >>> FrameDetection().event_settings(2, inference)["median_filter_seconds"].tolist()
+        [0.12, 0.12]
+        >>> task = FrameDetection().with_post_processing(
+        ...     event_thresholds=[0.3, 0.6], median_filter_seconds=[0.2, 0.4],
+        ...     min_gap_seconds=[0.0, 0.1])
+        >>> task_from_dict(task.to_dict()).event_settings(2, inference)["thresholds"].tolist()
+        [0.3, 0.6]
+        """
+        if not self.tuned:
+            return {**super().event_settings(n_classes, inference),
+                    "median_filter_seconds": np.full(
+                        n_classes, inference.frame_median_filter_seconds)}
+        values = {"thresholds": self.event_thresholds,
+                  "median_filter_seconds": self.median_filter_seconds,
+                  "min_gap_seconds": self.min_gap_seconds}
+        for key, value in values.items():
+            if len(value) != n_classes:
+                raise ConfigError(f"{len(value)} tuned {key} for {n_classes} classes")
+        return {key: np.asarray(value, dtype=np.float64) for key, value in values.items()}
 
     def file_posteriors(self, segment_posteriors):
         """``(n_segments, frames, n_classes)`` (or frames already flattened) ->

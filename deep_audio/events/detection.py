@@ -111,6 +111,31 @@ def median_filter_posteriors(posteriors: np.ndarray, filter_segments: Sequence[i
     return filtered
 
 
+def median_filtered(starts_seconds: np.ndarray, ends_seconds: np.ndarray,
+                    posteriors: np.ndarray,
+                    median_filter_seconds: float | Sequence[float]) -> np.ndarray:
+    """Each class's posteriors median-filtered over ``median_filter_seconds`` (one value
+    or one per class), as :func:`detect_events` filters them before thresholding.
+
+    Lengths become an odd number of segments using the median hop between segment
+    centres (anything under 1.5 hops: no filtering). Shapes as :func:`detect_events`;
+    returns ``(n_segments, n_classes)`` float64.
+
+    >>> starts = np.arange(5) * 0.1
+    >>> p = np.array([[0.0], [1.0], [0.0], [1.0], [1.0]])
+    >>> median_filtered(starts, starts + 0.1, p, 0.3)[:, 0].tolist()
+    [0.0, 0.0, 1.0, 1.0, 1.0]
+    """
+    _, posteriors = _timeline(starts_seconds, ends_seconds, posteriors,
+                              range(np.shape(posteriors)[-1]))
+    n_segments, n_classes = posteriors.shape
+    filter_seconds = _per_class(median_filter_seconds, n_classes, "median_filter_seconds")
+    centres = (np.asarray(starts_seconds, float) + np.asarray(ends_seconds, float)) / 2
+    hop_seconds = float(np.median(np.diff(centres))) if n_segments > 1 else math.inf
+    filter_segments = [_odd_segments(seconds, hop_seconds) for seconds in filter_seconds]
+    return median_filter_posteriors(posteriors, filter_segments)
+
+
 def make_regions(starts_seconds: np.ndarray, ends_seconds: np.ndarray,
                  posteriors: np.ndarray, class_names: Sequence[str], *,
                  smoothing_segments: int = 1, min_region_seconds: float = 0.0
@@ -200,10 +225,7 @@ def detect_events(starts_seconds: np.ndarray, ends_seconds: np.ndarray,
     min_gap = _per_class(min_gap_seconds, n_classes, "min_gap_seconds")
     if n_segments == 0:
         return []
-    centres = (np.asarray(starts_seconds, float) + np.asarray(ends_seconds, float)) / 2
-    hop_seconds = float(np.median(np.diff(centres))) if n_segments > 1 else math.inf
-    filter_segments = [_odd_segments(seconds, hop_seconds) for seconds in filter_seconds]
-    filtered = median_filter_posteriors(posteriors, filter_segments)
+    filtered = median_filtered(starts_seconds, ends_seconds, posteriors, filter_seconds)
 
     events = []
     for index, name in enumerate(class_names):

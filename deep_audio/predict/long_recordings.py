@@ -45,7 +45,12 @@ import numpy as np
 from deep_audio.config import override
 from deep_audio.errors import DeepAudioError
 from deep_audio.events.annotations import read_annotation, write_annotation
-from deep_audio.events.detection import detect_events, make_regions, moving_average
+from deep_audio.events.detection import (
+    detect_events,
+    make_regions,
+    median_filtered,
+    moving_average,
+)
 from deep_audio.events.spans import Event, Region, as_events, label_indices
 from deep_audio.metrics import confusion_matrix, scores
 from deep_audio.predict.classify import as_predictor
@@ -65,7 +70,9 @@ class RecordingSegmentation:
     posteriors : np.ndarray, shape (n_segments, n_classes)
         Each segment's class posterior, as the model gives it.
     smoothed : np.ndarray, shape (n_segments, n_classes)
-        The posteriors after the moving average; regions are made from these.
+        The posteriors after the moving average, which regions are made from; for a
+        multi-label model after each class's median filter, the curves its events are
+        thresholded on.
     regions : list of Event (``Region``)
         A single-label model's labelled stretches (one class at a time, contiguous).
     events : list of Event
@@ -108,7 +115,7 @@ class RecordingSegmentation:
             from deep_audio.viz.timeline import plot_event_timeline
 
             return plot_event_timeline(
-                self.starts_seconds, self.ends_seconds, self.posteriors, self.class_names,
+                self.starts_seconds, self.ends_seconds, self.smoothed, self.class_names,
                 path, events=self.events, thresholds=self.settings["thresholds"],
                 truth=truth, title=self.path.name)
         return plot_timeline(
@@ -176,7 +183,9 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
         ``smoothing_segments``, ``min_region_seconds``, ``read_block_seconds``,
         ``inference_batch_size``; for a multi-label model ``event_median_filter_seconds``
         and ``event_min_gap_seconds`` (``min_region_seconds`` is then the shortest event);
-        for a frame model ``frame_median_filter_seconds`` instead of the first.
+        for a frame model ``frame_median_filter_seconds`` instead of the first. A frame
+        model whose post-processing was tuned on validation data uses its per-class
+        thresholds, filters and gaps (``task.event_settings``) unless these are given.
 
     Returns
     -------
@@ -222,18 +231,17 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     if frame_seconds:
         settings["frame_seconds"] = frame_seconds
     regions, events = [], []
+    smoothed = None
     if predictor.task.multi_label:
-        thresholds = predictor.task.threshold_array(len(class_names))
-        median_filter_seconds = (inference.frame_median_filter_seconds if frame_seconds
-                                 else inference.event_median_filter_seconds)
+        detection = _event_settings(predictor.task, len(class_names), inference, overrides)
         events = detect_events(starts_seconds, ends_seconds, posteriors, class_names,
-                               thresholds=thresholds,
-                               median_filter_seconds=median_filter_seconds,
-                               min_duration_seconds=inference.min_region_seconds,
-                               min_gap_seconds=inference.event_min_gap_seconds)
-        settings.update(thresholds=thresholds.tolist(),
-                        event_median_filter_seconds=median_filter_seconds,
-                        event_min_gap_seconds=inference.event_min_gap_seconds)
+                               **detection, min_duration_seconds=inference.min_region_seconds)
+        smoothed = median_filtered(starts_seconds, ends_seconds, posteriors,
+                                   detection["median_filter_seconds"])
+        settings.update(thresholds=detection["thresholds"].tolist(),
+                        event_median_filter_seconds=detection["median_filter_seconds"].tolist(),
+                        event_min_gap_seconds=detection["min_gap_seconds"].tolist(),
+                        tuned_post_processing=bool(getattr(predictor.task, "tuned", False)))
     else:
         regions = make_regions(starts_seconds, ends_seconds, posteriors, class_names,
                                smoothing_segments=inference.smoothing_segments,
@@ -241,10 +249,25 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     logger.info("%s: %.1f s, %d %s, %d regions, %d events", path, duration_seconds,
                 len(starts_seconds), "frames" if frame_seconds else "segments",
                 len(regions), len(events))
+    if smoothed is None:
+        smoothed = moving_average(posteriors, inference.smoothing_segments)
     return RecordingSegmentation(Path(path), class_names, duration_seconds,
-                                 starts_seconds, ends_seconds, posteriors,
-                                 moving_average(posteriors, inference.smoothing_segments),
+                                 starts_seconds, ends_seconds, posteriors, smoothed,
                                  regions, settings, events)
+
+
+def _event_settings(task: Any, n_classes: int, inference: Any, overrides: dict[str, Any]
+                    ) -> dict[str, np.ndarray]:
+    """The task's event post-processing (tuned per class, or the ``inference``
+    settings); a median filter or merge gap the caller names overrides it."""
+    detection = task.event_settings(n_classes, inference)
+    for key, names in (("median_filter_seconds", ("event_median_filter_seconds",
+                                                  "frame_median_filter_seconds")),
+                       ("min_gap_seconds", ("event_min_gap_seconds",))):
+        for name in names:
+            if overrides.get(name) is not None:
+                detection[key] = np.full(n_classes, float(overrides[name]))
+    return detection
 
 
 def evaluate_segmentation(segmentation: RecordingSegmentation,

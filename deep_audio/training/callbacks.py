@@ -81,6 +81,25 @@ class SaveBest(Callback):
         model.task = model.task.with_thresholds(state.best_metrics.get("thresholds"))
 
 
+class TunePostProcessing(Callback):
+    """When training ends, a frame model's event post-processing (per-class thresholds,
+    median filters, merge gaps) is tuned on the validation segments' clips
+    (:func:`~deep_audio.training.post_processing.tune_on_validation`), stored in its
+    task, and the model file at ``path`` saved again with ``metadata()``; the
+    validation event F1, PSDS1 and PSDS2 join the best epoch's metrics (and the
+    report). Put it after :class:`SaveBest`."""
+
+    def __init__(self, path: Path, validation_set: Any, metadata: Callable[[], dict[str, Any]]):
+        self.path, self.validation_set, self.metadata = path, validation_set, metadata
+
+    def on_fit_end(self, state):
+        from deep_audio.training.post_processing import tune_on_validation
+
+        state.best_metrics.update(tune_on_validation(state.model, self.validation_set))
+        save_model(self.path, state.model, metadata={
+            **self.metadata(), "best_epoch": state.best_epoch, "metrics": state.best_metrics})
+
+
 class EarlyStopping(Callback):
     """Stop after ``early_stopping_patience`` epochs without a gain of more than
     ``early_stopping_min_delta`` in the validation metric, never before ``min_epochs``
@@ -121,6 +140,10 @@ class Report(Callback):
         name = "mAP" if state.key == "val_map" else "macro-F1"
         title = (f"{self.model_path.stem}: best validation {name} "
                  f"{state.best_metrics[state.key]:.3f}")
+        if "val_psds1" in state.best_metrics:  # a frame model, post-processing tuned
+            metrics = state.best_metrics
+            title += (f"; PSDS1 {metrics['val_psds1']:.3f}, PSDS2 {metrics['val_psds2']:.3f}"
+                      f", event F1 {metrics['val_event_f1']:.3f} (tuned post-processing)")
         history = read_history(self.history_path)
         self.path = plot_training_report(history, confusion, self.class_names,
                                          self.model_path.with_suffix(".report.png"),

@@ -32,9 +32,16 @@ from deep_audio.features import band_statistics
 from deep_audio.io.model_files import resolve_model_path
 from deep_audio.models import Classifier
 from deep_audio.models.seed import frame_task
-from deep_audio.tasks import Task, make_task
+from deep_audio.tasks import FrameDetection, Task, make_task
 from deep_audio.training.augment import Augmentation
-from deep_audio.training.callbacks import Checkpoint, EarlyStopping, History, Report, SaveBest
+from deep_audio.training.callbacks import (
+    Checkpoint,
+    EarlyStopping,
+    History,
+    Report,
+    SaveBest,
+    TunePostProcessing,
+)
 from deep_audio.training.distributed import (
     Distributed,
     barrier,
@@ -267,6 +274,10 @@ def run_training(model: Classifier, data: PreparedData, output: str | os.PathLik
                                                    "training_seconds": time.time() - started}),
                      Checkpoint(model_path.with_suffix(".checkpoint.pt"), resume=resume),
                      *callbacks, report]
+        if isinstance(model.task, FrameDetection) and data.validation_set.strong:
+            callbacks.insert(2, TunePostProcessing(
+                model_path, data.validation_set,
+                lambda: {**saved, "training_seconds": time.time() - started}))
     elif resume:  # every process resumes from the one checkpoint
         callbacks.insert(0, Checkpoint(model_path.with_suffix(".checkpoint.pt"), resume=True))
     weights = None

@@ -137,6 +137,8 @@ def test_strong_manifest_trains_a_frame_detector_by_default(detector):
     assert isinstance(model.task, FrameDetection) and model.frame_level
     assert len(model.task.thresholds) == 2
     assert result.metrics["val_map"] >= 0.8  # frame-level mAP of the best epoch
+    assert model.task.tuned and len(model.task.median_filter_seconds) == 2
+    assert 0 <= result.metrics["val_psds1"] <= 1 and result.metrics["val_event_f1"] > 0.5
 
 
 @pytest.mark.slow
@@ -147,7 +149,9 @@ def test_detector_finds_a_short_event_within_one_frame_of_its_onset(detector, tm
     soundfile.write(path, event_clip(truth, 6.0, np.random.default_rng(99)), RATE)
     found = segment_recording(path, result.model_path)  # default settings
     assert found.settings["frame_seconds"] == pytest.approx(0.04)
-    assert found.settings["event_median_filter_seconds"] == pytest.approx(0.12)  # frames'
+    tuned = load_model(result.model_path).task  # post-processing tuned on validation
+    assert found.settings["tuned_post_processing"]
+    assert found.settings["event_median_filter_seconds"] == list(tuned.median_filter_seconds)
     assert len(found.events) == len(truth)
     assert np.allclose(np.diff(found.starts_seconds), 0.04)  # frames tile the recording
     for onset, name in truth:
