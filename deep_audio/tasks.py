@@ -84,6 +84,11 @@ class Task:
         """One file's posteriors ``(n_classes,)`` from its segments' ``(n, n_classes)``."""
         raise NotImplementedError
 
+    def segment_rows(self, segment_posteriors: np.ndarray) -> np.ndarray:
+        """One row ``(n_classes,)`` per segment from the model's segment outputs (as
+        they are, except for a frame model's)."""
+        return np.asarray(segment_posteriors)
+
     def validation_metrics(self, targets: np.ndarray, posteriors: np.ndarray
                            ) -> dict[str, Any]:
         """Scores of posteriors against targets; ``self.metric`` is among the keys."""
@@ -293,6 +298,12 @@ class FrameDetection(MultiLabel):
         ``(n_classes,)``: the maximum over every frame."""
         posteriors = np.asarray(segment_posteriors)
         return posteriors.reshape(-1, posteriors.shape[-1]).max(axis=0)
+
+    def segment_rows(self, segment_posteriors):
+        """``(n_segments, frames, n_classes)`` -> ``(n_segments, n_classes)``: each
+        segment's maximum over its frames (its frames: ``segment_recording``)."""
+        posteriors = np.asarray(segment_posteriors)
+        return posteriors.max(axis=1) if posteriors.ndim == 3 else posteriors
 
     def validation_metrics(self, targets, posteriors):
         """:meth:`MultiLabel.validation_metrics` with every frame a sample."""

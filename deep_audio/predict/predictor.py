@@ -111,6 +111,7 @@ class FileResult:
     starts_seconds, ends_seconds : np.ndarray, shape (n_segments,)
         Where each segment lies in the file; empty for a classifier of whole files.
     segment_posteriors : np.ndarray, shape (n_segments, n_classes)
+        A frame model's: each segment's maximum over its frames.
     labels : list of str, or None
         Multi-label: the classes whose file posterior reaches the model's threshold
         (the file's tags, possibly none); ``None`` for a single-label model.
@@ -135,7 +136,9 @@ class FileResult:
                       segment_posteriors: np.ndarray, *, task: Task = SingleLabel()
                       ) -> FileResult:
         """The result of a file from its segments', pooled by the ``task`` (the mean;
-        multi-label: the maximum, tagged with the classes it decides on)."""
+        multi-label: the maximum, tagged with the classes it decides on). A frame
+        model's segment rows are each segment's maximum over its frames."""
+        segment_posteriors = task.segment_rows(segment_posteriors)
         posteriors = task.file_posteriors(segment_posteriors)
         labels = None
         if task.multi_label:

@@ -343,6 +343,10 @@ def _augmentation(config: Config, model: Classifier) -> Augmentation | None:
         raise ConfigError(f"spectrogram masks need a log-mel front end; the "
                           f"{model.backbone.name} backbone brings its own feature extractor: "
                           "set spec_time_masks and spec_freq_masks to 0")
+    if augment.time_shift_samples and model.frame_level:
+        raise ConfigError(f"time_shift_seconds={config.augmentation.time_shift_seconds} "
+                          "shifts the waveform but not a frame model's frame targets: set "
+                          "it to 0 for frame detection (docs/frame_detection.md)")
     logger.info("augmentation: %s", augment.extra_repr())
     return augment
 

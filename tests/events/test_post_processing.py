@@ -1,6 +1,7 @@
 """Event post-processing tuned on validation data (issue 21): the tuner, and the tuned
 per-class values stored in a frame model's task, reloaded and used by segment_recording,
-the timeline and an ONNX export alike."""
+the timeline and an ONNX export alike; a frame model's ``deep-audio test --segments``
+rows, and time shift refused for frame targets."""
 
 from __future__ import annotations
 
@@ -120,3 +121,24 @@ def test_onnx_export_carries_the_tuned_post_processing(tuned_model_file, tmp_pat
         TUNED["median_filter_seconds"])
     assert [(e.label, round(e.onset_seconds, 3)) for e in torch_found.events] == [
         (e.label, round(e.onset_seconds, 3)) for e in onnx_found.events]
+
+
+def test_test_segments_prints_a_row_per_segment_of_a_frame_model(tuned_model_file, capsys):
+    from deep_audio.cli import test as test_command
+
+    path, audio = tuned_model_file
+    assert test_command.main(["-m", str(path), "-i", str(audio), "--segments"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line and line[0].isdigit()]
+    assert len(rows) == 2  # 4 s in 2 s segments; each row its frames' maximum
+    assert all(len(row.split("\t")) == 4 + len(CLASSES) for row in rows)
+
+
+def test_time_shift_is_refused_for_a_frame_model(tmp_path):
+    from deep_audio.errors import ConfigError
+    from deep_audio.training.train import _augmentation
+
+    config = frame_config(time_shift_seconds=0.1)
+    model = Classifier.seed(config, list(CLASSES), make_task("frame_detection"))
+    with pytest.raises(ConfigError, match="frame targets"):
+        _augmentation(config, model)
