@@ -216,6 +216,7 @@ class TransferConfig:
     """Reusing a trained model: learning rates, the new head and the few-shot schedule;
     see :mod:`deep_audio.training.transfer`."""
 
+    source_model: str
     transfer_learning_rate: float
     fine_tune_learning_rate: float
     head: str

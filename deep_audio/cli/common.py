@@ -167,9 +167,27 @@ def manifest_from_args(args: argparse.Namespace):
     return manifest
 
 
-def add_model(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    parser.add_argument("-m", "--model", required=required, metavar="MODEL.pt",
-                        help="a model file written by deep_audio")
+def add_model(parser: argparse.ArgumentParser, *, required: bool = True,
+              default_source: bool = False) -> None:
+    """``-m/--model``; with ``default_source`` it may be left out for the shipped general
+    network (the setting transfer.source_model, resolved by :func:`source_model_from_args`)."""
+    parser.add_argument("-m", "--model", required=required and not default_source,
+                        metavar="MODEL.pt",
+                        help="a model file written by deep_audio" + (
+                            " (default: the shipped general network, "
+                            "models/pretrained_general.pt)" if default_source else ""))
+
+
+def source_model_from_args(args: argparse.Namespace, config) -> str:
+    """``-m``, or the default source model of ``config`` when ``-m`` and ``--backbone``
+    are both left out."""
+    from deep_audio.models.registry import default_source_model
+
+    if args.model is not None:
+        return args.model
+    if getattr(args, "backbone", None) not in (None, "seed_cnn"):
+        raise DeepAudioError(f"--backbone {args.backbone} needs its checkpoint as -m")
+    return str(default_source_model(config))
 
 
 def add_backbone(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,7 @@ __all__ = ["main", "train_deep_feature_classifier"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _cli.add_model(parser)
+    _cli.add_model(parser, default_source=True)
     _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="class folders, one per class (named after the class)")
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     classifier = config.classic.classifier
     if parameters is not None and not parameter_name(classifier).endswith("__C"):
         parameters = [int(v) for v in parameters]
-    cnn = load_model(args.model, device=resolve_device(config.training.device),
-                     backbone=args.backbone, config=config)
+    cnn = load_model(_cli.source_model_from_args(args, config),
+                     device=resolve_device(config.training.device), backbone=args.backbone,
+                     config=config)
     result = train_deep_feature_classifier(
         cnn, args.input, args.output, layer=args.layer or default_layer(cnn),
         combine_classic=args.combine_classic, parameter_values=parameters,

@@ -37,7 +37,7 @@ __all__ = ["extract_deep_features", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _cli.add_model(parser)
+    _cli.add_model(parser, default_source=True)
     _cli.add_backbone(parser)
     _cli.add_inputs(parser, help="folders of audio (searched recursively); each folder's "
                                  "name is the label of its files")
@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
             raise DeepAudioError(f"output '{output}' must end in .npz or .csv")
     config = _cli.config_from_args(args)
     training = config.training
-    model = load_model(args.model, device=resolve_device(training.device),
-                       backbone=args.backbone, config=config)
+    model = load_model(_cli.source_model_from_args(args, config),
+                       device=resolve_device(training.device), backbone=args.backbone,
+                       config=config)
     deep = extract_deep_features(model, args.input, layer=args.layer or default_layer(model),
                                  precision=training.precision)
     for output in outputs:

@@ -28,7 +28,7 @@ __all__ = ["build_index", "main", "nearest"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["build", "query"])
     _cli.add_inputs(parser, help="build: folders to index; query: audio files to look up")
-    _cli.add_model(parser, required=False)
+    _cli.add_model(parser, default_source=True)
     parser.add_argument("-o", "--output", metavar="INDEX.npz", help="build: the index file")
     parser.add_argument("--index", metavar="INDEX.npz", help="query: the index file")
     parser.add_argument("--layer", default=DEFAULT_LAYER,
@@ -39,12 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    training = _cli.config_from_args(args).training
+    config = _cli.config_from_args(args)
+    training = config.training
     device = resolve_device(training.device)
     model = None if args.model is None else load_model(args.model, device=device)
     if args.action == "build":
-        if model is None or args.output is None:
-            raise DeepAudioError("build needs -m MODEL.pt and -o INDEX.npz")
+        if args.output is None:
+            raise DeepAudioError("build needs -o INDEX.npz")
+        if model is None:
+            model = load_model(_cli.source_model_from_args(args, config), device=device)
         index = build_index(model, args.input, layer=args.layer, precision=training.precision)
         path = index.save(args.output)
         for file, reason in index.skipped:

@@ -1,11 +1,13 @@
 """Transfer learning: train new classes on top of a trained model or a pretrained network.
 
--m is a deep_audio model file, or with --backbone a pretrained network's published
+-m is a deep_audio model file (default: the shipped general network,
+models/pretrained_general.pt), or with --backbone a pretrained network's published
 checkpoint (PANNs CNN14, a Hugging Face audio encoder). --strategy chooses what is
 frozen; the new model is written to OUTPUT (default: MODEL_transfer). A manifest row
 with several labels makes the new model a tagger, whatever the source was.
 
 Examples:
+  deep-audio transfer -i data/negative data/positive -o mood
   deep-audio transfer -m models/pretrained_gm16.pt -i data/negative data/positive -o mood
   deep-audio transfer -m Cnn14_16k_mAP=0.438.pth --backbone panns_cnn14_16k \\
       -i data/negative data/positive -o mood_cnn14 --strategy 0
@@ -33,7 +35,7 @@ __all__ = ["transfer_learning", "main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("source network")
-    _cli.add_model(source)
+    _cli.add_model(source, default_source=True)
     _cli.add_backbone(source)
     _cli.add_folders_or_manifest(parser, help="class folders of the new task")
     parser.add_argument("-o", "--output", metavar="NAME",
@@ -51,13 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     manifest = _cli.manifest_from_args(args)
-    result = transfer_learning(args.model, args.input, args.strategy, output=args.output,
+    config = load_config(args.config)
+    source = _cli.source_model_from_args(args, _cli.config_from_args(args))
+    result = transfer_learning(source, args.input, args.strategy, output=args.output,
                                layers_frozen=args.layers_frozen, manifest=manifest,
-                               config=load_config(args.config), progress=not args.quiet,
+                               config=config, progress=not args.quiet,
                                backbone=args.backbone, **_cli.overrides_from_args(args))
     if not _cli.is_main_process():
         return 0
-    print(f"model: {result.model_path} (from {args.model})")
+    print(f"model: {result.model_path} (from {source})")
     print(f"classes: {', '.join(result.class_names)}")
     print(f"best epoch {result.best_epoch}: {format_validation(result.metrics)}")
     return 0

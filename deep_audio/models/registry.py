@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from deep_audio.config import Config, load_config
@@ -15,6 +16,8 @@ from deep_audio.models.classifier import Classifier
 SEED_BACKBONE = "seed_cnn"
 BACKBONES = ("seed_cnn", "panns_cnn14", "panns_cnn14_16k", "hf")
 PANNS = ("panns_cnn14", "panns_cnn14_16k")
+# The checkout deep_audio runs from: the shipped models live in its models/ folder.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def build_backbone(name: str, settings: Mapping[str, Any]) -> Backbone:
@@ -78,3 +81,17 @@ def load_backbone_model(name: str, source: str | os.PathLike, *,
     model = Classifier(config, [], backbone, path=source,
                        metadata={"backbone_source": str(source)})
     return model.to(device).eval()
+
+
+def default_source_model(config: Config | None = None) -> Path:
+    """The model file reused when a command names none: ``transfer.source_model``, a
+    relative path taken from the working folder, else from the deep_audio checkout
+    (``models/pretrained_general.pt``, the general network of docs/pretrained.md)."""
+    named = Path((config or load_config()).transfer.source_model)
+    for path in (named, PROJECT_ROOT / named):
+        if path.is_file():
+            return path
+    raise ModelFileError(
+        f"no model given and the default source model '{named}' is not there (looked in "
+        f"{Path.cwd()} and {PROJECT_ROOT}): name one with -m MODEL.pt, or set "
+        "transfer.source_model")

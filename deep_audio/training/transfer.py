@@ -77,7 +77,7 @@ from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.io.model_files import load_model
 from deep_audio.models import Classifier, Head
 from deep_audio.models.classifier import FEATURE_SECTIONS
-from deep_audio.models.registry import SEED_BACKBONE, check_backbone_name
+from deep_audio.models.registry import SEED_BACKBONE, check_backbone_name, default_source_model
 from deep_audio.models.seed import SeedBackbone
 from deep_audio.tasks import SingleLabel, Task
 from deep_audio.training.augment import Augmentation
@@ -304,7 +304,7 @@ def fold_head(model: Classifier) -> None:
             layer[index] = layer[index].to_linear()
 
 
-def transfer_learning(model: str | os.PathLike,
+def transfer_learning(model: str | os.PathLike | None,
                       folders: Sequence[str | os.PathLike] | None = None,
                       strategy: int = 0, *, output: str | os.PathLike | None = None,
                       layers_frozen: int | None = None,
@@ -317,9 +317,10 @@ def transfer_learning(model: str | os.PathLike,
 
     Parameters
     ----------
-    model : str or PathLike
+    model : str or PathLike or None
         Source model file: a deep_audio model, or with ``backbone`` that backbone's
-        published checkpoint (PANNs ``.pth``; Hugging Face folder or hub id).
+        published checkpoint (PANNs ``.pth``; Hugging Face folder or hub id). ``None``:
+        the shipped general network (``transfer.source_model``, docs/pretrained.md).
     folders : sequence of paths
         One folder per new class, named as the class.
     manifest, audio_root : optional
@@ -356,6 +357,10 @@ def transfer_learning(model: str | os.PathLike,
     settings = override(config or load_config(), **{
         key: value for key, value in overrides.items()
         if _section_of(key, config or load_config()) not in FEATURE_SECTIONS})
+    if model is None:
+        if pretrained:
+            raise DeepAudioError(f"backbone={backbone!r} needs its checkpoint as the model")
+        model = default_source_model(settings)
     source = load_model(model, backbone=backbone, config=settings)
     fixed = ("front_end",) if pretrained else FEATURE_SECTIONS
     _refuse_feature_changes(source, overrides, fixed, str(model))
