@@ -8,7 +8,8 @@ count and seed, one JSON file per run so that an interrupted benchmark resumes.
 
 Target tasks: the folders of ``tools/make_benchmark_data.py`` (``data/benchmark/<task>/
 {train,test}/<class>``): ``speakers`` (one voice per class, split by phrase), ``drums``
-(split by kit), ``languages`` (split by prompt). For each task, clip count and seed the
+(split by kit), ``languages`` (split by prompt), ``environment`` (game sound effects,
+split by original file). For each task, clip count and seed the
 same clips per class, drawn from ``train``, train every method, and every method is
 scored on all of ``test`` (the held-out split: phrases, kits, prompts never trained on).
 
@@ -29,6 +30,10 @@ probe conv         the same on the ``conv`` embedding (the last block averaged o
                    and frequency)
 classic svm        the 136 classic file features and an RBF SVM (``classic-train``)
 =================  ===================================================================
+
+``--random-init`` replaces ``--source`` by an untrained network of its shape (seed 0,
+written once as ``<runs>/random_<source>.pt``): the linear-probe table's floor. A clip
+count larger than a class's training files (``--clips 1000``) takes all of them.
 
 Each run writes ``<runs>/<source>/<task>/c<clips>_s<seed>_<method>.json`` (accuracy,
 macro-F1, seconds, the git commit); a run whose file exists is skipped. ``--report``
@@ -56,7 +61,7 @@ from deep_audio.predict import evaluate_folders
 from deep_audio.training import train_model
 from deep_audio.training.transfer import transfer_learning
 
-TASKS = ("speakers", "drums", "languages")
+TASKS = ("speakers", "drums", "languages", "environment")
 METHODS = ("scratch", "strategy 0", "strategy 0 old", "strategy 1", "strategy 2", "probe",
            "probe conv", "classic svm")
 # Strategy 0 before issue 19: the source's hidden layers under a new output layer,
@@ -165,6 +170,21 @@ def run_one(method: str, *, source_path: str, backbone: str | None, folders: lis
     raise ValueError(f"unknown method {method!r}")
 
 
+def random_network(source: Path, runs: Path) -> Path:
+    """An untrained network of ``source``'s shape, settings and classes (seed 0)."""
+    from deep_audio.io.model_files import save_model
+    from deep_audio.models import Classifier
+
+    path = runs / f"random_{source.stem}.pt"
+    if not path.is_file():
+        shape = load_model(source)
+        torch.manual_seed(0)
+        runs.mkdir(parents=True, exist_ok=True)
+        save_model(path, Classifier.seed(shape.config, shape.class_names, shape.task),
+                   metadata={"random_init_of": str(source)})
+    return path
+
+
 def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -221,6 +241,8 @@ def main() -> None:
                         metavar="METHOD", help=f"any of {list(METHODS)} (default: all)")
     parser.add_argument("--runs", type=Path, default=Path("benchmark_runs/transfer"),
                         help="one JSON per finished run; existing ones are skipped")
+    parser.add_argument("--random-init", action="store_true",
+                        help="use an untrained network of --source's shape instead")
     parser.add_argument("--report", action="store_true", help="print the table and exit")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: leave the machine's other cores)")
@@ -230,6 +252,8 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
+    if args.random_init:
+        args.source = str(random_network(Path(args.source), args.runs))
     commit = git_commit()
     for task in args.tasks:
         task_root = args.data / task

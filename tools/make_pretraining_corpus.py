@@ -538,7 +538,8 @@ def extract(deb: Path, dest: Path) -> None:
     done.write_text(deb.name + "\n")
 
 
-LICENCE_WORDS = (("gnu general public license", "GPL"), ("gpl", "GPL"),
+LICENCE_WORDS = (("gnu general public license", "GPL"), ("gnu public license", "GPL"),
+                 ("gpl", "GPL"), ("library general public license", "LGPL"),
                  ("creative commons", "CC"), ("public domain", "public-domain"),
                  ("mit license", "MIT"), ("permission is hereby granted", "MIT"),
                  ("bsd", "BSD"))
@@ -551,7 +552,8 @@ def licences(src: Path) -> list[str]:
     names: set[str] = set()
     for copyright_file in sorted(src.glob("usr/share/doc/*/copyright")):
         text = copyright_file.read_text(errors="replace")
-        fields = [m.strip() for m in re.findall(r"^License:\s*(.+)$", text, re.MULTILINE)]
+        # [ \t]: a bare "License:" line (its text on the next lines) is no name
+        fields = [m.strip() for m in re.findall(r"^License:[ \t]*(\S.*)$", text, re.MULTILINE)]
         for name in fields:
             if "font" in name.lower():
                 continue
