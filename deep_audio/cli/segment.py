@@ -12,26 +12,39 @@ a second lane.
 A multi-label model (a tagger) detects sound events instead: several classes at once,
 each class's posteriors median-filtered and thresholded at the model's threshold. They
 are printed and written to OUT/<name>.events.tsv (onset, offset, label, confidence);
---truth (DCASE event lists: 'onset offset label' per line) scores them with sed_eval
-(segment- and event-based F1, error rate) and PSDS (sed_scores_eval), per recording and
-over all of them.
+--truth (DCASE event lists: 'onset offset label' per line, one per recording, or one
+DCASE/DESED file 'filename onset offset event_label' for all of them) scores them with
+sed_eval (segment- and event-based F1, error rate) and PSDS1/PSDS2 (sed_scores_eval,
+on the median-filtered curves the events come from), per recording and over all of them.
+--dcase FILE writes every recording's events to one DCASE TSV (filename onset offset
+event_label), the format DCASE task 4 submissions and sed_eval take.
 
 Examples:
   deep-audio segment -m models/cnn.pt -i recording.flac -o out
   deep-audio segment -m models/cnn.pt -i recording.flac -o out --truth annotation.txt --html
   deep-audio segment -m models/tagger.pt -i long.flac -o out --truth events.tsv
+  deep-audio segment -m models/detector.pt -i audio/*.wav -o out --truth validation.tsv \
+      --dcase out/detections.tsv
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
-from deep_audio.events import SegmentScores, evaluate_events, read_annotation, write_annotation
+from deep_audio.events import (
+    Event,
+    SegmentScores,
+    evaluate_events,
+    events_by_filename,
+    read_annotation,
+    write_annotation,
+)
 from deep_audio.io.model_files import load_model
 from deep_audio.predict.long_recordings import (
     evaluate_segmentation,
@@ -53,7 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link-audio", action="store_true",
                         help="in --html, link the recording instead of embedding it")
     parser.add_argument("--truth", nargs="+", metavar="ANNOTATION",
-                        help="one annotation file per input: 'start end label' per line")
+                        help="one annotation file per input: 'start end label' per line; "
+                             "or one with a filename column for every input (DCASE)")
+    parser.add_argument("--dcase", metavar="FILE",
+                        help="also write every recording's events to one DCASE TSV "
+                             "(filename onset offset event_label)")
     parser.add_argument("--segment-hop-seconds", type=float, metavar="SECONDS",
                         help="hop between segments (default: the model's)")
     parser.add_argument("--smoothing-segments", type=int, metavar="N",
@@ -65,14 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.truth and len(args.truth) != len(args.input):
-        raise DeepAudioError(f"--truth needs one annotation per input: {len(args.input)} "
-                             f"input(s), {len(args.truth)} annotation(s)")
+    truths = _truths(args.truth, args.input) if args.truth else None
     model = load_model(args.model, device=resolve_device(args.device))
     detects_events = model.task.multi_label
-    truths = [read_annotation(path) for path in args.truth] if args.truth else None
+    if args.dcase and not detects_events:
+        raise DeepAudioError("--dcase writes sound events: it needs a multi-label or "
+                             "frame detection model")
     output = Path(args.output)
     reference, estimated, scores, durations = {}, {}, {}, {}
+    detections = []
     for index, path in enumerate(args.input):
         result = segment_recording(path, model, precision=args.precision,
                                    segment_hop_seconds=args.segment_hop_seconds,
@@ -90,11 +108,12 @@ def run(args: argparse.Namespace) -> int:
                       f"{event.label}\t{event.confidence:.3f}")
             written.append(write_annotation(output / f"{stem}.events.tsv", result.events,
                                         with_confidence=True))
+            detections += [replace(e, filename=Path(path).name) for e in result.events]
             if truth is not None:
                 reference[stem], estimated[stem] = truth, result.events
                 durations[stem] = result.duration_seconds
                 scores[stem] = SegmentScores(result.starts_seconds, result.ends_seconds,
-                                             result.posteriors)
+                                             result.smoothed)
                 print(evaluate_events(truth, result.events, class_names=result.class_names,
                                       durations_seconds=result.duration_seconds,
                                       scores=scores[stem]).format())
@@ -115,11 +134,28 @@ def run(args: argparse.Namespace) -> int:
             written.append(segmentation_report(result, output / f"{stem}.report.html",
                                                truth=truth, link_audio=args.link_audio))
         print("written: " + ", ".join(map(str, written)) + "\n")
+    if args.dcase:
+        print(f"DCASE detections: {write_annotation(args.dcase, detections)}")
     if len(reference) > 1:
         print(f"# all {len(reference)} recordings")
         print(evaluate_events(reference, estimated, class_names=list(model.class_names),
                               durations_seconds=durations, scores=scores).format())
     return 0
+
+
+def _truths(paths: Sequence[str], inputs: Sequence[str]) -> list[list[Event]]:
+    """One annotation per input; or one file whose events name their recording (a
+    filename column, as DCASE ground truth has), split by the inputs' file names."""
+    if len(paths) == 1:
+        events = read_annotation(paths[0])
+        if any(e.filename for e in events):
+            grouped = events_by_filename(events)
+            return [grouped.get(Path(path).name, []) for path in inputs]
+    if len(paths) != len(inputs):
+        raise DeepAudioError(f"--truth needs one annotation per input, or one with a "
+                             f"filename column: {len(inputs)} input(s), {len(paths)} "
+                             "annotation(s)")
+    return [read_annotation(path) for path in paths]
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

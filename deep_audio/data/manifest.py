@@ -4,6 +4,10 @@ One row per clip (weak labels: ``labels`` holds one class, or several separated 
 ``;``), or one row per event (strong labels: ``onset`` and ``offset`` in seconds; the
 rows of one clip are gathered into one :class:`Clip`). Column names default to
 ``path,labels,fold,onset,offset``; ``fold``, ``onset`` and ``offset`` may be absent.
+DESED / DCASE task 4 metadata is read as it is: a header of ``filename`` and
+``event_label`` (strong: ``filename onset offset event_label``) or ``event_labels``
+(weak: ``filename event_labels``, several labels separated by commas) stands for the
+path and label columns.
 Paths are relative to ``audio_root`` (default: the manifest's folder). The separator is
 that of the header line, by the rule annotation files follow
 (:func:`deep_audio.events.annotations.table_delimiter`): a tab if it holds one, else a
@@ -27,9 +31,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -40,6 +44,10 @@ from deep_audio.io.audio import printable
 from deep_audio.tasks import MultiLabel
 
 LABEL_SEPARATOR = ";"
+# DCASE task 4 (DESED) metadata: the column names standing for path and labels, and the
+# separator of its weak labels.
+DCASE_COLUMNS = {"path": ("filename",), "labels": ("event_label", "event_labels")}
+DCASE_LABEL_SEPARATOR = ","
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ class Manifest:
         return sorted(names, key=lambda name: (not _is_number(name), _number_or_zero(name), name))
 
     def select(self, *, folds: Sequence[str] | None = None,
-               exclude_folds: Sequence[str] | None = None) -> "Manifest":
+               exclude_folds: Sequence[str] | None = None) -> Manifest:
         """The clips in ``folds`` (or not in ``exclude_folds``); same classes.
 
         Raises
@@ -155,6 +163,8 @@ def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | No
     delimiter = table_delimiter(lines[:1]) or ","
     header = split_fields(lines[0], delimiter)
     where = _column_positions(path, header, columns)
+    separator = (DCASE_LABEL_SEPARATOR if header[where["labels"]] == "event_labels"
+                 else LABEL_SEPARATOR)
 
     by_path: dict[Path, dict] = {}
     problems: list[tuple[int, str]] = []
@@ -163,7 +173,7 @@ def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | No
         if not any(cell.strip() for cell in row):
             continue
         try:
-            file, labels, fold, event = _parse_row(row, where, root)
+            file, labels, fold, event = _parse_row(row, where, root, separator)
         except ValueError as error:
             problems.append((line, str(error)))
             continue
@@ -202,6 +212,8 @@ def _column_positions(path: Path, header: list[str], columns: ManifestColumns
     for role in ("path", "labels", "fold", "onset", "offset"):
         name = getattr(columns, role)
         required = role in ("path", "labels") or name != getattr(defaults, role)
+        if name not in header and name == getattr(defaults, role):
+            name = next((n for n in DCASE_COLUMNS.get(role, ()) if n in header), name)
         if name in header:
             where[role] = header.index(name)
         elif required:
@@ -215,7 +227,7 @@ def _column_positions(path: Path, header: list[str], columns: ManifestColumns
     return where
 
 
-def _parse_row(row: list[str], where: dict[str, int | None], root: Path
+def _parse_row(row: list[str], where: dict[str, int | None], root: Path, separator: str
                ) -> tuple[Path, list[str], str | None, Event | None]:
     def cell(role: str) -> str:
         position = where[role]
@@ -224,7 +236,7 @@ def _parse_row(row: list[str], where: dict[str, int | None], root: Path
     name = cell("path")
     if not name:
         raise DeepAudioError("empty path")
-    labels = [label.strip() for label in cell("labels").split(LABEL_SEPARATOR)
+    labels = [label.strip() for label in cell("labels").split(separator)
               if label.strip()]
     if not labels:
         raise DeepAudioError("empty label")

@@ -212,7 +212,8 @@ def psds_scores(reference: Mapping[str, Sequence[Event]],
     Each recording's segments become contiguous score intervals (:func:`owned_bounds`).
     Overlapping reference events of one class are merged first (sed_scores_eval refuses
     them). Classes without any reference event are left out of the average, with a
-    warning, since their true-positive rate is undefined.
+    warning, since their true-positive rate is undefined; with one class left there is
+    no cross-trigger to count (PSDS2's cross-trigger term is dropped).
 
     Returns
     -------
@@ -249,10 +250,13 @@ def psds_scores(reference: Mapping[str, Sequence[Event]],
         if scenario not in PSDS_SCENARIOS:
             raise DeepAudioError(f"unknown PSDS scenario {scenario!r}; known: "
                                  f"{sorted(PSDS_SCENARIOS)}")
+        settings = dict(PSDS_SCENARIOS[scenario])
+        if len(keep) == 1:  # no other class to cross-trigger (sed_scores_eval fails)
+            settings.update(cttc_threshold=None, alpha_ct=0.0)
         value = intersection_based.psds(
             scores=frames, ground_truth=truth,
             audio_durations={k: float(durations_seconds[k]) for k in frames},
-            **PSDS_SCENARIOS[scenario])[0]
+            **settings)[0]
         results[scenario] = float(value)
     return results
 

@@ -1,0 +1,61 @@
+"""DCASE task 4 formats (issue 21): DESED metadata TSVs read directly as manifests, and
+``deep-audio segment`` scoring against one DCASE ground-truth file and writing one DCASE
+detections file."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile
+
+from deep_audio.data.manifest import read_manifest
+from deep_audio.events import read_annotation
+from deep_audio.io.model_files import save_model
+from deep_audio.models.classifier import Classifier
+from deep_audio.tasks import make_task
+from tests.events.test_frame_detection import CLASSES, RATE, event_clip, frame_config
+
+
+def audio_files(folder, names, seconds=2.0):
+    for index, name in enumerate(names):
+        clip = event_clip([(0.5, "low")], seconds, np.random.default_rng(index))
+        soundfile.write(folder / name, clip, RATE)
+
+
+def test_desed_strong_and_weak_metadata_are_manifests(tmp_path):
+    audio_files(tmp_path, ["Y1.wav", "Y2.wav", "Y3.wav"])
+    (tmp_path / "strong.tsv").write_text(
+        "filename\tonset\toffset\tevent_label\nY1.wav\t0.1\t0.9\tDog\n"
+        "Y1.wav\t0.5\t1.5\tSpeech\nY2.wav\t1.0\t1.2\tDishes\n")
+    strong = read_manifest(tmp_path / "strong.tsv")
+    assert strong.strong and strong.class_names == ["Dishes", "Dog", "Speech"]
+    assert [len(clip.events) for clip in strong.clips] == [2, 1]
+    (tmp_path / "weak.tsv").write_text("filename\tevent_labels\nY1.wav\tDog,Speech\n"
+                                       "Y3.wav\tBlender\n")
+    weak = read_manifest(tmp_path / "weak.tsv")
+    assert not weak.strong and weak.multi_label
+    assert [clip.labels for clip in weak.clips] == [("Dog", "Speech"), ("Blender",)]
+
+
+def test_segment_scores_one_dcase_truth_file_and_writes_dcase_detections(tmp_path, capsys):
+    from deep_audio.cli import segment
+
+    audio_files(tmp_path, ["a.wav", "b.wav"], seconds=4.0)
+    model = Classifier.seed(frame_config(conv_channels=[8, 16]), list(CLASSES),
+                            make_task("frame_detection"))
+    model.task = model.task.with_post_processing(  # every frame on: one event per class
+        event_thresholds=(0.0, 0.0), median_filter_seconds=(0.0, 0.0),
+        min_gap_seconds=(0.0, 0.0))
+    path = save_model(tmp_path / "detector.pt", model)
+    (tmp_path / "truth.tsv").write_text("filename\tonset\toffset\tevent_label\n"
+                                        "a.wav\t0.5\t0.7\tlow\nb.wav\t1.0\t1.2\thigh\n")
+    detections = tmp_path / "out" / "detections.tsv"
+    assert segment.main(["-m", str(path), "-i", str(tmp_path / "a.wav"),
+                         str(tmp_path / "b.wav"), "-o", str(tmp_path / "out"), "--plot",
+                         "none", "--truth", str(tmp_path / "truth.tsv"),
+                         "--dcase", str(detections)]) == 0
+    printed = capsys.readouterr().out
+    assert "PSDS1" in printed and "# all 2 recordings" in printed
+    found = read_annotation(detections)
+    assert sorted((e.filename, e.label) for e in found) == [
+        ("a.wav", "high"), ("a.wav", "low"), ("b.wav", "high"), ("b.wav", "low")]
+    assert all(e.onset_seconds == 0.0 and e.offset_seconds == 4.0 for e in found)
