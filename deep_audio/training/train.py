@@ -352,7 +352,12 @@ def _augmentation(config: Config, model: Classifier) -> Augmentation | None:
 
 
 def format_validation(metrics: dict[str, Any]) -> str:
-    """The best epoch's validation figures in words (single- or multi-label)."""
+    """The best epoch's validation figures in words (single- or multi-label; a frame
+    model's event scores at its tuned post-processing)."""
+    if "val_psds1" in metrics:
+        return (f"validation frame mAP {metrics['val_map']:.3f}, PSDS1 "
+                f"{metrics['val_psds1']:.3f}, PSDS2 {metrics['val_psds2']:.3f}, event F1 "
+                f"{metrics['val_event_f1']:.3f} (tuned post-processing)")
     if "val_map" in metrics:
         return f"validation mAP {metrics['val_map']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}"
     return (f"validation accuracy {metrics['val_accuracy']:.3f}, "
