@@ -31,3 +31,8 @@ class ExportError(DeepAudioError):
 class AnnotationError(DeepAudioError):
     """An annotation file (labelled time spans) is missing or malformed; the message names
     the file and the line."""
+
+
+class SourceError(DeepAudioError):
+    """A live audio source (a microphone, a pipe) cannot be opened or read; the message
+    names what was looked for."""

@@ -211,8 +211,8 @@ MAY_NOT_IMPORT = {
     # features and data know nothing of networks, training, prediction, reports or
     # commands.
     **dict.fromkeys(["deep_audio.io.audio", "deep_audio.io.files", "deep_audio.io.weights",
-                     "deep_audio.config", "deep_audio.errors", "deep_audio.metrics",
-                     "deep_audio.tasks", "deep_audio.events", "deep_audio.features",
+                     "deep_audio.io.sources", "deep_audio.config", "deep_audio.errors",
+                     "deep_audio.metrics", "deep_audio.tasks", "deep_audio.events", "deep_audio.features",
                      "deep_audio.data"], NETWORKS_AND_UP),
     # A model file is read into a network: it knows the networks, nothing above them.
     "deep_audio.io.model_files": ("deep_audio.training", "deep_audio.predict",

@@ -45,6 +45,8 @@ GROUPS: dict[str, tuple[Command, ...]] = {
                 ("classification_report",)),
         Command("segment", "segment", "label the regions or sound events of long recordings",
                 ("segment_recording",)),
+        Command("listen", "listen", "classify or detect live: a microphone, a pipe, a replay",
+                ("listen",)),
         Command("architecture", "architecture", "print a model's layers, shapes and settings",
                 ("model_architecture",)),
     ),

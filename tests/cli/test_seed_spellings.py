@@ -78,7 +78,7 @@ def test_the_help_lists_every_command_in_groups(argv):
         start = lines.index(f"{title}:")
         listed = [line.split()[0] for line in lines[start + 1:start + 1 + len(commands)]]
         assert listed == [c.name for c in commands]
-    assert len(COMMANDS) == 15
+    assert len(COMMANDS) == 16
 
 
 def test_the_version_is_the_package_version():

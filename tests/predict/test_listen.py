@@ -1,0 +1,436 @@
+"""Listening live (deep_audio.predict.stream, deep_audio.io.sources, deep-audio listen):
+a replayed or piped recording gives the offline segment posteriors and the same regions
+or events as segment_recording, from PyTorch and ONNX models; JSON lines; clean ends on
+EOF, Ctrl-C and a stalled source; dropped hops counted; clips saved.
+
+Tolerance: posteriors within 1e-5 (a segment runs alone instead of in a batch of 32, so
+the float sums may round differently); span labels and times equal to 1e-9 s (they are
+the same segment times); confidences within 1e-5.
+
+The models are small networks with random weights (fixed seeds): equality needs no
+training. A tagger's and a frame detector's thresholds are set to the median of their
+posteriors on the recording, so that they switch on and off many times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from deep_audio.errors import SourceError
+from deep_audio.io.model_files import save_model
+from deep_audio.io.sources import MicrophoneSource, PcmSource, ReplaySource
+from deep_audio.models.classifier import Classifier
+from deep_audio.predict.classify import as_predictor
+from deep_audio.predict.long_recordings import segment_recording
+from deep_audio.predict.stream import Listener, listen, listen_with_callback
+from deep_audio.tasks import MultiLabel, SingleLabel, make_task
+from tests.conftest import EXPORT_PACKAGES, REPO, needs, small_config, tone
+
+RATE = 8000
+POSTERIOR_TOLERANCE = 1e-5
+KINDS = ("single_label", "multi_label", "frame_detection")
+# Per kind, settings that make the post-processing do some work: short regions joined
+# to a neighbour; events merged over gaps and short ones dropped.
+SETTINGS = {"single_label": {"min_region_seconds": 1.0},
+            "multi_label": {"min_region_seconds": 0.5, "event_min_gap_seconds": 0.5},
+            "frame_detection": {"min_region_seconds": 0.1, "event_min_gap_seconds": 0.2}}
+
+
+def write_recording(path, seconds: float, *, seed: int = 0):
+    """Low tones, high tones and noise in pieces of 0.3-2 s; 16-bit WAV at 8 kHz."""
+    rng = np.random.default_rng(seed)
+    parts, total = [], 0.0
+    while total < seconds:
+        kind, piece_seconds = rng.integers(3), float(rng.uniform(0.3, 2.0))
+        total += piece_seconds
+        parts.append(tone([300, 2500][kind], piece_seconds, RATE, noise=0.05, seed=len(parts))
+                     if kind < 2 else
+                     (0.2 * rng.standard_normal(int(piece_seconds * RATE))).astype(np.float32))
+    soundfile.write(path, np.concatenate(parts), RATE, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    return write_recording(tmp_path_factory.mktemp("listen") / "recording.wav", 60.0)
+
+
+def make_model(kind: str, folder, recording):
+    """A small random network of the kind, saved; a tagger's thresholds at the median of
+    its posteriors on ``recording``."""
+    torch.manual_seed(0)
+    if kind == "frame_detection":  # 2 s segments, 40 ms frames
+        config = small_config(segment_seconds=2.0, segment_hop_seconds=2.0)
+        model = Classifier.seed(config, ["low", "high"], make_task(kind))
+    else:
+        task = SingleLabel() if kind == "single_label" else MultiLabel()
+        model = Classifier.seed(small_config(), ["low", "high", "noise"], task)
+    model.eval()
+    if model.task.multi_label:
+        posteriors = segment_recording(recording, model).posteriors
+        model.task = model.task.with_thresholds(np.median(posteriors, axis=0).tolist())
+    return save_model(folder / f"{kind}.pt", model)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, recording):
+    folder = tmp_path_factory.mktemp("listen_models")
+    return {kind: make_model(kind, folder, recording) for kind in KINDS}
+
+
+def collect(updates):
+    """Rows, onsets, offsets and updates of a listener's run."""
+    rows, onsets, offsets, seen = [], [], [], []
+    for number, update in enumerate(updates):
+        seen.append(update)
+        if update.row is not None:
+            rows.append(update.row)
+        onsets += [(number, e) for e in update.onsets]
+        offsets += [(number, e) for e in update.offsets]
+    return rows, onsets, offsets, seen
+
+
+def spans_of(result):
+    return result.events if result.events or result.settings.get("thresholds") \
+        else result.regions
+
+
+def assert_same_spans(streamed, offline):
+    key = lambda e: (e.onset_seconds, e.label)  # noqa: E731
+    streamed, offline = sorted(streamed, key=key), sorted(offline, key=key)
+    assert [e.label for e in streamed] == [e.label for e in offline]
+    assert np.allclose([(e.onset_seconds, e.offset_seconds) for e in streamed],
+                       [(e.onset_seconds, e.offset_seconds) for e in offline],
+                       rtol=0, atol=1e-9)
+    assert np.allclose([e.confidence for e in streamed], [e.confidence for e in offline],
+                       rtol=0, atol=POSTERIOR_TOLERANCE)
+
+
+def assert_like_offline(model, recording, settings):
+    offline = segment_recording(recording, model, **settings)
+    listener = Listener(model, **settings)
+    source = ReplaySource(recording, sample_rate=listener.plan.sample_rate, realtime=False)
+    rows, onsets, offsets, updates = collect(listener.run(source))
+    starts = np.concatenate([row.timeline_starts_seconds for row in rows])
+    ends = np.concatenate([row.timeline_ends_seconds for row in rows])
+    posteriors = np.concatenate([row.timeline_posteriors for row in rows])
+    assert np.array_equal(starts, offline.starts_seconds)
+    assert np.array_equal(ends, offline.ends_seconds)
+    assert np.allclose(posteriors, offline.posteriors, rtol=0, atol=POSTERIOR_TOLERANCE)
+    spans = spans_of(offline)
+    assert len(spans) >= 5  # the post-processing had something to do
+    assert_same_spans([e for _, e in offsets], spans)
+    # every onset announced was right, and came no later than its offset
+    announced = {(e.label, round(e.onset_seconds, 6)): n for n, e in onsets}
+    ended = {(e.label, round(e.onset_seconds, 6)): n for n, e in offsets}
+    assert announced.keys() == ended.keys()
+    assert all(announced[key] <= ended[key] for key in ended)
+    # live: most spans end before the stream does, and the rows kept stay few
+    assert sum(n < len(updates) - 1 for n, _ in offsets) >= len(spans) // 2
+    summary = listener.summary
+    assert summary.ended_by == "end of stream" and summary.dropped_hops == 0
+    assert summary.rows == len(rows) and len(summary.spans) == len(spans)
+    assert summary.max_rows_kept < len(starts)
+    assert summary.audio_seconds == pytest.approx(offline.duration_seconds)
+    return listener
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_replay_gives_the_offline_posteriors_and_spans(kind, models, recording):
+    assert_like_offline(models[kind], recording, SETTINGS[kind])
+
+
+def test_replay_with_default_settings_and_a_short_file(models, tmp_path):
+    short = tmp_path / "short.wav"  # under one segment
+    soundfile.write(short, tone(440.0, 0.3, RATE), RATE, subtype="PCM_16")
+    for kind in KINDS:
+        offline = segment_recording(short, models[kind])
+        rows, _, offsets, _ = collect(listen(models[kind], ReplaySource(
+            short, sample_rate=RATE, realtime=False)))
+        assert len(rows) == 1 and rows[0].end_seconds == pytest.approx(
+            offline.duration_seconds)
+        assert np.allclose(rows[0].timeline_posteriors, offline.posteriors, atol=1e-5)
+        assert_same_spans([e for _, e in offsets], spans_of(offline))
+
+
+@needs(*EXPORT_PACKAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_onnx_export_streams_like_itself_offline(kind, models, recording, tmp_path):
+    from deep_audio.export import to_onnx
+    from deep_audio.io.model_files import load_model
+
+    onnx_path = to_onnx(load_model(models[kind]), tmp_path / f"{kind}.onnx")
+    listener = assert_like_offline(onnx_path, recording, SETTINGS[kind])
+    assert type(listener.predictor).__name__ == "OnnxClassifier"
+
+
+def python(*args, **kwargs):
+    return subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, **kwargs)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_pcm_through_a_pipe_gives_the_offline_answer(models, recording):
+    """s16le written to the command's standard input in small pieces (the seed
+    spelling), JSON lines out; EOF ends it with a summary."""
+    samples, _ = soundfile.read(recording, dtype="int16")
+    process = python("-m", "deep_audio.bin.listen", "-m", str(models["multi_label"]),
+                     "--stdin", "--rate", str(RATE), "--json", "--no-drop",
+                     *sum(([f"--{k.replace('_', '-')}", str(v)]
+                           for k, v in SETTINGS["multi_label"].items()), []),
+                     stdin=subprocess.PIPE)
+
+    def write():
+        data = samples.astype("<i2").tobytes()
+        for first in range(0, len(data), 3001):  # odd sizes: frames split across writes
+            process.stdin.write(data[first:first + 3001])
+        process.stdin.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    out = process.stdout.read()  # not communicate(): it would close stdin at once
+    err = process.stderr.read()
+    writer.join()
+    process.wait(timeout=120)
+    assert process.returncode == 0, err.decode()
+    records = json_lines(out.decode())
+    offline = segment_recording(recording, models["multi_label"], **SETTINGS["multi_label"])
+    rows = [r for r in records if r["type"] == "row"]
+    assert np.allclose([r["posteriors"] for r in rows], offline.posteriors, atol=2e-5)
+    assert [r["start_seconds"] for r in rows] == pytest.approx(offline.starts_seconds.tolist())
+    from deep_audio.events.spans import Event
+    streamed = [Event(r["onset_seconds"], r["offset_seconds"], r["label"], r["confidence"])
+                for r in records if r["type"] == "offset"]
+    assert_same_spans(streamed, offline.events)
+    assert records[-1]["type"] == "summary" and records[-1]["ended_by"] == "end of stream"
+    assert "real-time factor" in err.decode()
+
+
+# The JSON lines: each type and its keys with their types (docs/listening.md).
+SCHEMA = {
+    "start": {"model": str, "source": str, "class_names": list, "sample_rate": int,
+              "segment_seconds": float, "segment_hop_seconds": float, "task": str,
+              "spans": str},
+    "row": {"index": int, "start_seconds": float, "end_seconds": float, "posteriors": list,
+            "latency_seconds": float},
+    "onset": {"kind": str, "label": str, "onset_seconds": float, "confidence": float},
+    "offset": {"kind": str, "label": str, "onset_seconds": float, "offset_seconds": float,
+               "confidence": float},
+    "summary": {"source": str, "ended_by": str, "audio_seconds": float,
+                "wall_seconds": float, "compute_seconds": float, "real_time_factor": float,
+                "cpu_share": float, "rows": int, "dropped_hops": int,
+                "latency_mean_seconds": float, "latency_p99_seconds": float, "spans": int,
+                "max_rows_kept": int, "clips": list},
+}
+
+
+def check_schema(records: list[dict]) -> None:
+    assert records[0]["type"] == "start" and records[-1]["type"] == "summary"
+    n_classes = len(records[0]["class_names"])
+    for record in records:
+        assert record["type"] in SCHEMA, record
+        for key, kind in SCHEMA[record["type"]].items():
+            value = record[key]
+            assert isinstance(value, (int, float) if kind is float else kind), (key, record)
+        if record["type"] == "row":
+            assert len(record["posteriors"]) == n_classes
+
+
+@needs(*EXPORT_PACKAGES)
+def test_json_lines_follow_the_schema_and_onnx_runs_without_torch(models, recording,
+                                                                  tmp_path):
+    from deep_audio.export import to_onnx
+    from deep_audio.io.model_files import load_model
+
+    onnx_path = to_onnx(load_model(models["frame_detection"]), tmp_path / "frames.onnx")
+    code = ("import sys\nfor name in ('torch', 'torchaudio'):\n    sys.modules[name] = None\n"
+            "from deep_audio.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+    process = python("-c", code, "listen", "-m", str(onnx_path), "--replay", str(recording),
+                     "--fast", "--json")
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err.decode()
+    records = json_lines(out.decode())
+    check_schema(records)
+    assert records[0]["task"] == "frame_detection" and records[0]["frame_seconds"] > 0
+    frame_rows = [r for r in records if r["type"] == "row"]
+    assert all(len(r["frames"]["posteriors"]) == len(r["frames"]["start_seconds"])
+               for r in frame_rows[:-1])
+    offline = segment_recording(recording, onnx_path)
+    streamed = [r for r in records if r["type"] == "offset"]
+    assert len(streamed) == len(offline.events)
+
+
+def test_ctrl_c_ends_cleanly_with_the_spans_closed_and_a_summary(models, recording):
+    process = python("-m", "deep_audio", "listen", "-m", str(models["single_label"]),
+                     "--replay", str(recording), "--json")  # real time
+    first = process.stdout.readline()  # the start line
+    assert json.loads(first)["type"] == "start"
+    while json.loads(process.stdout.readline())["type"] != "row":
+        pass
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    records = json_lines(first.decode() + out.decode())
+    check_schema(records)
+    summary = records[-1]
+    assert summary["ended_by"] == "interrupt (Ctrl-C)"
+    assert 0.5 < summary["audio_seconds"] < 30
+    # the spans are closed: the last offset reaches the last row heard
+    rows = [r for r in records if r["type"] == "row"]
+    offsets = [r for r in records if r["type"] == "offset"]
+    assert offsets and offsets[-1]["offset_seconds"] == pytest.approx(rows[-1]["end_seconds"])
+    assert "Traceback" not in err.decode()
+
+
+class StallingSource:
+    """A live source: ``recording`` in 0.1 s blocks, silent for ``stall_seconds`` after
+    ``stall_after_seconds`` of audio (then resumes, unless ``stop``)."""
+
+    live = True
+
+    def __init__(self, recording, *, stall_after_seconds, stall_seconds, stop=False):
+        self.inner = ReplaySource(recording, sample_rate=RATE, realtime=False)
+        self.name = "a stalling source"
+        self.sample_rate = RATE
+        self.stall_after_seconds, self.stall_seconds, self.stop = (
+            stall_after_seconds, stall_seconds, stop)
+
+    def blocks(self):
+        sent = 0
+        for block in self.inner.blocks():
+            if sent <= self.stall_after_seconds * RATE < sent + len(block):
+                time.sleep(self.stall_seconds)
+                if self.stop:
+                    return
+            sent += len(block)
+            yield block
+
+    def close(self):
+        pass
+
+
+def test_a_source_that_stalls(models, recording):
+    model, settings = models["multi_label"], SETTINGS["multi_label"]
+    offline = segment_recording(recording, model, **settings)
+    # a pause shorter than the timeout: nothing lost, the same answer
+    listener = Listener(model, max_lag_seconds=None, stall_timeout_seconds=5.0, **settings)
+    rows, _, offsets, _ = collect(listener.run(StallingSource(
+        recording, stall_after_seconds=20.0, stall_seconds=0.6)))
+    assert np.allclose(np.concatenate([r.timeline_posteriors for r in rows]),
+                       offline.posteriors, atol=POSTERIOR_TOLERANCE)
+    assert_same_spans([e for _, e in offsets], offline.events)
+    assert listener.summary.ended_by == "end of stream"
+    after = next(r for r in rows if r.end_seconds > 20.1)
+    assert after.latency_seconds < 0.5  # the wait for audio is not latency
+    # silent for longer than the timeout: a clean end with the spans heard so far
+    listener = Listener(model, stall_timeout_seconds=0.5, **settings)
+    rows, _, offsets, updates = collect(listener.run(StallingSource(
+        recording, stall_after_seconds=20.0, stall_seconds=1.5, stop=True)))
+    assert listener.summary.ended_by.startswith("a stalled source")
+    assert updates[-1].final and rows[-1].end_seconds <= 20.1
+    assert listener.summary.audio_seconds == pytest.approx(20.0, abs=0.1)
+    assert offsets and all(e.offset_seconds <= 20.1 for _, e in offsets)
+
+
+class SlowPredictor:
+    """A predictor that takes ``seconds`` per call: slower than real time."""
+
+    def __init__(self, model, seconds):
+        self.inner, self.seconds = as_predictor(model), seconds
+        for name in ("task", "class_names", "plan", "batch_size", "config"):
+            setattr(self, name, getattr(self.inner, name))
+
+    def posteriors(self, segments):
+        time.sleep(self.seconds)
+        return self.inner.posteriors(segments)
+
+
+def test_a_model_that_cannot_keep_up_drops_whole_hops_and_counts_them(models, tmp_path):
+    clip = write_recording(tmp_path / "four.wav", 4.0, seed=5)
+    slow = SlowPredictor(models["single_label"], 0.6)  # a hop is 0.25 s
+    source = ReplaySource(clip, sample_rate=RATE, block_seconds=0.05)  # real time
+    listener = Listener(slow, max_lag_seconds=0.3)
+    rows, _, _, updates = collect(listener.run(source))
+    summary = listener.summary
+    n_hops = len(slow.plan.starts(int(soundfile.info(clip).frames)))
+    assert summary.dropped_hops > 0 and summary.rows + summary.dropped_hops == n_hops
+    assert sum(u.dropped_hops for u in updates) == summary.dropped_hops
+    assert rows[-1].index == n_hops - 1  # the row indexes count the dropped hops
+    assert "dropped" in summary.format()
+
+
+def test_callback_form_and_saved_clips(models, recording, tmp_path):
+    updates = []
+    summary = listen_with_callback(
+        models["multi_label"], ReplaySource(recording, sample_rate=RATE, realtime=False),
+        updates.append, save_events_dir=tmp_path / "clips", pre_roll_seconds=0.5,
+        post_roll_seconds=0.25, **SETTINGS["multi_label"])
+    assert updates[-1].final and summary.rows == sum(u.row is not None for u in updates)
+    assert len(summary.clips) == len(summary.spans) > 0
+    audio, _ = soundfile.read(recording, dtype="float32")
+    for span, path in zip(summary.spans, summary.clips):
+        clip, rate = soundfile.read(path, dtype="float32")
+        first = max(0, int((span.onset_seconds - 0.5) * RATE))
+        assert rate == RATE and span.label in path.name
+        assert np.allclose(clip, audio[first:first + len(clip)], atol=1 / 32768)
+        expected = min(len(audio), int(np.ceil((span.offset_seconds + 0.25) * RATE))) - first
+        assert abs(len(clip) - expected) <= 1
+    # a callback that returns False stops the stream; the open spans still close
+    seen = []
+    summary = listen_with_callback(
+        models["multi_label"], ReplaySource(recording, sample_rate=RATE, realtime=False),
+        lambda update: seen.append(update) or len(seen) < 20)
+    assert summary.rows == 20 and summary.ended_by == "consumer closed"
+
+
+def test_pcm_source_converts_formats_channels_and_rates():
+    stereo = np.stack([np.full(1600, 0.5), np.full(1600, -0.25)], axis=1)
+    pcm = (stereo * 32768).astype("<i2").tobytes()
+    import io
+
+    blocks = list(PcmSource(io.BytesIO(pcm), rate=RATE, sample_rate=RATE, channels=2,
+                            block_seconds=0.05).blocks())
+    assert sum(map(len, blocks)) == 1600 and np.allclose(np.concatenate(blocks), 0.125)
+    floats = np.full(RATE, 0.25, "<f4").tobytes()
+    resampled = np.concatenate(list(PcmSource(io.BytesIO(floats), rate=RATE,
+                                              sample_rate=16000, format="f32le").blocks()))
+    assert len(resampled) == 16000 and np.allclose(resampled[2000:-2000], 0.25, atol=1e-3)
+    with pytest.raises(SourceError, match="s24le"):
+        PcmSource(io.BytesIO(b""), rate=RATE, sample_rate=RATE, format="s24le")
+
+
+def test_no_microphone_is_a_clear_error(monkeypatch, models):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if not installed
+    with pytest.raises(SourceError, match=r"sounddevice package.*listen"):
+        MicrophoneSource(sample_rate=RATE).open()
+    process = python("-m", "deep_audio", "listen", "-m", str(models["single_label"]),
+                     "--mic", "no such device", env={**os.environ, "PYTHONPATH": str(REPO)})
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "error:" in err.decode() and ("sounddevice" in err.decode()
+                                         or "no such device" in err.decode())
+
+
+@needs("sounddevice")
+def test_a_named_microphone_that_does_not_exist(models):
+    try:
+        import sounddevice  # noqa: F401
+    except OSError as error:
+        pytest.skip(f"sounddevice is installed without PortAudio: {error}")
+    with pytest.raises(SourceError, match="no such device"):
+        MicrophoneSource("no such device", sample_rate=RATE).open()
