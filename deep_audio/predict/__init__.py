@@ -25,6 +25,8 @@ _WHERE = {
                      "embedding_layers", "extract_deep_features"],
                     "deep_audio.predict.embeddings"),
     **dict.fromkeys(["SoundIndex", "build_index", "nearest"], "deep_audio.predict.search"),
+    **dict.fromkeys(["ListenSummary", "ListenUpdate", "Listener", "StreamRow", "listen",
+                     "listen_with_callback"], "deep_audio.predict.stream"),
     **dict.fromkeys(["DetectionScores", "Event", "Region", "SegmentScores", "detect_events",
                      "evaluate_events", "make_regions", "read_annotation",
                      "write_annotation"], "deep_audio.events"),

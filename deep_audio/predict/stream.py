@@ -24,7 +24,9 @@ can no longer change it:
   run is never joined to a neighbour, so nothing later moves the boundary).
 
 Only the rows since the last such point (plus the filters' context) are kept, so memory
-stays flat over hours. Streaming a recording therefore gives its offline segment
+stays flat over hours; a region, or a class's activity, that goes on for more than
+``max_span_seconds`` without such a point is split there (the one difference from
+offline, and only for spans that long). Streaming a recording therefore gives its offline segment
 posteriors (to float rounding: segments run one at a time instead of in batches) and the
 same regions or events, once the stream has ended.
 
@@ -229,6 +231,11 @@ class Listener:
     pre_roll_seconds, post_roll_seconds : float
     history_seconds : float
         Audio kept for clips; a clip reaching further back starts where the history does.
+    max_span_seconds : float or None
+        A region or a class's activity that goes on longer than this without a point
+        where it can be settled is split there (its part so far reported as ended), so
+        that memory stays bounded; shorter spans come out exactly as offline. ``None``:
+        never split (the rows of an endless span are all kept).
     **overrides
         Settings as :func:`~deep_audio.predict.segment_recording` takes them
         (``segment_hop_seconds``, ``smoothing_segments``, ``min_region_seconds``,
@@ -249,7 +256,8 @@ class Listener:
                  stall_timeout_seconds: float | None = None,
                  save_events_dir: str | os.PathLike | None = None,
                  pre_roll_seconds: float = 1.0, post_roll_seconds: float = 0.5,
-                 history_seconds: float = 60.0, **overrides: Any):
+                 history_seconds: float = 60.0, max_span_seconds: float | None = 600.0,
+                 **overrides: Any):
         self.predictor = as_predictor(model, precision=precision)
         self.config = override(self.predictor.config, **overrides)
         self.plan = self.predictor.plan
@@ -272,6 +280,7 @@ class Listener:
         self.pre_roll_seconds = pre_roll_seconds
         self.post_roll_seconds = post_roll_seconds
         self.history_seconds = history_seconds
+        self.max_span_seconds = max_span_seconds
         self.overrides = overrides
         self.summary: ListenSummary | None = None
 
@@ -319,14 +328,19 @@ class Listener:
                     detection[key] = np.full(n_classes, float(self.overrides[name]))
         return detection
 
-    def _tracker(self) -> _EventTracker | _RegionTracker:
-        inference = self.config.inference
+    def _tracker(self) -> _PerClass | _RegionTracker:
+        inference, hop_seconds = self.config.inference, self.timeline_hop_seconds
+        max_rows = (None if self.max_span_seconds is None
+                    else int(math.ceil(self.max_span_seconds / hop_seconds)))
         if self.task.multi_label:
-            return _EventTracker(self.class_names, **self._event_settings(),
-                                 min_duration_seconds=inference.min_region_seconds,
-                                 hop_seconds=self.timeline_hop_seconds)
+            detection = self._event_settings()
+            return _PerClass([_EventTracker(
+                [name], **{key: np.asarray(value)[[index]] for key, value in detection.items()},
+                min_duration_seconds=inference.min_region_seconds, hop_seconds=hop_seconds,
+                max_rows=max_rows) for index, name in enumerate(self.class_names)])
         return _RegionTracker(self.class_names, smoothing_segments=inference.smoothing_segments,
-                              min_region_seconds=inference.min_region_seconds)
+                              min_region_seconds=inference.min_region_seconds,
+                              hop_seconds=hop_seconds, max_rows=max_rows)
 
     def run(self, source: Any) -> Iterator[ListenUpdate]:
         """Listen to ``source`` until it ends; one :class:`ListenUpdate` per hop and a
@@ -601,6 +615,46 @@ class _ClipWriter:
         return path
 
 
+def _clip(spans: list[Event], anchor_seconds: float) -> list[Event]:
+    """Spans as seen from ``anchor_seconds`` on: those ending before it left out, one
+    reaching across it starting there (only after a forced split; see ``max_rows``)."""
+    clipped = []
+    for span in spans:
+        if span.onset_seconds >= anchor_seconds - _EPS:
+            clipped.append(span)
+        elif span.offset_seconds > anchor_seconds + _EPS:
+            clipped.append(Event(anchor_seconds, span.offset_seconds, span.label,
+                                 span.confidence))
+    return clipped
+
+
+class _PerClass:
+    """One tracker per class (a tagger's classes are detected independently, so a class
+    that is always on holds back only its own rows)."""
+
+    def __init__(self, trackers: list[Any]):
+        self.trackers = trackers
+
+    @property
+    def rows_kept(self) -> int:
+        return max(tracker.rows_kept for tracker in self.trackers)
+
+    def add(self, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
+            ) -> tuple[list[Event], list[Event]]:
+        return self._merge([tracker.add(starts, ends, rows[:, [index]])
+                            for index, tracker in enumerate(self.trackers)])
+
+    def finish(self) -> tuple[list[Event], list[Event]]:
+        return self._merge([tracker.finish() for tracker in self.trackers])
+
+    @staticmethod
+    def _merge(results: list[tuple[list[Event], list[Event]]]
+               ) -> tuple[list[Event], list[Event]]:
+        key = lambda e: (e.onset_seconds, e.label)  # noqa: E731
+        return (sorted((e for onsets, _ in results for e in onsets), key=key),
+                sorted((e for _, offsets in results for e in offsets), key=key))
+
+
 class _EventTracker:
     """Events of a growing timeline, announced once more rows cannot change them.
 
@@ -612,12 +666,14 @@ class _EventTracker:
     its active part alone is long enough). Rows before an *anchor* (a time inside no
     run, with every event before it complete) are dropped, keeping the filter's
     context and the gap's reach so that everything after the anchor comes out as the
-    whole timeline gives it.
+    whole timeline gives it. A class active without a break for more than ``max_rows``
+    rows is split: the open event ends at a forced anchor and goes on from there.
     """
 
     def __init__(self, class_names: list[str], *, thresholds: np.ndarray,
                  median_filter_seconds: np.ndarray, min_gap_seconds: np.ndarray,
-                 min_duration_seconds: float, hop_seconds: float):
+                 min_duration_seconds: float, hop_seconds: float,
+                 max_rows: int | None = None):
         n_classes = len(class_names)
         self.names = list(class_names)
         self.detect = dict(thresholds=thresholds, median_filter_seconds=median_filter_seconds,
@@ -628,6 +684,9 @@ class _EventTracker:
         # half the longest median filter, in rows, and one more for the last row's end
         self.lookahead_rows = int(math.ceil(float(np.max(median_filter_seconds))
                                             / hop_seconds / 2)) + 2
+        gap_rows = int(math.ceil(float(np.max(self.min_gap)) / hop_seconds))
+        self.max_rows = None if max_rows is None else max(
+            max_rows, 4 * (self.lookahead_rows + gap_rows) + 256)
         self.starts = np.zeros(0)
         self.ends = np.zeros(0)
         self.rows = np.zeros((0, n_classes))
@@ -650,8 +709,9 @@ class _EventTracker:
         return len(self.starts)
 
     def _events(self, min_duration: Any) -> list[Event]:
-        return detect_events(self.starts, self.ends, self.rows, self.names, **self.detect,
-                             min_duration_seconds=min_duration)
+        return _clip(detect_events(self.starts, self.ends, self.rows, self.names,
+                                   **self.detect, min_duration_seconds=min_duration),
+                     self.anchor_seconds)
 
     def _update(self, *, ended: bool) -> tuple[list[Event], list[Event]]:
         if not len(self.starts):
@@ -664,7 +724,7 @@ class _EventTracker:
         onsets, offsets = [], []
         for event in events:
             key = (event.label, round(event.onset_seconds, 6))
-            if event.onset_seconds < self.anchor_seconds - _EPS or key in self.done:
+            if key in self.done:
                 continue
             index = self.names.index(event.label)
             gap, shortest = self.min_gap[index], self.min_duration[index]
@@ -679,13 +739,17 @@ class _EventTracker:
             if final:
                 self.done.add(key)
                 offsets.append(event)
-        if not ended:
-            self._trim(bounds, settled)
+        if not ended and not self._trim(bounds, settled) and self.max_rows is not None \
+                and n > self.max_rows:
+            split_onsets, split_offsets = self._split(events, bounds, settled)
+            onsets += split_onsets
+            offsets += split_offsets
         return onsets, offsets
 
-    def _trim(self, bounds: np.ndarray, settled: int) -> None:
+    def _trim(self, bounds: np.ndarray, settled: int) -> bool:
+        """Drop the rows before the latest anchor; whether any were dropped."""
         if settled < 2 * self.lookahead_rows + 64:  # too few rows to be worth it
-            return
+            return False
         gap = float(np.max(self.min_gap))
         anchor = min(settled - 1, int(np.searchsorted(bounds, bounds[settled] - gap,
                                                       side="right")) - 1)
@@ -701,13 +765,38 @@ class _EventTracker:
         cut = anchor - self.lookahead_rows - 1
         while cut > 0 and bounds[anchor] - bounds[cut + self.lookahead_rows] < gap + _EPS:
             cut -= 1
-        if cut < 64 or bounds[anchor] < self.anchor_seconds:
-            return
-        self.anchor_seconds = float(bounds[anchor])
+        if cut < 64 or bounds[anchor] <= self.anchor_seconds:
+            return False
+        self._cut(cut, float(bounds[anchor]))
+        return True
+
+    def _split(self, events: list[Event], bounds: np.ndarray, settled: int
+               ) -> tuple[list[Event], list[Event]]:
+        """End what is open before a forced anchor half ``max_rows`` back (the one place
+        where a live stream differs from offline: an event longer than that is split)."""
+        anchor = min(settled - 1, len(self.starts) - self.max_rows // 2)
+        anchor_seconds = float(bounds[anchor])
+        onsets, offsets = [], []
+        for event in events:
+            key = (event.label, round(event.onset_seconds, 6))
+            if key in self.done or event.onset_seconds >= anchor_seconds - _EPS:
+                continue
+            if key not in self.announced:
+                onsets.append(event)
+            offsets.append(Event(event.onset_seconds, min(event.offset_seconds,
+                                                          anchor_seconds),
+                                 event.label, event.confidence))
+        logger.info("%s: active for %d rows without a break; split at %.2f s",
+                    "/".join(self.names), self.max_rows, anchor_seconds)
+        self._cut(anchor - self.lookahead_rows - 1, anchor_seconds)
+        return onsets, offsets
+
+    def _cut(self, cut: int, anchor_seconds: float) -> None:
+        self.anchor_seconds = anchor_seconds
         self.starts, self.ends, self.rows = (self.starts[cut:], self.ends[cut:],
                                              self.rows[cut:])
-        self.announced = {k for k in self.announced if k[1] >= self.anchor_seconds - 1e-6}
-        self.done = {k for k in self.done if k[1] >= self.anchor_seconds - 1e-6}
+        self.announced = {k for k in self.announced if k[1] >= anchor_seconds - 1e-6}
+        self.done = {k for k in self.done if k[1] >= anchor_seconds - 1e-6}
 
 
 class _RegionTracker:
@@ -719,16 +808,21 @@ class _RegionTracker:
     two runs that are both at least ``min_region_seconds`` long in settled rows is
     permanent (such runs are never joined), and the regions before it are final. Rows
     before the run left of the latest permanent boundary (less the moving average's
-    context) are dropped; that run keeps the boundary a barrier.
+    context) are dropped; that run keeps the boundary a barrier. Past ``max_rows`` rows
+    without a permanent boundary the open region is split at a forced anchor.
     """
 
     def __init__(self, class_names: list[str], *, smoothing_segments: int,
-                 min_region_seconds: float):
+                 min_region_seconds: float, hop_seconds: float = 1.0,
+                 max_rows: int | None = None):
         self.names = list(class_names)
         self.smoothing_segments = smoothing_segments
         self.min_region_seconds = min_region_seconds
         self.lookahead_rows = max(1, smoothing_segments // 2) + 1
         self.context_rows = max(0, (smoothing_segments - 1) // 2)
+        region_rows = int(math.ceil(min_region_seconds / hop_seconds))
+        self.max_rows = None if max_rows is None else max(
+            max_rows, 4 * (self.lookahead_rows + region_rows) + 256)
         self.starts = np.zeros(0)
         self.ends = np.zeros(0)
         self.rows = np.zeros((0, len(class_names)))
@@ -750,23 +844,23 @@ class _RegionTracker:
         return len(self.starts)
 
     def _regions(self, min_region_seconds: float) -> list[Event]:
-        return make_regions(self.starts, self.ends, self.rows, self.names,
-                            smoothing_segments=self.smoothing_segments,
-                            min_region_seconds=min_region_seconds)
+        return _clip(make_regions(self.starts, self.ends, self.rows, self.names,
+                                  smoothing_segments=self.smoothing_segments,
+                                  min_region_seconds=min_region_seconds),
+                     self.anchor_seconds)
 
     def _update(self, *, ended: bool) -> tuple[list[Event], list[Event]]:
         if not len(self.starts):
             return [], []
-        regions = [r for r in self._regions(self.min_region_seconds)
-                   if r.onset_seconds >= self.anchor_seconds - _EPS]
+        regions = self._regions(self.min_region_seconds)
+        runs = self._regions(0.0) if self.min_region_seconds > 0 else regions
         bounds = owned_bounds(self.starts, self.ends)
         n = len(self.starts)
-        settled_seconds = bounds[n if ended else max(0, n - self.lookahead_rows)]
+        settled = n if ended else max(0, n - self.lookahead_rows)
+        settled_seconds = bounds[settled]
         shortest = self.min_region_seconds
         boundary, left_run = (bounds[n] + 1.0 if ended else None), None
         if not ended:
-            runs = (self._regions(0.0) if shortest > 0 else regions)
-            runs = [r for r in runs if r.onset_seconds >= self.anchor_seconds - _EPS]
             for left, right in zip(runs, runs[1:]):
                 if right.onset_seconds >= settled_seconds - _EPS:
                     break
@@ -774,18 +868,17 @@ class _RegionTracker:
                         and min(right.offset_seconds, settled_seconds) - right.onset_seconds
                         >= shortest):
                     boundary, left_run = right.onset_seconds, left
+        # the region at the anchor (or the start): certain once its run is long enough
+        first = runs[0] if runs else None
+        first_opens = (first is not None and first.onset_seconds < settled_seconds
+                       and min(first.offset_seconds, settled_seconds) - first.onset_seconds
+                       >= shortest)
         onsets, offsets = [], []
         for region in regions:
             is_final = boundary is not None and region.offset_seconds <= boundary + _EPS
-            opens = is_final or (boundary is not None
-                                 and abs(region.onset_seconds - boundary) <= _EPS)
-            if not opens and not self.announced and region is regions[0] and not ended:
-                # the very first region: certain once its run alone is long enough
-                first_runs = self._regions(0.0) if shortest > 0 else regions
-                run = first_runs[0]
-                opens = (run.onset_seconds < settled_seconds
-                         and min(run.offset_seconds, settled_seconds) - run.onset_seconds
-                         >= shortest and self.anchor_seconds == -math.inf)
+            opens = (is_final or (boundary is not None
+                                  and abs(region.onset_seconds - boundary) <= _EPS)
+                     or (first_opens and region is regions[0]))
             key = round(region.onset_seconds, 6)
             if opens and key not in self.announced:
                 self.announced.add(key)
@@ -793,11 +886,29 @@ class _RegionTracker:
             if is_final:
                 offsets.append(region)
         if boundary is not None and not ended:
-            self.anchor_seconds = float(boundary)
-            self.announced = {k for k in self.announced if k >= boundary - 1e-6}
             cut = int(np.searchsorted(bounds, left_run.onset_seconds - _EPS)) \
                 - self.context_rows
-            if cut >= 64:
-                self.starts, self.ends, self.rows = (self.starts[cut:], self.ends[cut:],
-                                                     self.rows[cut:])
+            self._cut(cut if cut >= 64 else 0, float(boundary))
+        elif not ended and self.max_rows is not None and n > self.max_rows:
+            # no permanent boundary for max_rows rows: split the open region
+            anchor = min(settled - 1, n - self.max_rows // 2)
+            anchor_seconds = float(bounds[anchor])
+            for region in regions:
+                if region.onset_seconds >= anchor_seconds - _EPS:
+                    break
+                if round(region.onset_seconds, 6) not in self.announced:
+                    onsets.append(region)
+                offsets.append(Event(region.onset_seconds, min(region.offset_seconds,
+                                                               anchor_seconds),
+                                     region.label, region.confidence))
+            logger.info("no lasting change of label for %d rows; region split at %.2f s",
+                        self.max_rows, anchor_seconds)
+            self._cut(anchor - self.context_rows, anchor_seconds)
         return onsets, offsets
+
+    def _cut(self, cut: int, anchor_seconds: float) -> None:
+        self.anchor_seconds = anchor_seconds
+        self.announced = {k for k in self.announced if k >= anchor_seconds - 1e-6}
+        if cut > 0:
+            self.starts, self.ends, self.rows = (self.starts[cut:], self.ends[cut:],
+                                                 self.rows[cut:])
