@@ -89,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     spans.add_argument("--event-median-filter-seconds", type=float, metavar="SECONDS")
     spans.add_argument("--event-min-gap-seconds", type=float, metavar="SECONDS")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="PyTorch CPU threads (one segment at a time runs best on one, "
+                             "and leaves the other cores free)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         "event_median_filter_seconds", "event_min_gap_seconds")}
     if args.event_median_filter_seconds is not None:  # a frame model's filter too
         overrides["frame_median_filter_seconds"] = args.event_median_filter_seconds
+    if not str(args.model).lower().endswith(".onnx"):  # an ONNX model runs without torch
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     listener = Listener(args.model, precision=args.precision,
                         max_lag_seconds=None if args.no_drop else args.max_lag_seconds,
                         stall_timeout_seconds=args.stall_seconds,

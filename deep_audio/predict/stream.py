@@ -349,6 +349,9 @@ class Listener:
         if source.sample_rate != self.plan.sample_rate:
             raise DeepAudioError(f"{source.name} gives {source.sample_rate} Hz; the model "
                                  f"needs {self.plan.sample_rate} Hz")
+        # one forward pass before the audio comes, so that the first row's latency is not
+        # the runtime's one-off set-up
+        self.predictor.posteriors(np.zeros((1, self.plan.segment_samples), np.float32))
         feed = _Feed(source, stall_timeout_seconds=self.stall_timeout_seconds)
         clips = (_ClipWriter(self.save_events_dir, self.plan.sample_rate,
                              pre_roll_seconds=self.pre_roll_seconds,
