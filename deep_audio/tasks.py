@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -225,11 +226,17 @@ class FrameDetection(MultiLabel):
     """Sound event detection: a sigmoid per class and *frame* (docs/frame_detection.md).
 
     The model gives logits ``(batch, frames, n_classes)``, each frame ``frame_seconds``
-    long (set from the backbone when the model is built); targets are 0/1 matrices
-    ``(frames, n_classes)`` per segment, made from a clip's events. Loss: binary
-    cross-entropy over every frame and class. Model selection: mAP over frames (each
-    frame a sample: segment-based at the frame resolution). A file's posterior is the
-    maximum over its frames; thresholds per class as :class:`MultiLabel`.
+    long (set from the backbone when the model is built). In training, logits and
+    targets have one more row, the clip's (``(frames + 1, n_classes)`` per segment: the
+    frame head's output, then its attention pooling): a clip with events (strong labels)
+    has 0/1 frame rows and an unknown (NaN) clip row; a clip with labels only (weak) has
+    unknown frame rows and its labels in the clip row, so a manifest mixing the two
+    trains the frames from events and the attention pooling from labels.
+    Loss (:func:`frame_loss_class`): binary cross-entropy over the known frame cells plus over
+    the known clip cells. Model selection: mAP over the known frames (each frame a
+    sample: segment-based at the frame resolution), or over clips when no frame is
+    known. A file's posterior is the maximum over its frames; thresholds per class as
+    :class:`MultiLabel`.
 
     Event post-processing tuned on validation data (empty until training tunes it,
     :func:`deep_audio.events.tuning.tune_post_processing`), one value per class:
@@ -299,6 +306,18 @@ class FrameDetection(MultiLabel):
         posteriors = np.asarray(segment_posteriors)
         return posteriors.reshape(-1, posteriors.shape[-1]).max(axis=0)
 
+    def loss(self, weights=None):
+        return frame_loss_class()(weights)
+
+    def loss_weights(self, targets, n_classes):
+        """:meth:`MultiLabel.loss_weights` over the known frame cells of ``(n, frames + 1,
+        n_classes)`` training targets."""
+        frames = np.asarray(targets, dtype=np.float64)[:, :-1].reshape(-1, n_classes)
+        known = ~np.isnan(frames)
+        positives = np.where(known, frames, 0.0).sum(axis=0)
+        negatives = known.sum(axis=0) - positives
+        return np.divide(negatives, positives, out=np.ones(n_classes), where=positives > 0)
+
     def segment_rows(self, segment_posteriors):
         """``(n_segments, frames, n_classes)`` -> ``(n_segments, n_classes)``: each
         segment's maximum over its frames (its frames: ``segment_recording``)."""
@@ -306,11 +325,47 @@ class FrameDetection(MultiLabel):
         return posteriors.max(axis=1) if posteriors.ndim == 3 else posteriors
 
     def validation_metrics(self, targets, posteriors):
-        """:meth:`MultiLabel.validation_metrics` with every frame a sample."""
-        posteriors = np.asarray(posteriors)
+        """:meth:`MultiLabel.validation_metrics` with every known frame a sample, of
+        training targets and posteriors ``(n, frames + 1, n_classes)``; over the clip
+        rows when no frame is known (weak labels only)."""
+        posteriors, targets = np.asarray(posteriors), np.asarray(targets)
         n_classes = posteriors.shape[-1]
-        return super().validation_metrics(np.asarray(targets).reshape(-1, n_classes),
-                                          posteriors.reshape(-1, n_classes))
+        frames = targets[:, :-1].reshape(-1, n_classes)
+        known = ~np.isnan(frames).any(axis=1)
+        if known.any():
+            return super().validation_metrics(
+                frames[known], posteriors[:, :-1].reshape(-1, n_classes)[known])
+        return super().validation_metrics(targets[:, -1], posteriors[:, -1])
+
+
+@functools.cache
+def frame_loss_class() -> type:
+    """The frame task's loss, an ``nn.Module`` class built on first use (so that this
+    module imports without torch)."""
+    from torch import nn
+
+    class FrameLoss(nn.Module):
+        """Binary cross-entropy of training logits ``(batch, frames + 1, n_classes)``
+        (frames, then the clip) against targets of that shape: the mean over the known
+        (not NaN) frame cells plus the mean over the known clip cells; ``pos_weight``
+        ``(n_classes,)`` weighs positives as in ``BCEWithLogitsLoss``."""
+
+        def __init__(self, pos_weight=None):
+            super().__init__()
+            self.register_buffer("pos_weight", pos_weight)
+
+        def forward(self, logits, targets):
+            total = logits.new_zeros(())
+            for rows in (slice(None, -1), slice(-1, None)):
+                known = ~targets[:, rows].isnan()
+                if known.any():
+                    cells = nn.functional.binary_cross_entropy_with_logits(
+                        logits[:, rows], targets[:, rows].nan_to_num(0.0),
+                        pos_weight=self.pos_weight, reduction="none")
+                    total = total + cells[known].mean()
+            return total
+
+    return FrameLoss
 
 
 TASKS: dict[str, type[Task]] = {SingleLabel.name: SingleLabel, MultiLabel.name: MultiLabel,

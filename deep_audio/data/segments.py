@@ -25,10 +25,12 @@ class SegmentDataset(Dataset):
     ``file_index[i]`` says which waveform segment ``i`` came from; ``strong`` whether
     any file has events.
 
-    Frame detection (``frame_seconds`` given, multi-label): the target is a 0/1 matrix
-    ``(segment_samples // frame_samples, n_classes)`` per segment, frame ``j`` standing
-    for ``[start + j * frame_seconds, start + (j + 1) * frame_seconds)`` (see
-    :func:`frame_targets`); a file without events marks its labels in every frame.
+    Frame detection (``frame_seconds`` given, multi-label): the target is a float32
+    matrix ``(frames + 1, n_classes)`` per segment, ``frames = segment_samples //
+    frame_samples``: frame ``j`` stands for ``[start + j * frame_seconds, start + (j + 1)
+    * frame_seconds)`` (0/1 from the file's events, :func:`frame_targets`), the last row
+    for the clip, unknown (NaN). A file without events (weak labels) has unknown frames
+    and its labels in the last row.
     """
 
     def __init__(self, waveforms: Sequence[np.ndarray], labels: Sequence, *,
@@ -60,17 +62,19 @@ class SegmentDataset(Dataset):
                     overlap_fraction=event_overlap_fraction)
 
     def _frame_targets(self, events, sample_rate: int, frame_seconds: float) -> np.ndarray:
-        """``(len(self), frames, n_classes)`` float32 (see the class docstring)."""
+        """``(len(self), frames + 1, n_classes)`` float32 (see the class docstring)."""
         frame_samples = round(frame_seconds * sample_rate)
         n_frames = self.segment_samples // frame_samples
         clip = np.asarray(self.labels, dtype=np.float32)
-        targets = np.repeat(clip[self.file_index][:, None, :], n_frames, axis=1)
+        targets = np.full((len(self), n_frames + 1, clip.shape[1]), np.nan, dtype=np.float32)
+        targets[:, -1] = clip[self.file_index]  # weak labels: the clip's
         for file, file_events in enumerate(events):
             if file_events:
                 rows = np.flatnonzero(self.file_index == file)
-                targets[rows] = frame_targets(self.starts[rows] / sample_rate,
-                                              frame_samples / sample_rate, n_frames,
-                                              file_events, clip.shape[1])
+                frames = frame_targets(self.starts[rows] / sample_rate,
+                                       frame_samples / sample_rate, n_frames,
+                                       file_events, clip.shape[1])
+                targets[rows, :-1], targets[rows, -1] = frames, np.nan
         return targets
 
     def __len__(self) -> int:

@@ -160,6 +160,17 @@ class Classifier(nn.Module):
             return self.head(self.backbone.frames_from_features(features))
         return self.head(self.backbone.head_input(features))
 
+    def training_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """What the task's loss takes, from :meth:`features`: the logits; a frame model's
+        frame logits with its attention-pooled clip logits as one more row, ``(batch,
+        frames + 1, n_classes)`` (the targets' layout, :class:`~deep_audio.tasks.
+        FrameDetection`)."""
+        if not self.frame_level:
+            return self.forward_features(features)
+        frame_logits, clip_logits = self.head.outputs(
+            self.backbone.frames_from_features(features))
+        return torch.cat([frame_logits, clip_logits[:, None].to(frame_logits.dtype)], dim=1)
+
     def clip_logits(self, waveform: torch.Tensor) -> torch.Tensor:
         """A frame model's clip logits ``(batch, n_classes)``, attention-pooled."""
         if not self.frame_level:

@@ -99,9 +99,9 @@ class FrameHead(nn.Module):
     ``recurrent_units`` per direction (the CRNN) -> a linear layer per frame: frame
     logits ``(batch, frames, n_classes)``. :meth:`clip_logits` pools them to the clip
     ``(batch, n_classes)``: per class a learned attention, softmax over time, weights the
-    frame probabilities (so a clip label can train where in time it sounds). Today's
-    training loss is on frames only, so the attention keeps its initial weights until the
-    weak-label loss uses :meth:`clip_logits` (docs/frame_detection.md, next sessions).
+    frame probabilities (so a clip label can train where in time it sounds). Training
+    takes both (:meth:`outputs`): the frame loss where a clip has events (strong labels),
+    the clip loss where it has labels only (weak; :class:`~deep_audio.tasks.FrameDetection`).
     """
 
     kind = "frame"
@@ -150,7 +150,13 @@ class FrameHead(nn.Module):
     def clip_logits(self, frames: torch.Tensor) -> torch.Tensor:
         """``(batch, frames, in_features)`` -> clip logits ``(batch, n_classes)``: the
         logit of the attention-weighted mean of the frame probabilities."""
+        return self.outputs(frames)[1]
+
+    def outputs(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frame logits ``(batch, frames, n_classes)`` and clip logits ``(batch,
+        n_classes)`` from one pass of ``(batch, frames, in_features)``."""
         hidden = self._hidden(frames)
-        weights = self.attention(hidden).softmax(dim=1)
-        probability = (weights * self.output(hidden).sigmoid()).sum(dim=1)
-        return torch.logit(probability.clamp(1e-7, 1 - 1e-7))
+        logits = self.output(hidden)
+        weights = self.attention(hidden).float().softmax(dim=1)
+        probability = (weights * logits.float().sigmoid()).sum(dim=1)
+        return logits, torch.logit(probability.clamp(1e-7, 1 - 1e-7))

@@ -52,7 +52,9 @@ class TrainingStep(nn.Module):
 
     Shapes: waveform ``(batch, samples)``, target ``(batch,)`` (class indices) or
     ``(batch, n_classes)`` (multi-label 0/1); logits ``(batch, n_classes)``; the returned
-    target is as given or, mixed, ``(batch, n_classes)``.
+    target is as given or, mixed, ``(batch, n_classes)``. A frame model's logits and
+    targets are ``(batch, frames + 1, n_classes)``: frames, then the clip
+    (``Classifier.training_logits``).
     """
 
     def __init__(self, model: nn.Module, augment: Augmentation | None = None):
@@ -63,10 +65,10 @@ class TrainingStep(nn.Module):
     def forward(self, waveform: torch.Tensor, target: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.augment is None:
-            return self.model(waveform), target
+            return self.model.training_logits(self.model.features(waveform)), target
         features = self.augment.spectrogram(self.model.features(self.augment.waveform(waveform)))
         features, target = self.augment.mixup(features, target, len(self.model.class_names))
-        return self.model.forward_features(features), target
+        return self.model.training_logits(features), target
 
 
 @dataclass
@@ -145,7 +147,7 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, *,
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
-            logits = model(waveform)
+            logits = model.training_logits(model.features(waveform))
         loss_sum += loss_fn(logits.float(), target).double() * len(target)
         seen += len(target)
         outputs.append(logits.float())

@@ -27,7 +27,8 @@ def validation_timelines(model: Classifier, dataset: SegmentDataset, *, sample_r
 
     The segments of a clip are stitched into one timeline of frames
     (:func:`~deep_audio.predict.long_recordings.stitch_frames`), and so are its frame
-    targets; the reference events are the runs of positive target frames.
+    targets; the reference events are the runs of positive target frames. Clips with
+    labels only (unknown frames) are left out.
 
     Returns
     -------
@@ -40,12 +41,16 @@ def validation_timelines(model: Classifier, dataset: SegmentDataset, *, sample_r
     names = list(model.class_names)
     for file in np.unique(dataset.file_index):
         rows = np.flatnonzero(dataset.file_index == file)
+        if np.isnan(dataset.targets[rows][:, :-1]).any():
+            continue  # weak labels: no frame to compare
         posteriors = segment_posteriors(
             model, np.stack([dataset[int(i)][0].numpy() for i in rows]),
             batch_size=model.config.inference.inference_batch_size)
         starts_seconds = dataset.starts[rows] / sample_rate
         starts, ends, frames = stitch_frames(starts_seconds, posteriors, frame_seconds)
-        _, _, targets = stitch_frames(starts_seconds, dataset.targets[rows], frame_seconds)
+        _, _, targets = stitch_frames(starts_seconds,
+                                      dataset.targets[rows][:, :posteriors.shape[1]],
+                                      frame_seconds)
         name = f"clip{int(file)}"
         scores[name] = SegmentScores(starts, ends, frames)
         reference[name] = detect_events(starts, ends, targets, names, thresholds=0.5)
@@ -64,6 +69,9 @@ def tune_on_validation(model: Classifier, dataset: SegmentDataset) -> dict[str, 
     reference, scores, durations = validation_timelines(
         model, dataset, sample_rate=config.front_end.sample_rate)
     default = task.event_settings(len(names), config.inference)
+    if not any(reference.values()):
+        logger.warning("no validation clip has events: post-processing left untuned")
+        return {}
 
     def events_at(settings: dict[str, np.ndarray]) -> dict:
         return {name: detect_events(s.starts_seconds, s.ends_seconds, s.posteriors, names,
