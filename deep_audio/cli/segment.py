@@ -23,8 +23,7 @@ Examples:
   deep-audio segment -m models/cnn.pt -i recording.flac -o out
   deep-audio segment -m models/cnn.pt -i recording.flac -o out --truth annotation.txt --html
   deep-audio segment -m models/tagger.pt -i long.flac -o out --truth events.tsv
-  deep-audio segment -m models/detector.pt -i audio/*.wav -o out --truth validation.tsv \
-      --dcase out/detections.tsv
+  deep-audio segment -m models/detector.pt -i audio/*.wav -o out --truth truth.tsv --dcase out.tsv
 """
 
 from __future__ import annotations
