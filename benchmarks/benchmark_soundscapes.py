@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -72,7 +73,8 @@ def dominant_manifest(strong: Path, output: Path) -> Path:
 FRAME_KINDS = ("frame", "crnn")
 
 
-def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 64) -> dict:
+def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 64,
+            settings: dict | None = None, tag: str = "") -> dict:
     manifests = {"tagger": data / "meta/train_weak.csv",
                  "detector": data / "meta/train_strong.csv",
                  "frame": data / "meta/train_strong.csv",
@@ -84,8 +86,9 @@ def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 6
     frame_settings = ({"segment_seconds": 2.0, "segment_hop_seconds": 2.0}
                       if kind in FRAME_KINDS else {})
     config = load_config(seed=seed, task=task, **frame_settings,
-                         frame_recurrent_units=crnn_units if kind == "crnn" else 0)
-    model_path = work / f"{kind}_{seed}.pt"
+                         frame_recurrent_units=crnn_units if kind == "crnn" else 0,
+                         **(settings or {}))
+    model_path = work / f"{kind}{tag}_{seed}.pt"
     if model_path.is_file() and not model_path.with_suffix(".checkpoint.pt").is_file():
         metadata = load_model(model_path).metadata  # trained: score it again
         seconds, best_epoch = metadata["training_seconds"], metadata["best_epoch"]
@@ -113,7 +116,8 @@ def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 6
                                                thresholds=np.full(len(names), 0.5))["macro_f1"]
     else:
         scores = evaluate_manifest(model, test).scores
-    figures = {"kind": kind, "seed": seed, "training_seconds": seconds,
+    figures = {"kind": kind + tag, "seed": seed, "settings": settings or {},
+               "training_seconds": seconds,
                "best_epoch": best_epoch, "test_map": scores["map"],
                "test_macro_f1": scores["macro_f1"],
                **{k: v for k, v in validation.items()
@@ -162,8 +166,14 @@ def main() -> None:
                         choices=["tagger", "single", "detector", *FRAME_KINDS])
     parser.add_argument("--crnn-units", type=int, default=64,
                         help="GRU units per direction of the crnn kind")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="settings for every model, e.g. mixup_alpha=0.2 (YAML values)")
+    parser.add_argument("--tag", default="",
+                        help="added to the model names (<kind><tag>_<seed>), e.g. _aug")
     parser.add_argument("--work", default=str(ROOT / "benchmark_runs/soundscapes"))
     args = parser.parse_args()
+    settings = {name: yaml.safe_load(value) for name, value in
+                (item.split("=", 1) for item in args.set)}
     data, work = Path(args.data), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     flags = sorted(set(open("/proc/cpuinfo").read().split()) & {
@@ -172,16 +182,17 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for kind in args.kinds:
-            path = work / f"{kind}_{seed}.json"
+            path = work / f"{kind}{args.tag}_{seed}.json"
             if not path.is_file():
-                figures = run_one(kind, seed, data, work, crnn_units=args.crnn_units)
+                figures = run_one(kind, seed, data, work, crnn_units=args.crnn_units,
+                                  settings=settings, tag=args.tag)
                 path.write_text(json.dumps(figures, indent=1))
             rows.append(json.loads(path.read_text()))
             print(json.dumps(rows[-1]), flush=True)
     print("\nmodel           test mAP        macro-F1        segment F1      event F1        "
           "PSDS1           PSDS2           train s")
     for kind in args.kinds:
-        runs = [row for row in rows if row["kind"] == kind]
+        runs = [row for row in rows if row["kind"] == kind + args.tag]
         for prefix in ("", "tuned_") if kind in FRAME_KINDS else ("",):
 
             def cell(key: str, runs=runs) -> str:
@@ -190,7 +201,8 @@ def main() -> None:
                     return f"{'-':<15} "
                 return f"{np.mean(values):.3f} +- {np.std(values):.3f}  "
 
-            name = kind + (" tuned" if prefix else " untuned" if kind in FRAME_KINDS else "")
+            name = kind + args.tag + (" tuned" if prefix else " untuned"
+                                      if kind in FRAME_KINDS else "")
             print(f"{name:<15} " + "".join(cell(key) for key in (
                 "test_map", "test_macro_f1", prefix + "segment_f1", prefix + "event_f1",
                 prefix + "psds1", prefix + "psds2"))
