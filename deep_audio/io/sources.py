@@ -224,6 +224,7 @@ class MicrophoneSource:
         self.block_seconds = block_seconds
         self.name = "the default microphone" if device is None else f"microphone '{device}'"
         self.overflows = 0
+        self.ended_by: str | None = None  # why the device stopped, when it did
         self._stream: Any = None
 
     def open(self) -> None:
@@ -271,6 +272,12 @@ class MicrophoneSource:
                 # closed, or the device went away (unplugged): the end of the stream
                 if self._stream is None or not self._stream.active:
                     logger.warning("%s stopped delivering audio", self.name)
+                    self.ended_by = f"{self.name} stopping (unplugged or closed)"
+                    # what the resampler still holds
+                    tail = self.converter.convert(np.zeros((0, self.channels), np.float32),
+                                                  last=True)
+                    if len(tail):
+                        yield tail
                     return
                 continue
             block = self.converter.convert(frames)

@@ -508,6 +508,7 @@ class _Feed:
                 self.arrival = time.monotonic()
                 self.samples += len(block)
                 yield block
+            self.ended_by = getattr(self.source, "ended_by", None) or self.ended_by
             return
         thread = threading.Thread(target=self._read, name="deep_audio-listen-source",
                                   daemon=True)
@@ -521,7 +522,8 @@ class _Feed:
                 logger.warning("%s: no audio for %g s; stopping", self.source.name,
                                self.stall_timeout_seconds)
                 return
-            if item is None:
+            if item is None:  # the source ended; it may say why (a device unplugged)
+                self.ended_by = getattr(self.source, "ended_by", None) or self.ended_by
                 return
             if isinstance(item, _Failure):
                 error = item.error  # the reading thread's DeepAudioError, raised here

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -535,3 +536,89 @@ def test_an_endless_span_is_split_to_keep_memory_bounded():
     assert offsets[0].onset_seconds == 0 and offsets[-1].offset_seconds == 5000 * 0.25 + 0.25
     assert all(a.offset_seconds == b.onset_seconds for a, b in zip(offsets, offsets[1:]))
     assert [e.onset_seconds for e in onsets] == [e.onset_seconds for e in offsets]
+
+
+class FakeSoundDevice(types.ModuleType):
+    """A stand-in for the sounddevice module (no sound card here): one input device that
+    records ``audio`` at 48 kHz only, delivers it in callbacks from its own thread, then
+    stops as if unplugged."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def __init__(self, audio: np.ndarray):
+        super().__init__("sounddevice")
+        self.audio = audio
+        self.devices = [{"name": "Fake USB Mic", "max_input_channels": 2,
+                         "default_samplerate": 48000.0},
+                        {"name": "HDMI output", "max_input_channels": 0,
+                         "default_samplerate": 48000.0}]
+        fake = self
+
+        class InputStream:
+            def __init__(self, *, samplerate, device, channels, dtype, callback, blocksize):
+                if samplerate != 48000:
+                    raise fake.PortAudioError(f"Invalid sample rate {samplerate}")
+                self.callback, self.blocksize, self.channels = callback, blocksize, channels
+                self.active = False
+
+            def start(self):
+                self.active = True
+                threading.Thread(target=self._record, daemon=True).start()
+
+            def _record(self):
+                status = types.SimpleNamespace(input_overflow=False)
+                for first in range(0, len(fake.audio), self.blocksize):
+                    if not self.active:
+                        return
+                    block = fake.audio[first:first + self.blocksize]
+                    self.callback(np.repeat(block[:, None], self.channels, axis=1),
+                                  len(block), None, status)
+                    time.sleep(0.002)
+                self.active = False  # unplugged
+
+            def stop(self):
+                self.active = False
+
+            def close(self):
+                pass
+
+        self.InputStream = InputStream
+
+    def query_devices(self, device=None, kind=None):
+        if kind is None:
+            return self.devices
+        inputs = [d for d in self.devices if d["max_input_channels"] > 0]
+        for index, found in enumerate(self.devices):
+            if found in inputs and (device is None or device == index
+                                    or str(device).lower() in found["name"].lower()):
+                return found
+        raise ValueError(f"No input device matching {device!r}")
+
+
+def test_a_microphone_through_sounddevice_gives_the_offline_answer(monkeypatch, models,
+                                                                   short_recording,
+                                                                   tmp_path):
+    """The microphone path with a fake sounddevice: the device name looked up, its rate
+    refused and its default taken and resampled, two channels averaged, the stream
+    ended by the device stopping; the same answer as the file at 48 kHz offline."""
+    from deep_audio.io.audio import read_audio
+
+    audio = read_audio(short_recording, sample_rate=48000)[0]
+    at_48k = tmp_path / "at_48k.wav"
+    soundfile.write(at_48k, audio, 48000, subtype="FLOAT")
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice(audio))
+    model = models["single_label"]
+    with pytest.raises(SourceError, match=r"no microphone.*'Studio'.*Fake USB Mic"):
+        MicrophoneSource("Studio", sample_rate=RATE).open()
+    source = MicrophoneSource("usb", sample_rate=RATE, channels=2)
+    listener = Listener(model, max_lag_seconds=None)
+    rows, _, offsets, _ = collect(listener.run(source))
+    offline = segment_recording(at_48k, model)
+    assert source.name == "microphone 'Fake USB Mic'"
+    assert listener.summary.ended_by.startswith("microphone 'Fake USB Mic' stopping")
+    # soxr's streamed resampling in the callback's blocks, against the file's blocks
+    streamed = np.concatenate([r.timeline_posteriors for r in rows])
+    assert len(streamed) == len(offline.posteriors)
+    assert np.allclose(streamed, offline.posteriors, atol=1e-4)
+    assert [e.label for _, e in offsets] == [e.label for e in offline.regions]
