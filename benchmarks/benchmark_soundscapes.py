@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--tag", default="",
                         help="added to the model names (<kind><tag>_<seed>), e.g. _aug")
     parser.add_argument("--work", default=str(ROOT / "benchmark_runs/soundscapes"))
+    parser.add_argument("--report", action="store_true",
+                        help="print the table of the runs already finished; train nothing")
     args = parser.parse_args()
     settings = {name: yaml.safe_load(value) for name, value in
                 (item.split("=", 1) for item in args.set)}
@@ -183,6 +185,8 @@ def main() -> None:
     for seed in args.seeds:
         for kind in args.kinds:
             path = work / f"{kind}{args.tag}_{seed}.json"
+            if args.report and not path.is_file():
+                continue
             if not path.is_file():
                 figures = run_one(kind, seed, data, work, crnn_units=args.crnn_units,
                                   settings=settings, tag=args.tag)
