@@ -193,7 +193,7 @@ def main() -> None:
                 path.write_text(json.dumps(figures, indent=1))
             rows.append(json.loads(path.read_text()))
             print(json.dumps(rows[-1]), flush=True)
-    print("\nmodel           test mAP        macro-F1        segment F1      event F1        "
+    print("\nmodel              test mAP        macro-F1        segment F1      event F1        "
           "PSDS1           PSDS2           train s")
     for kind in args.kinds:
         runs = [row for row in rows if row["kind"] == kind + args.tag]
@@ -207,7 +207,7 @@ def main() -> None:
 
             name = kind + args.tag + (" tuned" if prefix else " untuned"
                                       if kind in FRAME_KINDS else "")
-            print(f"{name:<15} " + "".join(cell(key) for key in (
+            print(f"{name:<18} " + "".join(cell(key) for key in (
                 "test_map", "test_macro_f1", prefix + "segment_f1", prefix + "event_f1",
                 prefix + "psds1", prefix + "psds2"))
                   + f"{np.mean([row['training_seconds'] for row in runs]):.0f}"
