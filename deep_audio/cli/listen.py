@@ -5,10 +5,11 @@ A posterior row is printed every segment hop; regions (a single-label model) or 
 (a tagger, a frame detector) are printed when they start and when they end, made with
 the thresholds, median filter, gap merging and minimum durations of 'deep-audio
 segment', so a replayed recording gives the same spans as 'deep-audio segment' on the
-file. --json writes one JSON object per line (schema in docs/listening.md). The end of
-the input, Ctrl-C or a closed output end the stream: open spans are closed and a
-summary (latency, real-time factor, dropped hops) is printed on standard error. When the
-model cannot keep up, whole hops are dropped and counted (--max-lag-seconds).
+file. --json writes one JSON object per line (schema in docs/listening.md); --view
+draws a bar per class, redrawn in place, in a terminal. The end of the input, Ctrl-C or
+a closed output end the stream: open spans are closed and a summary (latency, real-time
+factor, dropped hops) is printed on standard error. When the model cannot keep up, whole
+hops are dropped and counted (--max-lag-seconds).
 
 The microphone needs the 'listen' extra (pip install 'deep_audio[listen]') and PortAudio
 (Debian: apt install libportaudio2).
@@ -16,6 +17,7 @@ The microphone needs the 'listen' extra (pip install 'deep_audio[listen]') and P
 Examples:
   deep-audio listen -m models/tagger.pt                      # the default microphone
   deep-audio listen -m models/tagger.onnx --mic "USB" --json
+  deep-audio listen -m models/tagger.pt --view
   arecord -q -f S16_LE -r 16000 -c 1 -t raw | deep-audio listen -m cnn.pt --stdin --rate 16000
   ffmpeg -i URL -f s16le -ac 1 -ar 16000 - | deep-audio listen -m cnn.pt --stdin --rate 16000
   deep-audio listen -m models/cnn.pt --replay recording.flac --fast --save-events clips
@@ -69,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--json", action="store_true", help="one JSON object per line")
     output.add_argument("--no-rows", action="store_true",
                         help="print regions or events only, no posterior rows")
+    output.add_argument("--view", action="store_true",
+                        help="a live view in the terminal: a bar per class redrawn in place "
+                             "under the regions or events (instead of rows)")
     output.add_argument("--save-events", metavar="DIR",
                         help="write the audio of each region or event to DIR as WAV")
     output.add_argument("--pre-roll-seconds", type=float, default=1.0, metavar="SECONDS",
@@ -88,6 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     spans.add_argument("--min-region-seconds", type=float, metavar="SECONDS")
     spans.add_argument("--event-median-filter-seconds", type=float, metavar="SECONDS")
     spans.add_argument("--event-min-gap-seconds", type=float, metavar="SECONDS")
+    parser.add_argument("--device", default="cpu",
+                        help="where a PyTorch model runs: cpu, cuda, auto, ...")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="PyTorch CPU threads (one segment at a time runs best on one, "
@@ -108,14 +115,17 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    listener = Listener(args.model, precision=args.precision,
+    listener = Listener(args.model, precision=args.precision, device=args.device,
                         max_lag_seconds=None if args.no_drop else args.max_lag_seconds,
                         stall_timeout_seconds=args.stall_seconds,
                         save_events_dir=args.save_events,
                         pre_roll_seconds=args.pre_roll_seconds,
                         post_roll_seconds=args.post_roll_seconds, **overrides)
     source = _source(args, listener.plan.sample_rate, listener.plan.min_seconds)
-    printer = _Printer(listener, json_lines=args.json, rows=not args.no_rows)
+    if args.view and args.json:
+        raise SourceError("--view draws for a person; --json writes for a program: not both")
+    printer = (_View(listener) if args.view
+               else _Printer(listener, json_lines=args.json, rows=not args.no_rows))
     printer.start(args.model, source.name)
     updates = listener.run(source)
     try:
@@ -224,6 +234,49 @@ class _Printer:
         else:
             print(f"{span.onset_seconds:8.2f} {span.offset_seconds:8.2f}  {self.kind}: "
                   f"{span.label} ({span.confidence:.2f})", flush=True)
+
+
+class _View(_Printer):
+    """A bar per class (the most probable first, at most ``height``), redrawn in place
+    with ANSI escapes under the lines of the regions or events, which scroll above."""
+
+    height = 8
+    width = 30
+
+    def __init__(self, listener: Listener):
+        super().__init__(listener, json_lines=False, rows=False)
+        self.drawn = 0  # lines of the last drawing, to go back over
+        self.open: dict[str, float] = {}  # label -> onset of the spans started, not ended
+
+    def update(self, update: ListenUpdate) -> None:
+        self._erase()
+        super().update(update)
+        for span in update.onsets:
+            self.open[span.label] = span.onset_seconds
+        for span in update.offsets:
+            self.open.pop(span.label, None)
+        if update.row is not None:
+            self._draw(update)
+
+    def _erase(self) -> None:
+        if self.drawn:  # up to the first line drawn, then clear to the end of the screen
+            sys.stdout.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def _draw(self, update: ListenUpdate) -> None:
+        row = update.row
+        order = sorted(range(len(self.names)), key=lambda i: -row.posteriors[i])
+        lines = [f"-- {row.end_seconds:8.2f} s, latency {1000 * row.latency_seconds:.0f} ms"
+                 + (f", dropped {update.dropped_hops}" if update.dropped_hops else "")]
+        for index in order[:self.height]:
+            value = float(row.posteriors[index])
+            filled = int(round(value * self.width))
+            mark = "*" if self.names[index] in self.open else " "
+            lines.append(f"{mark} {self.names[index][:16]:<16} "
+                         f"{'#' * filled}{'.' * (self.width - filled)} {value:.2f}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        self.drawn = len(lines)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

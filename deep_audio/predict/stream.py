@@ -220,6 +220,8 @@ class Listener:
         with onnxruntime, without torch).
     precision : str
         Of a PyTorch model: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
+    device : str
+        Where a PyTorch model file is loaded (``cpu``, ``cuda``, ``auto``).
     max_lag_seconds : float or None
         With a live source, drop whole hops while more audio than this waits to be
         classified; ``None``: never drop (a pipe of a file, a fast replay).
@@ -251,14 +253,14 @@ class Listener:
     ...         print(event.label, event.onset_seconds, event.offset_seconds)
     """
 
-    def __init__(self, model: Any, *, precision: str = "fp32",
+    def __init__(self, model: Any, *, precision: str = "fp32", device: str = "cpu",
                  max_lag_seconds: float | None = 2.0,
                  stall_timeout_seconds: float | None = None,
                  save_events_dir: str | os.PathLike | None = None,
                  pre_roll_seconds: float = 1.0, post_roll_seconds: float = 0.5,
                  history_seconds: float = 60.0, max_span_seconds: float | None = 600.0,
                  **overrides: Any):
-        self.predictor = as_predictor(model, precision=precision)
+        self.predictor = as_predictor(model, precision=precision, device=device)
         self.config = override(self.predictor.config, **overrides)
         self.plan = self.predictor.plan
         if overrides.get("segment_hop_seconds") is not None:

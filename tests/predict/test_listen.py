@@ -317,6 +317,17 @@ def test_ctrl_c_ends_cleanly_with_the_spans_closed_and_a_summary(models, recordi
     assert "Traceback" not in err.decode()
 
 
+def test_the_live_view_redraws_bars_in_place(models, short_recording):
+    process = python("-m", "deep_audio", "listen", "-m", str(models["single_label"]),
+                     "--replay", str(short_recording), "--fast", "--view")
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err.decode()
+    text = out.decode()
+    n_rows = len(segment_recording(short_recording, models["single_label"]).posteriors)
+    assert text.count("\x1b[4F\x1b[J") == n_rows  # a header and 3 classes, redrawn
+    assert "#" in text and "region: " in text and "ended by end of stream" in err.decode()
+
+
 class StallingSource:
     """A live source: ``recording`` in 0.1 s blocks, silent for ``stall_seconds`` after
     ``stall_after_seconds`` of audio (then resumes, unless ``stop``)."""
