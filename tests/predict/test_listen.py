@@ -633,3 +633,16 @@ def test_a_microphone_through_sounddevice_gives_the_offline_answer(monkeypatch, 
     assert len(streamed) == len(offline.posteriors)
     assert np.allclose(streamed, offline.posteriors, atol=1e-4)
     assert [e.label for _, e in offsets] == [e.label for e in offline.regions]
+
+
+def test_a_reader_that_goes_away_ends_the_stream_cleanly(models, recording):
+    """`deep-audio listen ... | head -3`: the output closed early ends it with a summary
+    (a real-time replay, so that it is still running when the reader goes)."""
+    process = python("-m", "deep_audio", "listen", "-m", str(models["single_label"]),
+                     "--replay", str(recording), "--json")
+    lines = [process.stdout.readline() for _ in range(3)]
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert json.loads(lines[0])["type"] == "start"
+    assert process.returncode == 0, err.decode()
+    assert "ended by consumer closed" in err.decode() and "Traceback" not in err.decode()
