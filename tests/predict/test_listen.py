@@ -181,6 +181,7 @@ def test_replay_with_default_settings_and_a_short_file(models, tmp_path):
         assert_same_spans([e for _, e in offsets], spans_of(offline))
 
 
+@pytest.mark.slow
 @needs(*EXPORT_PACKAGES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_onnx_export_streams_like_itself_offline(kind, models, recording, tmp_path):
@@ -199,8 +200,7 @@ def python(*args, **kwargs):
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
+@pytest.mark.slow
 def test_pcm_through_a_pipe_gives_the_offline_answer(models, short_recording):
     """s16le written to the command's standard input in small pieces (the seed
     spelling), JSON lines out; EOF ends it with a summary."""
@@ -268,6 +268,7 @@ def check_schema(records: list[dict]) -> None:
             assert len(record["posteriors"]) == n_classes
 
 
+@pytest.mark.slow
 @needs(*EXPORT_PACKAGES)
 def test_json_lines_follow_the_schema_and_onnx_runs_without_torch(models, recording,
                                                                   tmp_path):
@@ -290,8 +291,7 @@ def test_json_lines_follow_the_schema_and_onnx_runs_without_torch(models, record
     offline = segment_recording(recording, onnx_path)
     streamed = [r for r in records if r["type"] == "offset"]
     assert len(streamed) == len(offline.events)
-
-
+@pytest.mark.slow
 def test_ctrl_c_ends_cleanly_with_the_spans_closed_and_a_summary(models, recording):
     """A real-time replay interrupted after a second of rows."""
     process = python("-m", "deep_audio", "listen", "-m", str(models["single_label"]),
@@ -315,8 +315,7 @@ def test_ctrl_c_ends_cleanly_with_the_spans_closed_and_a_summary(models, recordi
     offsets = [r for r in records if r["type"] == "offset"]
     assert offsets and offsets[-1]["offset_seconds"] == pytest.approx(rows[-1]["end_seconds"])
     assert "Traceback" not in err.decode()
-
-
+@pytest.mark.slow
 def test_the_live_view_redraws_bars_in_place(models, short_recording):
     process = python("-m", "deep_audio", "listen", "-m", str(models["single_label"]),
                      "--replay", str(short_recording), "--fast", "--view")
@@ -353,8 +352,7 @@ class StallingSource:
 
     def close(self):
         pass
-
-
+@pytest.mark.slow
 def test_a_source_that_stalls(models, short_recording):
     model, settings = models["multi_label"], SETTINGS["multi_label"]
     recording = short_recording
@@ -388,8 +386,7 @@ class SlowPredictor:
     def posteriors(self, segments):
         time.sleep(self.seconds)
         return self.inner.posteriors(segments)
-
-
+@pytest.mark.slow
 def test_a_model_that_cannot_keep_up_drops_whole_hops_and_counts_them(models, tmp_path):
     clip = write_recording(tmp_path / "four.wav", 4.0, seed=5)
     slow = SlowPredictor(models["single_label"], 0.6)  # a hop is 0.25 s
@@ -443,8 +440,7 @@ def test_pcm_source_converts_formats_channels_and_rates():
     assert len(resampled) == 16000 and np.allclose(resampled[2000:-2000], 0.25, atol=1e-3)
     with pytest.raises(SourceError, match="s24le"):
         PcmSource(io.BytesIO(b""), rate=RATE, sample_rate=RATE, format="s24le")
-
-
+@pytest.mark.slow
 def test_no_microphone_is_a_clear_error(monkeypatch, models):
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if not installed
     with pytest.raises(SourceError, match=r"sounddevice package.*listen"):
@@ -494,8 +490,7 @@ def feed(tracker, starts, ends, values, rng, most_rows):
         first = stop
     new_onsets, new_offsets = tracker.finish()
     return onsets + new_onsets, offsets + new_offsets, kept
-
-
+@pytest.mark.slow
 def test_streamed_post_processing_equals_the_offline_functions_on_random_timelines():
     """The trackers behind listen against detect_events and make_regions on the whole
     timeline: many random timelines and settings, rows arriving in uneven pieces."""
@@ -633,8 +628,7 @@ def test_a_microphone_through_sounddevice_gives_the_offline_answer(monkeypatch, 
     assert len(streamed) == len(offline.posteriors)
     assert np.allclose(streamed, offline.posteriors, atol=1e-4)
     assert [e.label for _, e in offsets] == [e.label for e in offline.regions]
-
-
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_stream_cleanly(models, recording):
     """`deep-audio listen ... | head -3`: the output closed early ends it with a summary
     (a real-time replay, so that it is still running when the reader goes)."""
