@@ -285,6 +285,14 @@ class Listener:
         self.max_span_seconds = max_span_seconds
         self.overrides = overrides
         self.summary: ListenSummary | None = None
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        """End the current :meth:`run` after the update being handled (from the loop or
+        another thread): the open spans are closed in a last update, as at the end of
+        the source. A source that delivers nothing holds the stop until its next block
+        (or its stall timeout)."""
+        self._stop_requested = True
 
     @property
     def timeline_hop_seconds(self) -> float:
@@ -354,6 +362,7 @@ class Listener:
         # one forward pass before the audio comes, so that the first row's latency is not
         # the runtime's one-off set-up
         self.predictor.posteriors(np.zeros((1, self.plan.segment_samples), np.float32))
+        self._stop_requested = False
         feed = _Feed(source, stall_timeout_seconds=self.stall_timeout_seconds)
         clips = (_ClipWriter(self.save_events_dir, self.plan.sample_rate,
                              pre_roll_seconds=self.pre_roll_seconds,
@@ -431,6 +440,9 @@ class Listener:
             state.latencies.append(row.latency_seconds)
             dropped, state.dropped_since = state.dropped_since, 0
             yield ListenUpdate(row, onsets, offsets, dropped_hops=dropped)
+            if self._stop_requested:
+                feed.ended_by = "a stop request"
+                return
 
 
 @dataclass
@@ -472,13 +484,9 @@ def listen_with_callback(model: Any, source: Any, callback: Callable[[ListenUpda
     returns the summary once the stream ends. ``callback`` returning ``False`` stops
     listening (the spans still open are closed and passed to it once more)."""
     listener = Listener(model, **settings)
-    updates = listener.run(source)
-    for update in updates:
-        if callback(update) is False and not update.final:
-            updates.close()
-            break
-    if listener.summary is None:  # closed before the end
-        updates.close()
+    for update in listener.run(source):
+        if callback(update) is False:
+            listener.stop()
     return listener.summary
 
 

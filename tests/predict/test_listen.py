@@ -423,7 +423,10 @@ def test_callback_form_and_saved_clips(models, short_recording, tmp_path):
     summary = listen_with_callback(
         models["multi_label"], ReplaySource(recording, sample_rate=RATE, realtime=False),
         lambda update: seen.append(update) or len(seen) < 10)
-    assert summary.rows == 10 and summary.ended_by == "consumer closed"
+    assert summary.rows == 10 and summary.ended_by == "a stop request"
+    assert len(seen) == 11 and seen[-1].final and seen[-1].row is None
+    started = {(e.label, e.onset_seconds) for u in seen for e in u.onsets}
+    assert started == {(e.label, e.onset_seconds) for e in summary.spans}
 
 
 def test_pcm_source_converts_formats_channels_and_rates():
