@@ -6,7 +6,9 @@ and ONNX Runtime, one thread each; and memory over an hour of streamed audio.
 
 Models: the seed CNN with the default recipe, trained for a few epochs on data/demo
 unless --seed-model names one (its speed does not depend on its accuracy);
-models/pretrained_gm16.pt; a CNN14 model file only when --cnn14 names one. Each is also
+models/pretrained_gm16.pt; models/pretrained_general.pt (a tagger of 129 classes: its
+events' post-processing is part of the cost); a CNN14 model file only when --cnn14
+names one. Each is also
 exported to ONNX. The recording is the demo test prompts, concatenated and looped to two
 minutes (16 kHz).
 
@@ -219,6 +221,8 @@ def main() -> None:
     recording = write_recording(args.out / "recording.wav", 120.0)
     models = {"seed CNN (default recipe)": args.seed_model or seed_model(args.out),
               "pretrained_gm16": str(REPO / "models/pretrained_gm16.pt")}
+    if (REPO / "models/pretrained_general.pt").exists():  # a tagger of 129 classes
+        models["pretrained_general"] = str(REPO / "models/pretrained_general.pt")
     if args.cnn14:
         models["CNN14"] = args.cnn14
     rows = []

@@ -731,9 +731,18 @@ class _EventTracker:
     def _update(self, *, ended: bool) -> tuple[list[Event], list[Event]]:
         if not len(self.starts):
             return [], []
+        n = len(self.starts)
+        if not ended and np.all(self.rows.max(axis=0) < self.detect["thresholds"]):
+            # No row reaches its class's threshold, so no median does either: no run and
+            # no event, open or pending. Keep the last rows for the filter's context
+            # (whether a median reaches the threshold depends only on how many values in
+            # its window do, so the context cut short changes nothing) and the hop.
+            keep = 2 * self.lookahead_rows + 8
+            if n > keep + 32:
+                self._cut(n - keep, float(owned_bounds(self.starts, self.ends)[n - keep + 1]))
+            return [], []
         events = self._events(self.min_duration)
         bounds = owned_bounds(self.starts, self.ends)
-        n = len(self.starts)
         settled = n if ended else max(0, n - self.lookahead_rows)
         settled_seconds = bounds[settled]
         onsets, offsets = [], []

@@ -506,7 +506,9 @@ def test_streamed_post_processing_equals_the_offline_functions_on_random_timelin
         starts, ends, values, names, hop = random_timeline(rng)
         if rng.random() < 0.5:
             k = len(names)
-            thresholds = np.median(values, axis=0) * rng.uniform(0.5, 1.5, k)
+            # some classes seldom on (a high quantile): the shortcut for quiet rows
+            thresholds = np.array([np.quantile(values[:, i], rng.choice([0.3, 0.5, 0.9, 0.99]))
+                                   for i in range(k)])
             filters, gaps = rng.choice([0, 3 * hop, 1.0], k), rng.choice([0, 0.2, 1.5], k)
             shortest = float(rng.choice([0, 0.1, 1.0]))
             offline = detect_events(starts, ends, values, names, thresholds=thresholds,
