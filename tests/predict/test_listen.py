@@ -645,3 +645,25 @@ def test_a_reader_that_goes_away_ends_the_stream_cleanly(models, recording):
     assert json.loads(lines[0])["type"] == "start"
     assert process.returncode == 0, err.decode()
     assert "ended by consumer closed" in err.decode() and "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REPO / "models/pretrained_general.pt").exists(),
+                    reason="models/pretrained_general.pt is not in this checkout")
+def test_the_shipped_general_tagger_streams_like_offline(tmp_path):
+    """A real trained tagger (129 classes, tuned per-class thresholds) on real speech:
+    the demo's test prompts one after another."""
+    from deep_audio.io.audio import read_audio
+
+    files = sorted((REPO / "data/demo/test").glob("*/*.flac"))[::4]
+    path = tmp_path / "prompts.wav"
+    soundfile.write(path, np.concatenate([read_audio(f, sample_rate=16000)[0] for f in files]),
+                    16000, subtype="PCM_16")
+    model = REPO / "models/pretrained_general.pt"
+    offline = segment_recording(path, model)
+    rows, onsets, offsets, _ = collect(listen(model, ReplaySource(
+        path, sample_rate=16000, realtime=False)))
+    assert np.allclose(np.concatenate([r.timeline_posteriors for r in rows]),
+                       offline.posteriors, atol=POSTERIOR_TOLERANCE)
+    assert offline.events
+    assert_same_spans([e for _, e in offsets], offline.events)
