@@ -675,7 +675,31 @@ class _PerClass:
                 sorted((e for _, offsets in results for e in offsets), key=key))
 
 
-class _EventTracker:
+class _Rows:
+    """The rows a tracker keeps (their segment times and posteriors); a tracker's
+    ``_update`` turns them into (started, ended) spans."""
+
+    def _reset_rows(self, n_classes: int) -> None:
+        self.starts = np.zeros(0)
+        self.ends = np.zeros(0)
+        self.rows = np.zeros((0, n_classes))
+
+    def add(self, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
+            ) -> tuple[list[Event], list[Event]]:
+        self.starts = np.concatenate([self.starts, starts])
+        self.ends = np.concatenate([self.ends, ends])
+        self.rows = np.concatenate([self.rows, np.asarray(rows, np.float64)])
+        return self._update(ended=False)
+
+    def finish(self) -> tuple[list[Event], list[Event]]:
+        return self._update(ended=True)
+
+    @property
+    def rows_kept(self) -> int:
+        return len(self.starts)
+
+
+class _EventTracker(_Rows):
     """Events of a growing timeline, announced once more rows cannot change them.
 
     Each update runs :func:`detect_events` on the rows kept. Rows more than
@@ -707,26 +731,10 @@ class _EventTracker:
         gap_rows = int(math.ceil(float(np.max(self.min_gap)) / hop_seconds))
         self.max_rows = None if max_rows is None else max(
             max_rows, 4 * (self.lookahead_rows + gap_rows) + 256)
-        self.starts = np.zeros(0)
-        self.ends = np.zeros(0)
-        self.rows = np.zeros((0, n_classes))
+        self._reset_rows(n_classes)
         self.anchor_seconds = -math.inf
         self.announced: set[tuple[str, float]] = set()
         self.done: set[tuple[str, float]] = set()
-
-    def add(self, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
-            ) -> tuple[list[Event], list[Event]]:
-        self.starts = np.concatenate([self.starts, starts])
-        self.ends = np.concatenate([self.ends, ends])
-        self.rows = np.concatenate([self.rows, np.asarray(rows, np.float64)])
-        return self._update(ended=False)
-
-    def finish(self) -> tuple[list[Event], list[Event]]:
-        return self._update(ended=True)
-
-    @property
-    def rows_kept(self) -> int:
-        return len(self.starts)
 
     def _events(self, min_duration: Any) -> list[Event]:
         return _clip(detect_events(self.starts, self.ends, self.rows, self.names,
@@ -828,7 +836,7 @@ class _EventTracker:
         self.done = {k for k in self.done if k[1] >= anchor_seconds - 1e-6}
 
 
-class _RegionTracker:
+class _RegionTracker(_Rows):
     """Regions of a growing timeline, announced once more rows cannot change them.
 
     Each update runs :func:`make_regions` on the rows kept, and once more with
@@ -852,25 +860,9 @@ class _RegionTracker:
         region_rows = int(math.ceil(min_region_seconds / hop_seconds))
         self.max_rows = None if max_rows is None else max(
             max_rows, 4 * (self.lookahead_rows + region_rows) + 256)
-        self.starts = np.zeros(0)
-        self.ends = np.zeros(0)
-        self.rows = np.zeros((0, len(class_names)))
+        self._reset_rows(len(class_names))
         self.anchor_seconds = -math.inf
         self.announced: set[float] = set()
-
-    def add(self, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
-            ) -> tuple[list[Event], list[Event]]:
-        self.starts = np.concatenate([self.starts, starts])
-        self.ends = np.concatenate([self.ends, ends])
-        self.rows = np.concatenate([self.rows, np.asarray(rows, np.float64)])
-        return self._update(ended=False)
-
-    def finish(self) -> tuple[list[Event], list[Event]]:
-        return self._update(ended=True)
-
-    @property
-    def rows_kept(self) -> int:
-        return len(self.starts)
 
     def _regions(self, min_region_seconds: float) -> list[Event]:
         return _clip(make_regions(self.starts, self.ends, self.rows, self.names,
