@@ -89,9 +89,10 @@ def test_cli_builds_and_queries(trained, dataset, tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line(trained, dataset, tmp_path, capsys):
-    assert similar_sounds.main(["build", "-i", str(dataset["test"][0]), "-o",
-                                str(tmp_path / "i.npz")]) == 2
-    assert capsys.readouterr().err == "error: build needs -m MODEL.pt and -o INDEX.npz\n"
+    # without -m, build takes the shipped general network (tests/cli/test_default_source.py)
+    assert similar_sounds.main(["build", "-m", str(trained.model_path),
+                                "-i", str(dataset["test"][0])]) == 2
+    assert capsys.readouterr().err == "error: build needs -o INDEX.npz\n"
     assert similar_sounds.main(["query", "--index", str(tmp_path / "none.npz"),
                                 "-i", "q.wav"]) == 2
     err = capsys.readouterr().err
