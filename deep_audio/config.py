@@ -124,6 +124,7 @@ class TrainingConfig:
     early_stopping_min_delta: float
     min_epochs: int
     validation_fraction: float
+    validation_fold: str | None
     class_weighting: bool
     seed: int
     device: str

@@ -29,6 +29,7 @@ from deep_audio.data.manifest import Manifest, read_manifest
 from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.features import band_statistics
+from deep_audio.io.audio import printable
 from deep_audio.io.model_files import resolve_model_path
 from deep_audio.models import Classifier
 from deep_audio.models.seed import frame_task
@@ -93,6 +94,10 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     events (strong labels), those covering it (``segments.event_overlap_fraction``).
     """
     training = config.training
+    if training.validation_fold is not None and manifest is None:  # before any decoding
+        raise ConfigError(f"validation_fold={training.validation_fold!r} needs a manifest "
+                          "with a fold column; class folders are split by "
+                          "validation_fraction")
     if manifest is None:
         class_names, files = class_folders(folders)
     else:  # a file's "label" indexes its clip until the targets are built below
@@ -112,15 +117,19 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     events = None
     if manifest is None:
         labels = [item.label for item in decoded.files]
-        strata = labels
+        strata, folds = labels, None
     else:
         clips = [manifest.clips[item.label] for item in decoded.files]
         labels = task.targets([clip.labels for clip in clips], class_names)
         events = _clip_events(clips, class_names) if task.multi_label else None
         strata = [class_names.index(clip.labels[0]) for clip in clips]
+        folds = [clip.fold for clip in clips]
     _check_classes(class_names, labels)
-    train_index, validation_index = stratified_file_split(
-        strata, validation_fraction=training.validation_fraction, seed=training.seed)
+    if training.validation_fold is None:
+        train_index, validation_index = stratified_file_split(
+            strata, validation_fraction=training.validation_fraction, seed=training.seed)
+    else:
+        train_index, validation_index = fold_split(manifest, folds, training.validation_fold)
     if not validation_index:
         logger.warning("no class has two usable files: the best epoch is chosen on "
                        "training data, so the reported metrics are optimistic")
@@ -375,6 +384,20 @@ def load_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.P
         logger.warning("%d manifest row(s) left out:\n%s", len(manifest.problems),
                        manifest.format_problems())
     return manifest
+
+
+def fold_split(manifest: Manifest, folds: list[str | None], validation_fold: str
+               ) -> tuple[list[int], list[int]]:
+    """Indices of the files outside and inside ``validation_fold`` (``folds``: each
+    decoded file's manifest fold)."""
+    validation = [i for i, fold in enumerate(folds) if fold == str(validation_fold)]
+    train = [i for i, fold in enumerate(folds) if fold != str(validation_fold)]
+    if not validation or not train:
+        raise DeepAudioError(
+            f"manifest '{printable(manifest.path)}': validation_fold {validation_fold!r} "
+            f"leaves {len(train)} training and {len(validation)} validation files (its folds: "
+            f"{', '.join(manifest.folds) or 'none'})")
+    return train, validation
 
 
 def _clip_events(clips: list, class_names: list[str]) -> list[list[tuple[float, float, int]]]:
