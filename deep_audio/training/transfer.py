@@ -492,37 +492,40 @@ def _head_input_is_fixed(model: Classifier, config: Config) -> bool:
 
 @contextlib.contextmanager
 def cached_head_inputs(model: Classifier, *, max_rows: int = 200_000) -> Iterator[None]:
-    """Within the block, ``model(waveform)`` computes each distinct segment's head input
-    once (front end and backbone) and only the head after that.
+    """Within the block, the backbone computes each distinct segment's head input once:
+    ``model.backbone.head_input(features)`` looks it up by a hash of the segment's
+    features (the front end's output) after the first time.
 
     A frozen backbone without augmentation gives a segment the same head input in every
     epoch, yet ``fit`` would compute it again in every training and validation pass:
-    with the few-shot schedule's many epochs, nearly all of a run's time. Rows are keyed
-    by a hash of the waveform; at most ``max_rows`` are kept (each ``head_input_size``
-    float32 values). Shapes: ``(batch, samples)`` in, ``(batch, n_classes)`` out.
+    with the few-shot schedule's many epochs, nearly all of a run's time. The hook sits
+    on the backbone, which every path of ``fit`` goes through (``training_logits``,
+    ``forward``). At most ``max_rows`` rows are kept (each ``head_input_size`` float32
+    values). Shapes: features ``(batch, ...)`` in, ``(batch, head_input_size)`` out.
     """
     backbone = model.backbone
+    compute = backbone.head_input
     cache: dict[bytes, np.ndarray] = {}
 
-    def forward(waveform: torch.Tensor) -> torch.Tensor:
-        rows = waveform.detach().float().cpu().contiguous().numpy()
+    def head_input(features: torch.Tensor) -> torch.Tensor:
+        rows = features.detach().float().cpu().reshape(len(features), -1).numpy()
         keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
         missing = [i for i, key in enumerate(keys) if key not in cache]
         fresh: dict[bytes, np.ndarray] = {}
         if missing:
             with torch.no_grad():
-                computed = backbone.head_input(backbone.features(waveform[missing]))
+                computed = compute(features[missing])
             fresh = dict(zip((keys[i] for i in missing), computed.float().cpu().numpy()))
             if len(cache) + len(fresh) <= max_rows:
                 cache.update(fresh)
         inputs = np.stack([cache[key] if key in cache else fresh[key] for key in keys])
-        return model.head(torch.from_numpy(inputs).to(waveform.device))
+        return torch.from_numpy(inputs).to(features.device)
 
-    model.forward = forward  # an instance attribute: nothing that is saved changes
+    backbone.head_input = head_input  # an instance attribute: nothing that is saved changes
     try:
         yield
     finally:
-        del model.forward
+        del backbone.head_input
 
 
 def _section_of(key: str, config: Config) -> str | None:

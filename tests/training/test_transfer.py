@@ -160,3 +160,28 @@ def test_a_few_clips_of_a_new_separable_task_transfer_far_above_chance(trained, 
     result = tl.transfer_learning(trained.model_path, folders, strategy=0, min_steps=60,
                                   output=tmp_path / "tones", progress=False)
     assert evaluate_folders(result.model_path, tests).scores["accuracy"] >= 0.9  # chance 0.5
+
+
+def test_a_frozen_backbone_computes_each_segment_once(trained, tmp_path, monkeypatch):
+    """Strategy 0 runs many short epochs; the frozen conv blocks must see each distinct
+    segment once (the head input cache), not once per epoch and pass."""
+    from deep_audio.models.seed import SeedBackbone
+
+    rows = []
+    original = SeedBackbone.feature_maps
+
+    def counting(self, features):
+        rows.append(len(features))
+        return original(self, features)
+
+    monkeypatch.setattr(SeedBackbone, "feature_maps", counting)
+    folders = write_class_folders(tmp_path / "data", files_per_class=2, seed=5)
+    result = tl.transfer_learning(trained.model_path, folders, strategy=0, epochs=2,
+                                  min_steps=40, batch_size=4, output=tmp_path / "cached",
+                                  progress=False)
+    segments = load_model(result.model_path).metadata["train_segments"]
+    epochs_run = len(result.history_path.read_text().strip().splitlines()) - 1
+    assert epochs_run >= 5
+    # the statistics pass, the first epoch and the first validation pass; the cached
+    # rows after that cost nothing (without the cache: 2 x epochs x segments)
+    assert sum(rows) <= 3 * segments
