@@ -651,7 +651,7 @@ def test_a_reader_that_goes_away_ends_the_stream_cleanly(models, recording):
 @pytest.mark.skipif(not (REPO / "models/pretrained_general.pt").exists(),
                     reason="models/pretrained_general.pt is not in this checkout")
 def test_the_shipped_general_tagger_streams_like_offline(tmp_path):
-    """A real trained tagger (129 classes, tuned per-class thresholds) on real speech:
+    """A real trained tagger (134 classes, tuned per-class thresholds) on real speech:
     the demo's test prompts one after another."""
     from deep_audio.io.audio import read_audio
 
