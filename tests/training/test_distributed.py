@@ -51,7 +51,10 @@ def test_torchrun_trains_one_model_written_by_rank_0(dataset, tmp_path):
 def test_torchrun_transfer_learning(trained, dataset, tmp_path):
     result = torchrun("-m", "deep_audio.bin.transfer_learning", "-m", str(trained.model_path),
                       "-i", *map(str, dataset["train"][:2]), "-o", str(tmp_path / "moved"),
-                      "--epochs", "3", "--set", "min_epochs=3", "--set", "min_steps=0")
+                      "--epochs", "3", "--set", "min_epochs=3", "--set", "min_steps=0",
+                      # the split-and-validate path under DDP, as before few-shot training
+                      # on every file covered 12 files per class
+                      "--set", "few_shot_files_per_class=0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("model: ") == 1
     model = load_model(tmp_path / "moved.pt")
