@@ -94,10 +94,8 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     events (strong labels), those covering it (``segments.event_overlap_fraction``).
     """
     training = config.training
-    if training.validation_fold is not None and manifest is None:  # before any decoding
-        raise ConfigError(f"validation_fold={training.validation_fold!r} needs a manifest "
-                          "with a fold column; class folders are split by "
-                          "validation_fraction")
+    if training.validation_fold is not None:  # checked before any decoding
+        _check_validation_fold(manifest, training.validation_fold)
     if manifest is None:
         class_names, files = class_folders(folders)
     else:  # a file's "label" indexes its clip until the targets are built below
@@ -129,7 +127,9 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
         train_index, validation_index = stratified_file_split(
             strata, validation_fraction=training.validation_fraction, seed=training.seed)
     else:
-        train_index, validation_index = fold_split(manifest, folds, training.validation_fold)
+        train_index = [i for i, fold in enumerate(folds) if fold != training.validation_fold]
+        validation_index = [i for i, fold in enumerate(folds)
+                            if fold == training.validation_fold]
     if not validation_index:
         logger.warning("no class has two usable files: the best epoch is chosen on "
                        "training data, so the reported metrics are optimistic")
@@ -386,18 +386,18 @@ def load_manifest(manifest: str | os.PathLike | Manifest, audio_root: str | os.P
     return manifest
 
 
-def fold_split(manifest: Manifest, folds: list[str | None], validation_fold: str
-               ) -> tuple[list[int], list[int]]:
-    """Indices of the files outside and inside ``validation_fold`` (``folds``: each
-    decoded file's manifest fold)."""
-    validation = [i for i, fold in enumerate(folds) if fold == str(validation_fold)]
-    train = [i for i, fold in enumerate(folds) if fold != str(validation_fold)]
-    if not validation or not train:
+def _check_validation_fold(manifest: Manifest | None, validation_fold: str) -> None:
+    """``validation_fold`` must leave clips of ``manifest`` on both sides of the split;
+    class folders have no folds."""
+    if manifest is None:
+        raise ConfigError(f"validation_fold={validation_fold!r} needs a manifest with a "
+                          "fold column; class folders are split by validation_fraction")
+    inside = sum(clip.fold == validation_fold for clip in manifest.clips)
+    if not inside or inside == len(manifest.clips):
         raise DeepAudioError(
             f"manifest '{printable(manifest.path)}': validation_fold {validation_fold!r} "
-            f"leaves {len(train)} training and {len(validation)} validation files (its folds: "
-            f"{', '.join(manifest.folds) or 'none'})")
-    return train, validation
+            f"leaves {len(manifest.clips) - inside} training and {inside} validation files "
+            f"(its folds: {', '.join(manifest.folds) or 'none'})")
 
 
 def _clip_events(clips: list, class_names: list[str]) -> list[list[tuple[float, float, int]]]:
