@@ -12,7 +12,10 @@ recordings) and on the three long recordings:
   training would have it; its softmax posteriors are scored as tags;
 - ``frame``: strong labels, frame detection (40 ms frames, linear head per frame), 2 s
   segments; its post-processing tuned on the validation clips when training ends;
-- ``crnn``: ``frame`` with a bidirectional GRU of ``--crnn-units`` over the frames.
+- ``crnn``: ``frame`` with a bidirectional GRU of ``--crnn-units`` over the frames;
+- ``transfer_frame``, ``transfer_crnn``: ``frame`` and ``crnn`` by transfer learning from
+  ``--source`` (default the shipped general network) with ``--strategy`` (default 0: its
+  conv blocks frozen, the frame head trains on their frames with the bands kept).
 
 Prints test mAP, macro-F1 at the stored thresholds, and on the long recordings sed_eval's
 segment- and event-based F1 (0.2 s onset collar) and PSDS1/PSDS2 (sed_scores_eval, DCASE
@@ -55,6 +58,7 @@ from deep_audio.predict import evaluate_manifest, segment_recording  # noqa: E40
 from deep_audio.predict.classify import classify_files  # noqa: E402
 from deep_audio.tasks import MultiLabel  # noqa: E402
 from deep_audio.training import train_model  # noqa: E402
+from deep_audio.training.transfer import transfer_learning  # noqa: E402
 
 
 def dominant_manifest(strong: Path, output: Path) -> Path:
@@ -70,29 +74,41 @@ def dominant_manifest(strong: Path, output: Path) -> Path:
     return output
 
 
-FRAME_KINDS = ("frame", "crnn")
+TRANSFER_KINDS = ("transfer_frame", "transfer_crnn")
+FRAME_KINDS = ("frame", "crnn", *TRANSFER_KINDS)
 
 
 def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 64,
-            settings: dict | None = None, tag: str = "") -> dict:
+            settings: dict | None = None, tag: str = "",
+            source: str = "models/pretrained_general.pt", strategy: int = 0) -> dict:
     manifests = {"tagger": data / "meta/train_weak.csv",
                  "detector": data / "meta/train_strong.csv",
                  "frame": data / "meta/train_strong.csv",
                  "crnn": data / "meta/train_strong.csv",
+                 "transfer_frame": data / "meta/train_strong.csv",
+                 "transfer_crnn": data / "meta/train_strong.csv",
                  "single": dominant_manifest(data / "meta/train_strong.csv",
                                              work / "train_dominant.csv")}
-    task = {"single": "single_label", "frame": "frame_detection",
-            "crnn": "frame_detection"}.get(kind, "multi_label")
+    task = ("frame_detection" if kind in FRAME_KINDS
+            else {"single": "single_label"}.get(kind, "multi_label"))
     frame_settings = ({"segment_seconds": 2.0, "segment_hop_seconds": 2.0}
                       if kind in FRAME_KINDS else {})
     config = load_config(seed=seed, task=task, **frame_settings,
-                         frame_recurrent_units=crnn_units if kind == "crnn" else 0,
+                         frame_recurrent_units=crnn_units if kind.endswith("crnn") else 0,
                          **(settings or {}))
     model_path = work / f"{kind}{tag}_{seed}.pt"
     if model_path.is_file() and not model_path.with_suffix(".checkpoint.pt").is_file():
         metadata = load_model(model_path).metadata  # trained: score it again
         seconds, best_epoch = metadata["training_seconds"], metadata["best_epoch"]
         validation = metadata["metrics"]
+    elif kind in TRANSFER_KINDS:
+        started = time.perf_counter()
+        result = transfer_learning(source, manifest=read_manifest(manifests[kind],
+                                                                  audio_root=data),
+                                   strategy=strategy, output=model_path, config=config,
+                                   progress=False)
+        seconds, best_epoch = time.perf_counter() - started, result.best_epoch
+        validation = result.metrics
     else:
         started = time.perf_counter()
         result = train_model(manifest=read_manifest(manifests[kind], audio_root=data),
@@ -166,6 +182,10 @@ def main() -> None:
                         choices=["tagger", "single", "detector", *FRAME_KINDS])
     parser.add_argument("--crnn-units", type=int, default=64,
                         help="GRU units per direction of the crnn kind")
+    parser.add_argument("--source", default=str(ROOT / "models/pretrained_general.pt"),
+                        help="the network the transfer_* kinds start from")
+    parser.add_argument("--strategy", type=int, default=0, choices=[0, 1, 2],
+                        help="transfer strategy of the transfer_* kinds")
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
                         help="settings for every model, e.g. mixup_alpha=0.2 (YAML values)")
     parser.add_argument("--tag", default="",
@@ -189,7 +209,8 @@ def main() -> None:
                 continue
             if not path.is_file():
                 figures = run_one(kind, seed, data, work, crnn_units=args.crnn_units,
-                                  settings=settings, tag=args.tag)
+                                  settings=settings, tag=args.tag, source=args.source,
+                                  strategy=args.strategy)
                 path.write_text(json.dumps(figures, indent=1))
             rows.append(json.loads(path.read_text()))
             print(json.dumps(rows[-1]), flush=True)

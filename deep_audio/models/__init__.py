@@ -4,7 +4,7 @@
 
 from deep_audio.models.backbones import Backbone
 from deep_audio.models.classifier import Classifier
-from deep_audio.models.heads import Head
+from deep_audio.models.heads import FrameHead, Head
 from deep_audio.models.seed import SeedBackbone
 
-__all__ = ["Backbone", "Classifier", "Head", "SeedBackbone"]
+__all__ = ["Backbone", "Classifier", "FrameHead", "Head", "SeedBackbone"]

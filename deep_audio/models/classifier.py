@@ -84,7 +84,7 @@ class Classifier(nn.Module):
         :class:`FrameHead` (its ``frame_seconds`` set from the backbone)."""
         if isinstance(task, FrameDetection):
             backbone = SeedBackbone.for_frames(config)
-            head = FrameHead.from_config(config.model, backbone.conv_channels[-1],
+            head = FrameHead.from_config(config.model, backbone.frame_size,
                                          len(class_names))
             return cls(config, class_names, backbone, head,
                        task.with_frame_seconds(backbone.frame_seconds))

@@ -44,6 +44,11 @@ class SeedBackbone(Backbone):
         ``time_pooling`` blocks halve time, the others halve frequency only, so frames
         are ``frame_seconds = hop_seconds * 2**time_pooling`` long. ``None`` (the seed,
         and every model file written before frames): every block halves both.
+    frame_bands : bool
+        Frames keep the last block's bands (``conv_channels[-1] * bands`` values per
+        frame, channel-major, as ``conv_bands``) instead of averaging over them: what a
+        frame detector transferred from a frozen network needs, whose channels were
+        trained with the band axis beside them (the band is much of what tells pitch).
 
     Embeddings: ``conv`` (the last block averaged over time and frequency,
     ``conv_channels[-1]`` values) and ``conv_bands`` (averaged over time only,
@@ -57,7 +62,8 @@ class SeedBackbone(Backbone):
 
     def __init__(self, front_end: FrontEndConfig, *, segment_samples: int,
                  conv_channels: Sequence[int] = (32, 64, 128, 256), kernel_size: int = 5,
-                 pooling: str = "flatten", time_pooling: int | None = None):
+                 pooling: str = "flatten", time_pooling: int | None = None,
+                 frame_bands: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling={pooling!r} must be one of {', '.join(POOLINGS)}")
@@ -73,6 +79,7 @@ class SeedBackbone(Backbone):
                               f"number of blocks ({n_blocks})")
         self.time_pooling = None if time_pooling is None else int(time_pooling)
         self.time_halvings = n_blocks if time_pooling is None else self.time_pooling
+        self.frame_bands = bool(frame_bands)
         self.default_layer = "conv_bands"
         self.front_end = LogMel.from_config(front_end)
         self.frame_samples = self.front_end.hop_length * 2 ** self.time_halvings
@@ -124,7 +131,8 @@ class SeedBackbone(Backbone):
                    segment_samples=settings["segment_samples"],
                    conv_channels=settings["conv_channels"],
                    kernel_size=settings["kernel_size"], pooling=settings["pooling"],
-                   time_pooling=settings.get("time_pooling"))
+                   time_pooling=settings.get("time_pooling"),
+                   frame_bands=settings.get("frame_bands", False))
 
     def settings(self) -> dict[str, Any]:
         settings = {"front_end": dataclasses.asdict(self.front_end_settings),
@@ -133,7 +141,14 @@ class SeedBackbone(Backbone):
                     "kernel_size": self.kernel_size, "pooling": self.pooling}
         if self.time_pooling is not None:  # files without it: every block halves time
             settings["time_pooling"] = self.time_pooling
+        if self.frame_bands:  # files without it: frames average the bands
+            settings["frame_bands"] = True
         return settings
+
+    @property
+    def frame_size(self) -> int:
+        """Values per frame of :meth:`frames_from_features`."""
+        return self.conv_channels[-1] * (self.output_bands if self.frame_bands else 1)
 
     @property
     def frame_seconds(self) -> float:
@@ -146,7 +161,8 @@ class SeedBackbone(Backbone):
 
     def frames_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Frame-level features, ``(batch, 1, frames, n_mels)`` -> ``(batch, n_frames,
-        conv_channels[-1])``: the last block averaged over frequency.
+        frame_size)``: the last block averaged over frequency (with ``frame_bands``, its
+        bands side by side).
 
         Only the first ``n_frames = samples // frame_samples`` output frames are kept, so
         frame ``i`` stands for ``[i, i + 1) * frame_seconds`` of the segment and frames of
@@ -154,10 +170,13 @@ class SeedBackbone(Backbone):
         sliced input to the convolutions fixes the batch size in an ONNX export.)
         """
         n_frames = (features.shape[2] - 1) // 2 ** self.time_halvings
-        return self.feature_maps(features)[:, :, :n_frames].mean(dim=3).transpose(1, 2)
+        maps = self.feature_maps(features)[:, :, :n_frames]
+        if self.frame_bands:
+            return maps.permute(0, 2, 1, 3).flatten(2)
+        return maps.mean(dim=3).transpose(1, 2)
 
     def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> ``(batch, n_frames, conv_channels[-1])``."""
+        """``(batch, samples)`` -> ``(batch, n_frames, frame_size)``."""
         return self.frames_from_features(self.features(waveform))
 
     def front_end_config(self) -> FrontEndConfig:

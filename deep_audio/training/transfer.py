@@ -75,11 +75,11 @@ from deep_audio.data import SegmentDataset
 from deep_audio.data.manifest import Manifest
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.io.model_files import load_model
-from deep_audio.models import Classifier, Head
+from deep_audio.models import Classifier, FrameHead, Head
 from deep_audio.models.classifier import FEATURE_SECTIONS
 from deep_audio.models.registry import SEED_BACKBONE, check_backbone_name, default_source_model
 from deep_audio.models.seed import SeedBackbone
-from deep_audio.tasks import SingleLabel, Task
+from deep_audio.tasks import FrameDetection, SingleLabel, Task
 from deep_audio.training.augment import Augmentation
 from deep_audio.training.train import (
     PreparedData,
@@ -114,6 +114,10 @@ def frozen_layers_for(strategy: int, n_blocks: int) -> int:
 
 HEADS = ("embedding", "source")
 
+# Settings of the model section that shape a frame detector's head and frames, not the
+# source's weights: a transfer run takes them from its own settings.
+FRAME_SETTINGS = ("frame_time_pooling", "frame_recurrent_units")
+
 
 def transfer_model(source: Classifier, class_names: Sequence[str],
                    task: Task = SingleLabel(), *, layers_frozen: int,
@@ -128,9 +132,16 @@ def transfer_model(source: Classifier, class_names: Sequence[str],
     layer. Either way the output layer is zero-initialised (uniform posteriors at the
     start, however large its inputs). ``config`` (default the source's) must have the
     backbone's front end; its ``model`` section is made to describe the new network.
+
+    A :class:`~deep_audio.tasks.FrameDetection` task gets a frame detector instead (see
+    :func:`frame_transfer_model`); ``head`` does not apply.
     """
     if head not in HEADS:
         raise ConfigError(f"head={head!r} must be one of {', '.join(HEADS)}")
+    if isinstance(task, FrameDetection):
+        model = frame_transfer_model(source, class_names, task, config=config)
+        model.freeze(layers_frozen)
+        return model
     backbone = copy.deepcopy(source.backbone)
     config = config or source.config
     if head == "source" and source.head is not None:
@@ -146,6 +157,33 @@ def transfer_model(source: Classifier, class_names: Sequence[str],
     model = Classifier(config, class_names, backbone, new_head, task)
     model.freeze(layers_frozen)
     return model
+
+
+def frame_transfer_model(source: Classifier, class_names: Sequence[str],
+                         task: FrameDetection, *, config: Config | None = None
+                         ) -> Classifier:
+    """A frame detector on ``source``'s conv weights: the seed backbone rebuilt with
+    frames (``config.model.frame_time_pooling``; pooling has no weights, so every conv
+    and BatchNorm value carries over) that keep the bands (``frame_bands``, as the clip
+    head's ``conv_bands``: averaging them, as a detector trained from scratch does,
+    loses what the frozen channels say about pitch), and a new :class:`FrameHead` of
+    ``config.model.frame_recurrent_units``, for segments of ``config.segments``.
+    """
+    config = config or source.config
+    if not isinstance(source.backbone, SeedBackbone):
+        raise ConfigError(f"frame detection by transfer needs a deep_audio network as the "
+                          f"source, not the {source.backbone.name} backbone")
+    samples = seconds_to_samples(config.segments.segment_seconds, config.front_end.sample_rate)
+    backbone = SeedBackbone.from_settings({
+        **source.backbone.settings(), "segment_samples": samples, "pooling": "time_mean",
+        "time_pooling": config.model.frame_time_pooling, "frame_bands": True})
+    backbone.load_state_dict(source.backbone.state_dict())
+    backbone.to(next(source.backbone.buffers()).device)
+    config = dataclasses.replace(config, model=dataclasses.replace(
+        config.model, pooling="time_mean"))
+    head = FrameHead.from_config(config.model, backbone.frame_size, len(class_names))
+    return Classifier(config, class_names, backbone, head,
+                      task.with_frame_seconds(backbone.frame_seconds))
 
 
 def _pooled_seed_backbone(backbone: SeedBackbone, config: Config
@@ -226,8 +264,9 @@ class StandardizedLinear(nn.Module):
 
 
 def _head_linears(model: Classifier) -> list[tuple[nn.Sequential, int]]:
-    """(layer, index in it) of each linear module of the head, in network order."""
-    return [(layer, index) for layer in model.head.layers()
+    """(layer, index in it) of each linear module of the head, in network order (none
+    of a frame head: it sees the BatchNorm-scaled conv frames)."""
+    return [(layer, index) for layer in model.head.layers() if isinstance(layer, nn.Sequential)
             for index, module in enumerate(layer)
             if isinstance(module, (nn.Linear, StandardizedLinear))]
 
@@ -354,22 +393,34 @@ def transfer_learning(model: str | os.PathLike | None,
         raise DeepAudioError("transfer_learning needs class folders or a manifest")
     manifest = None if manifest is None else load_manifest(manifest, audio_root)
     pretrained = check_backbone_name(backbone) != SEED_BACKBONE
-    settings = override(config or load_config(), **{
-        key: value for key, value in overrides.items()
-        if _section_of(key, config or load_config()) not in FEATURE_SECTIONS})
+    base = config or load_config()
+    settings = override(base, **{key: value for key, value in overrides.items()
+                                 if _section_of(key, base) not in FEATURE_SECTIONS
+                                 or key.split(".")[-1] in FRAME_SETTINGS})
+    # A frame detector's frames and segment length are its own: the convolutions take any.
+    frames = isinstance(task_for(settings, manifest), FrameDetection)
+    free = FRAME_SETTINGS + (tuple(f.name for f in dataclasses.fields(settings.segments))
+                            if frames else ())
+    if frames:
+        settings = override(settings, **{key: value for key, value in overrides.items()
+                                         if _section_of(key, base) == "segments"})
     if model is None:
         if pretrained:
             raise DeepAudioError(f"backbone={backbone!r} needs its checkpoint as the model")
         model = default_source_model(settings)
     source = load_model(model, backbone=backbone, config=settings)
     fixed = ("front_end",) if pretrained else FEATURE_SECTIONS
-    _refuse_feature_changes(source, overrides, fixed, str(model))
+    _refuse_feature_changes(source, overrides, fixed, str(model), free=free)
     n_frozen = (layers_frozen if layers_frozen is not None
                 else frozen_layers_for(strategy, source.n_blocks))
     learning_rate = (settings.transfer.fine_tune_learning_rate if n_frozen == 0
                      else settings.transfer.transfer_learning_rate)
     config = dataclasses.replace(settings, **{
         section: getattr(source.config, section) for section in fixed})
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, **{
+        name: getattr(settings.model, name) for name in FRAME_SETTINGS}))
+    if frames:
+        config = dataclasses.replace(config, segments=settings.segments)
     config = override(config, learning_rate=learning_rate)
     task = task_for(config, manifest)
     transfer = config.transfer
@@ -491,23 +542,28 @@ def _head_input_is_fixed(model: Classifier, config: Config) -> bool:
 
 
 @contextlib.contextmanager
-def cached_head_inputs(model: Classifier, *, max_rows: int = 200_000) -> Iterator[None]:
+def cached_head_inputs(model: Classifier, *, max_bytes: int = 1 << 30) -> Iterator[None]:
     """Within the block, the backbone computes each distinct segment's head input once:
-    ``model.backbone.head_input(features)`` looks it up by a hash of the segment's
-    features (the front end's output) after the first time.
+    ``model.backbone.head_input(features)`` (a frame model's ``frames_from_features``)
+    looks it up by a hash of the segment's features (the front end's output) after the
+    first time.
 
     A frozen backbone without augmentation gives a segment the same head input in every
     epoch, yet ``fit`` would compute it again in every training and validation pass:
     with the few-shot schedule's many epochs, nearly all of a run's time. The hook sits
     on the backbone, which every path of ``fit`` goes through (``training_logits``,
-    ``forward``). At most ``max_rows`` rows are kept (each ``head_input_size`` float32
-    values). Shapes: features ``(batch, ...)`` in, ``(batch, head_input_size)`` out.
+    ``forward``). At most ``max_bytes`` of float32 inputs are kept. Shapes: features
+    ``(batch, ...)`` in, ``(batch, head_input_size)`` (frames: ``(batch, frames,
+    channels)``) out.
     """
     backbone = model.backbone
-    compute = backbone.head_input
+    name = "frames_from_features" if model.frame_level else "head_input"
+    compute = getattr(backbone, name)
     cache: dict[bytes, np.ndarray] = {}
+    kept_bytes = 0
 
-    def head_input(features: torch.Tensor) -> torch.Tensor:
+    def cached(features: torch.Tensor) -> torch.Tensor:
+        nonlocal kept_bytes
         rows = features.detach().float().cpu().reshape(len(features), -1).numpy()
         keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
         missing = [i for i, key in enumerate(keys) if key not in cache]
@@ -516,16 +572,18 @@ def cached_head_inputs(model: Classifier, *, max_rows: int = 200_000) -> Iterato
             with torch.no_grad():
                 computed = compute(features[missing])
             fresh = dict(zip((keys[i] for i in missing), computed.float().cpu().numpy()))
-            if len(cache) + len(fresh) <= max_rows:
+            size = sum(value.nbytes for value in fresh.values())
+            if kept_bytes + size <= max_bytes:
                 cache.update(fresh)
+                kept_bytes += size
         inputs = np.stack([cache[key] if key in cache else fresh[key] for key in keys])
         return torch.from_numpy(inputs).to(features.device)
 
-    backbone.head_input = head_input  # an instance attribute: nothing that is saved changes
+    setattr(backbone, name, cached)  # an instance attribute: nothing that is saved changes
     try:
         yield
     finally:
-        del backbone.head_input
+        delattr(backbone, name)
 
 
 def _section_of(key: str, config: Config) -> str | None:
@@ -533,12 +591,14 @@ def _section_of(key: str, config: Config) -> str | None:
 
 
 def _refuse_feature_changes(source: Classifier, overrides: dict[str, Any],
-                            fixed: Sequence[str], source_name: str) -> None:
-    """A setting of the ``fixed`` sections named with a value other than the source's is
-    an error: a transferred model must see the input it was trained on."""
+                            fixed: Sequence[str], source_name: str, *,
+                            free: Sequence[str] = ()) -> None:
+    """A setting of the ``fixed`` sections (but not one of ``free``) named with a value
+    other than the source's is an error: a transferred model must see the input it was
+    trained on."""
     for key, value in overrides.items():
         section = _section_of(key, source.config)
-        if value is None or section not in fixed:
+        if value is None or section not in fixed or key.split(".")[-1] in free:
             continue
         if override(source.config, **{key: value}) != source.config:
             name = key.split(".")[-1]

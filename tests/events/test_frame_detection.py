@@ -11,12 +11,14 @@ import torch
 
 from deep_audio.data.manifest import read_manifest
 from deep_audio.data.segments import SegmentDataset, frame_targets
+from deep_audio.errors import ConfigError
 from deep_audio.io.model_files import load_model, save_model
 from deep_audio.models.classifier import Classifier
 from deep_audio.predict.long_recordings import segment_recording, stitch_frames
 from deep_audio.tasks import FrameDetection, MultiLabel, SingleLabel, make_task, task_from_dict
 from deep_audio.training.train import task_for, train_model
-from tests.conftest import EXPORT_PACKAGES, needs, small_config, tone
+from deep_audio.training.transfer import transfer_learning
+from tests.conftest import EXPORT_PACKAGES, needs, small_config, tone, write_class_folders
 
 RATE = 8000
 CLASSES = {"low": 600.0, "high": 2000.0}
@@ -115,7 +117,8 @@ def event_clip(events, seconds, rng):
 
 
 @pytest.fixture(scope="module")
-def detector(tmp_path_factory):
+def events_root(tmp_path_factory):
+    """40 clips of 2 s with 0.2 s tones at known onsets, listed in ``events.csv``."""
     root = tmp_path_factory.mktemp("frames")
     rng = np.random.default_rng(0)
     rows = ["path,labels,fold,onset,offset"]
@@ -126,6 +129,12 @@ def detector(tmp_path_factory):
         rows += [f"clip{i}.wav,{name},1,{onset:.3f},{onset + EVENT_SECONDS:.3f}"
                  for onset, name in events]
     (root / "events.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def detector(events_root):
+    root = events_root
     result = train_model(manifest=root / "events.csv", output=root / "detector",
                          config=frame_config(epochs=25, min_epochs=25, learning_rate=3e-3,
                                              conv_channels=[8, 16]), progress=False)
@@ -182,3 +191,37 @@ def test_onnx_export_of_a_frame_model_finds_the_same_events(detector, tmp_path):
     assert torch_events and [e.label for e in torch_events] == [e.label for e in onnx_events]
     assert np.allclose([(e.onset_seconds, e.offset_seconds) for e in torch_events],
                        [(e.onset_seconds, e.offset_seconds) for e in onnx_events])
+
+
+def test_transfer_to_a_strong_manifest_builds_a_frame_detector_on_the_source_convs(
+        events_root, tmp_path):
+    # a clip model (0.5 s segments, its last block pools time) trained on other tones; the
+    # frame detector keeps its conv weights, takes 2 s segments and 40 ms frames, and
+    # trains only its head (frozen random convs averaged over bands cannot tell pitch)
+    source_path = train_model(write_class_folders(tmp_path / "clips", files_per_class=8),
+                              output=tmp_path / "source", progress=False,
+                              config=small_config(conv_channels=[8, 16], epochs=8,
+                                                  cache_dir="none")).model_path
+    source = load_model(source_path)
+    result = transfer_learning(source_path, manifest=events_root / "events.csv", strategy=0,
+                               output=tmp_path / "frames", progress=False,
+                               config=frame_config(epochs=15, min_epochs=15, min_steps=300),
+                               segment_seconds=2.0, frame_recurrent_units=8)
+    model = load_model(result.model_path)
+    assert isinstance(model.task, FrameDetection) and model.frame_level
+    assert model.task.frame_seconds == pytest.approx(0.04)
+    assert model.segment_samples == 2 * RATE and model.head.recurrent is not None
+    assert model.metadata["transfer"]["layers_frozen"] == 2
+    for name, value in source.backbone.state_dict().items():  # weights and BatchNorm
+        assert torch.equal(model.backbone.state_dict()[name], value), name
+    assert result.metrics["val_map"] >= 0.9  # frame-level mAP: the head learnt when
+    found = segment_recording(events_root / "clip3.wav", model)
+    assert found.settings["frame_seconds"] == pytest.approx(0.04)
+
+
+def test_transfer_keeps_refusing_front_end_changes_for_frames(events_root, tmp_path):
+    source = Classifier.seed(small_config(conv_channels=[8, 16], cache_dir="none"), ["a", "b"])
+    source_path = save_model(tmp_path / "source.pt", source)
+    with pytest.raises(ConfigError, match="n_mels"):
+        transfer_learning(source_path, manifest=events_root / "events.csv",
+                          config=frame_config(), n_mels=16, progress=False)
