@@ -22,10 +22,13 @@ strategy 0/1/2     ``transfer_learning(source, folders, strategy)`` with the def
                    config: the seed call
 strategy 0 old     strategy 0 as it was before issue 19: the source's hidden layers and
                    a new output layer, no few-shot schedule
-probe              logistic regression on the source's ``conv_bands`` embedding of every
+probe              logistic regression on the embedding strategy 0's head sees, of every
                    segment, a file taking the mean of its segments' probabilities
-                   (``deep-audio deep-feature-train --layer conv_bands --classifier
-                   logistic --per-segment``); ``conv`` for a published backbone
+                   (``deep-audio deep-feature-train --layer conv_bands_max --classifier
+                   logistic --per-segment``): ``conv_bands_max`` of a seed network
+                   (``conv_bands`` with ``transfer.head_pooling: time_mean``), ``conv``
+                   for a published backbone
+probe mean         the same on ``conv_bands`` (the last block averaged over time)
 probe conv         the same on the ``conv`` embedding (the last block averaged over time
                    and frequency)
 classic svm        the 136 classic file features and an RBF SVM (``classic-train``)
@@ -54,6 +57,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deep_audio.config import load_config
 from deep_audio.io.audio import list_audio_files
 from deep_audio.io.files import atomic_write
 from deep_audio.io.model_files import load_model
@@ -63,7 +67,9 @@ from deep_audio.training.transfer import transfer_learning
 
 TASKS = ("speakers", "drums", "languages", "environment")
 METHODS = ("scratch", "strategy 0", "strategy 0 old", "strategy 1", "strategy 2", "probe",
-           "probe conv", "classic svm")
+           "probe mean", "probe conv", "classic svm")
+# The embedding a new head on a seed network sees, by transfer.head_pooling.
+POOLED_LAYERS = {"time_max": "conv_bands_max", "time_mean": "conv_bands"}
 # Strategy 0 before issue 19: the source's hidden layers under a new output layer,
 # trained by the default epoch budget with early stopping on the validation files.
 OLD_STRATEGY_0 = dict(head="source", min_steps=0, few_shot_files_per_class=0,
@@ -118,7 +124,6 @@ def classic_scores(folders: list[Path], tests: list[Path], output: Path, seed: i
     """The 136 classic features and the config's classifier (an RBF SVM)."""
     from deep_audio.classic.classify import ClassicModel
     from deep_audio.classic.training import extract_features_and_train
-    from deep_audio.config import load_config
 
     classic = load_config().classic
     result = extract_features_and_train(
@@ -159,12 +164,14 @@ def run_one(method: str, *, source_path: str, backbone: str | None, folders: lis
         return deep_scores(result.model_path, tests)
     if method.startswith("probe"):
         source = load_model(source_path, backbone=backbone)
-        layer = "conv" if method == "probe conv" or backbone not in (None, "seed_cnn") \
-            else "conv_bands"
+        layer = {"probe": POOLED_LAYERS[load_config().transfer.head_pooling],
+                 "probe mean": "conv_bands", "probe conv": "conv"}[method]
+        if backbone not in (None, "seed_cnn"):
+            layer = "conv"
         if backbone == "hf":
             layer = "pooled"
-        return probe_scores(source if backbone else source_path, folders, tests,
-                            work / "probe", seed, layer)
+        return {**probe_scores(source if backbone else source_path, folders, tests,
+                               work / "probe", seed, layer), "layer": layer}
     if method == "classic svm":
         return classic_scores(folders, tests, work / "classic", seed)
     raise ValueError(f"unknown method {method!r}")

@@ -224,8 +224,11 @@ class TransferConfig:
     min_steps: int
     few_shot_files_per_class: int
     head_weight_decay: float
+    head_pooling: str
 
     def __post_init__(self):
+        _require(self.head_pooling in POOLINGS[1:], "head_pooling", self.head_pooling,
+                 " or ".join(POOLINGS[1:]))
         _require(self.transfer_learning_rate > 0, "transfer_learning_rate",
                  self.transfer_learning_rate, "> 0")
         _require(self.fine_tune_learning_rate > 0, "fine_tune_learning_rate",
@@ -315,7 +318,7 @@ PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 TASK_NAMES = ("single_label", "multi_label",
               "frame_detection")  # deep_audio.tasks: what a classifier is asked
 SCHEDULES = ("onecycle", "plateau")
-POOLINGS = ("flatten", "time_mean")
+POOLINGS = ("flatten", "time_mean", "time_max")
 # Settings added after model files were first written, with the values that reproduce
 # what those files compute: an older file lacks them and must not get today's defaults.
 _VALUES_BEFORE_SETTING_EXISTED = {"model": {"pooling": "flatten", "output_activation": True}}

@@ -37,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="NAME",
                         help="model name (saved as MODELS_DIR/NAME.skops) or a path")
     parser.add_argument("--layer", default=None,
-                        help="conv (last conv block pooled), conv_bands (pooled over time "
-                             f"only), linear1, linear2, ... (default {DEFAULT_LAYER}; with "
+                        help="conv (last conv block pooled), conv_bands (mean over time "
+                             "only), conv_bands_max (maximum over time), linear1, linear2, "
+                             f"... (default {DEFAULT_LAYER}; with "
                              "--backbone its published embedding: linear1 of PANNs, pooled "
                              "of a Hugging Face encoder)")
     parser.add_argument("--combine-classic", action="store_true",

@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write the matrix as CSV with a header")
     parser.add_argument("--layer", default=None,
-                        help="conv (last conv block pooled), conv_bands (pooled over time "
-                             f"only), linear1, linear2, ... (default {DEFAULT_LAYER}; with "
+                        help="conv (last conv block pooled), conv_bands (mean over time "
+                             "only), conv_bands_max (maximum over time), linear1, linear2, "
+                             f"... (default {DEFAULT_LAYER}; with "
                              "--backbone its published embedding: linear1 of PANNs, pooled "
                              "of a Hugging Face encoder)")
     _cli.add_config(parser, flags=("device", "precision"))

@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="INDEX.npz", help="build: the index file")
     parser.add_argument("--index", metavar="INDEX.npz", help="query: the index file")
     parser.add_argument("--layer", default=DEFAULT_LAYER,
-                        help="build: conv (last conv block pooled), conv_bands (pooled over time "
-                             "only), linear1, linear2, ...")
+                        help="build: conv (last conv block pooled), conv_bands (mean over time "
+                             "only), conv_bands_max (maximum over time), linear1, linear2, ...")
     parser.add_argument("-k", type=int, default=5, help="query: neighbours per file")
     _cli.add_config(parser, flags=("device", "precision"))
 

@@ -36,9 +36,10 @@ class SeedBackbone(Backbone):
         Output channels of each block; each block halves time and frequency (rounding
         down), leaving ``frames // 2**k`` frames and ``n_mels // 2**k`` bands.
     kernel_size : int
-    pooling : {"flatten", "time_mean"}
+    pooling : {"flatten", "time_mean", "time_max"}
         What a head sees: every value of the last block (the seed's; the size grows with
-        the segment length), or the mean over time per channel and band (``conv_bands``).
+        the segment length), or the mean (``conv_bands``) or maximum (``conv_bands_max``)
+        over time per channel and band.
     time_pooling : int, optional
         For frame-level outputs (:meth:`frames_from_features`): only the first
         ``time_pooling`` blocks halve time, the others halve frequency only, so frames
@@ -51,8 +52,9 @@ class SeedBackbone(Backbone):
         trained with the band axis beside them (the band is much of what tells pitch).
 
     Embeddings: ``conv`` (the last block averaged over time and frequency,
-    ``conv_channels[-1]`` values) and ``conv_bands`` (averaged over time only,
-    ``conv_channels[-1] * bands``, channel-major).
+    ``conv_channels[-1]`` values), ``conv_bands`` (averaged over time only,
+    ``conv_channels[-1] * bands``, channel-major) and ``conv_bands_max`` (the maximum over
+    time: a short sound in a long segment is not diluted by the silence around it).
 
     Shapes: ``(batch, segment_samples)`` in; :meth:`features` gives the normalised
     log-mel ``(batch, 1, frames, n_mels)``.
@@ -80,7 +82,7 @@ class SeedBackbone(Backbone):
         self.time_pooling = None if time_pooling is None else int(time_pooling)
         self.time_halvings = n_blocks if time_pooling is None else self.time_pooling
         self.frame_bands = bool(frame_bands)
-        self.default_layer = "conv_bands"
+        self.default_layer = "conv_bands_max" if pooling == "time_max" else "conv_bands"
         self.front_end = LogMel.from_config(front_end)
         self.frame_samples = self.front_end.hop_length * 2 ** self.time_halvings
         self.normalize = Normalize(front_end.n_mels)
@@ -192,10 +194,11 @@ class SeedBackbone(Backbone):
         """
         >>> from deep_audio.config import load_config
         >>> SeedBackbone.from_config(load_config(n_mels=32)).embedding_sizes()
-        {'conv': 128, 'conv_bands': 256}
+        {'conv': 128, 'conv_bands': 256, 'conv_bands_max': 256}
         """
         channels = self.conv_channels[-1]
-        return {"conv": channels, "conv_bands": channels * self.output_bands}
+        return {"conv": channels, "conv_bands": channels * self.output_bands,
+                "conv_bands_max": channels * self.output_bands}
 
     @property
     def head_input_size(self) -> int:
@@ -217,13 +220,18 @@ class SeedBackbone(Backbone):
             return maps.mean(dim=(2, 3))
         if layer == "conv_bands":
             return maps.mean(dim=2).flatten(1)
+        if layer == "conv_bands_max":
+            return maps.amax(dim=2).flatten(1)
         raise DeepAudioError(f"layer={layer!r} is not one of {', '.join(self.embedding_sizes())}")
 
     def head_input(self, features: torch.Tensor) -> torch.Tensor:
-        """``conv_bands``, or with ``pooling="flatten"`` every value of the last block."""
+        """``conv_bands`` (``conv_bands_max`` with ``pooling="time_max"``), or with
+        ``pooling="flatten"`` every value of the last block."""
         maps = self.feature_maps(features)
         if self.pooling == "time_mean":
             return maps.mean(dim=2).flatten(1)
+        if self.pooling == "time_max":
+            return maps.amax(dim=2).flatten(1)
         return maps.flatten(1)
 
     def check_segment(self, segment_samples: int) -> None:

@@ -76,7 +76,8 @@ class FileEmbedding:
 
 def embedding_layers(model: Classifier) -> dict[str, int]:
     """Layer names a model embeds with and their sizes, e.g. ``{"conv": 256,
-    "conv_bands": 2048, "linear1": 1024, "linear2": 256}`` for the seed network;
+    "conv_bands": 2048, "conv_bands_max": 2048, "linear1": 1024, "linear2": 256}`` for
+    the seed network;
     a model on a pretrained backbone has its backbone's (``conv`` and ``linear1`` of
     PANNs CNN14, ``pooled`` and ``mean`` of a Hugging Face encoder; see
     :mod:`deep_audio.models.backbones`)."""

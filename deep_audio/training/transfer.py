@@ -148,7 +148,8 @@ def transfer_model(source: Classifier, class_names: Sequence[str],
         new_head = source.head.with_new_output(len(class_names))
     else:
         if isinstance(backbone, SeedBackbone):
-            backbone, config = _pooled_seed_backbone(backbone, config)
+            backbone, config = _pooled_seed_backbone(backbone, config,
+                                                     config.transfer.head_pooling)
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, hidden_units=(), dropout=(), output_activation=False))
         new_head = Head(backbone.head_input_size, len(class_names))
@@ -186,16 +187,16 @@ def frame_transfer_model(source: Classifier, class_names: Sequence[str],
                       task.with_frame_seconds(backbone.frame_seconds))
 
 
-def _pooled_seed_backbone(backbone: SeedBackbone, config: Config
+def _pooled_seed_backbone(backbone: SeedBackbone, config: Config, pooling: str
                           ) -> tuple[SeedBackbone, Config]:
-    """The seed backbone with ``pooling="time_mean"`` (head input: ``conv_bands``), the
-    same weights, and ``config`` saying so."""
-    if backbone.pooling != "time_mean":
-        pooled = SeedBackbone.from_settings({**backbone.settings(), "pooling": "time_mean"})
+    """The seed backbone with ``pooling`` (``time_max``: head input ``conv_bands_max``;
+    ``time_mean``: ``conv_bands``), the same weights, and ``config`` saying so."""
+    if backbone.pooling != pooling:
+        pooled = SeedBackbone.from_settings({**backbone.settings(), "pooling": pooling})
         pooled.load_state_dict(backbone.state_dict())
         backbone = pooled.to(next(backbone.buffers()).device)
     return backbone, dataclasses.replace(config, model=dataclasses.replace(
-        config.model, pooling="time_mean"))
+        config.model, pooling=pooling))
 
 
 class StandardizedLinear(nn.Module):

@@ -119,3 +119,25 @@ def test_pickled_objects_in_a_model_file_are_not_executed(tmp_path):
 ])
 def test_model_names_and_paths(name, expected):
     assert resolve_model_path(name, "models").as_posix() == expected
+
+
+def test_time_max_pooling_is_not_diluted_by_silence_around_a_short_sound(tmp_path):
+    """``conv_bands_max`` of a click is the same in a short and a long segment of
+    silence; ``conv_bands`` (the mean) shrinks with the silence around it."""
+    config = small_config(pooling="time_max")
+    model = Classifier.seed(config, ["a", "b"]).eval()
+    backbone = model.backbone
+    assert backbone.default_layer == "conv_bands_max"
+    rate = config.front_end.sample_rate
+    click = torch.zeros(1, rate)
+    click[0, rate // 2:rate // 2 + 80] = torch.randn(80, generator=torch.Generator().manual_seed(0))
+    longer = torch.cat([click, torch.zeros(1, 3 * rate)], dim=1)
+    with torch.no_grad():
+        short_max, long_max = (backbone.embed(x, "conv_bands_max") for x in (click, longer))
+        short_mean, long_mean = (backbone.embed(x, "conv_bands") for x in (click, longer))
+        torch.testing.assert_close(long_max, short_max, atol=1e-4, rtol=1e-4)
+        assert not torch.allclose(long_mean, short_mean, atol=1e-2)
+        torch.testing.assert_close(model(click), model.head(short_max))
+    loaded = load_model(save_model(tmp_path / "max.pt", model))
+    assert loaded.backbone.pooling == "time_max"
+    torch.testing.assert_close(loaded(click), model(click))

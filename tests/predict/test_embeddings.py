@@ -49,7 +49,7 @@ def test_files(dataset):
 def test_layers_have_the_documented_sizes(model, dataset):
     # small_config: conv_channels [4, 8] (two poolings of 32 mel bands), hidden_units [32]
     assert embedding_layers(model) == {"conv": 8, "conv_bands": 8 * 32 // 4,
-                                       "linear1": 32}
+                                       "conv_bands_max": 8 * 32 // 4, "linear1": 32}
     path = sorted(dataset["test"][0].iterdir())[0]
     (prediction,) = classify_files([path], model)
     for layer, size in embedding_layers(model).items():
@@ -65,6 +65,7 @@ def test_seed_network_sizes():
                                               hidden_units=[1024, 256], dropout=[0.75, 0.5],
                                               n_mels=64, segment_seconds=1.0), CLASSES)
     assert embedding_layers(classifier) == {"conv": 256, "conv_bands": 256 * 64 // 16,
+                                            "conv_bands_max": 256 * 64 // 16,
                                             "linear1": 1024, "linear2": 256}
     segments = np.zeros((3, classifier.segment_samples), np.float32)
     assert embed_segments(classifier, segments, layer="linear2").shape == (3, 256)
@@ -114,7 +115,8 @@ def test_conv_bands_averaged_over_bands_is_conv(model, test_files):
 
 def test_unknown_layer_lists_the_valid_ones(model, test_files):
     with pytest.raises(DeepAudioError, match=r"'linear2' is not one of conv \(8 values\), "
-                                             r"conv_bands \(64 values\), linear1 \(32 values\)"):
+                                             r"conv_bands \(64 values\), conv_bands_max "
+                                             r"\(64 values\), linear1 \(32 values\)"):
         embed_file(test_files[0], model, layer="linear2")
 
 

@@ -105,19 +105,25 @@ def test_unknown_strategy_lists_the_known_ones():
         frozen_layers_for(7, 4)
 
 
-def test_strategy_0_puts_a_linear_head_on_conv_bands_of_a_flattening_source(tmp_path):
+@pytest.mark.parametrize("pooling, layer", [("time_max", "conv_bands_max"),
+                                            ("time_mean", "conv_bands")])
+def test_strategy_0_puts_a_linear_head_on_conv_bands_of_a_flattening_source(
+        tmp_path, pooling, layer):
     """A seed network that flattens its last block for its own head gets a new linear head
-    on ``conv_bands`` (the same conv weights, averaged over time), frozen below it."""
+    on ``conv_bands_max`` or ``conv_bands`` (``transfer.head_pooling``: the same conv
+    weights, pooled over time), frozen below it."""
     from deep_audio.models import Classifier
     from deep_audio.training.transfer import transfer_model
 
-    source = Classifier.seed(small_config(pooling="flatten", hidden_units=[16, 8],
-                                          dropout=[0.1, 0.1]), ["a", "b", "c"]).eval()
+    settings = small_config(pooling="flatten", hidden_units=[16, 8], dropout=[0.1, 0.1],
+                            head_pooling=pooling)
+    source = Classifier.seed(settings, ["a", "b", "c"]).eval()
     model = transfer_model(source, ["x", "y"], layers_frozen=source.n_blocks).eval()
-    size = source.backbone.embedding_sizes()["conv_bands"]
+    size = source.backbone.embedding_sizes()[layer]
     assert source.backbone.head_input_size != size  # the source's head saw every value
     assert model.head.hidden_units == () and model.head.in_features == size
-    assert model.config.model.pooling == "time_mean" and model.config.model.hidden_units == ()
+    assert model.config.model.pooling == pooling and model.config.model.hidden_units == ()
+    assert model.backbone.default_layer == layer
     assert not any(p.requires_grad for p in model.backbone.parameters())
     assert all(p.requires_grad for p in model.head.parameters())
     for key, value in source.backbone.state_dict().items():
@@ -125,7 +131,7 @@ def test_strategy_0_puts_a_linear_head_on_conv_bands_of_a_flattening_source(tmp_
     waveform = torch.randn(3, model.segment_samples)
     with torch.no_grad():
         model.head.output.weight.normal_()
-        expected = model.head(source.backbone.embed(waveform, "conv_bands"))
+        expected = model.head(source.backbone.embed(waveform, layer))
         torch.testing.assert_close(model(waveform), expected)
         save_model(tmp_path / "new.pt", model)
         torch.testing.assert_close(load_model(tmp_path / "new.pt")(waveform), expected)
