@@ -126,6 +126,8 @@ class TrainingConfig:
     validation_fraction: float
     validation_fold: str | None
     class_weighting: bool
+    mean_teacher_weight: float
+    mean_teacher_decay: float
     seed: int
     device: str
     precision: str
@@ -153,6 +155,10 @@ class TrainingConfig:
         _require(self.precision in PRECISIONS, "precision", self.precision,
                  f"one of {', '.join(PRECISIONS)}")
         _require(self.num_workers >= -1, "num_workers", self.num_workers, ">= 0, or -1 (auto)")
+        _require(self.mean_teacher_weight >= 0, "mean_teacher_weight",
+                 self.mean_teacher_weight, ">= 0")
+        _require(0 < self.mean_teacher_decay < 1, "mean_teacher_decay",
+                 self.mean_teacher_decay, "in (0, 1)")
         _require(self.cpu_threads >= 0, "cpu_threads", self.cpu_threads, ">= 0 (0 = auto)")
 
 

@@ -136,6 +136,13 @@ def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str) -> No
                            help=f"name of the manifest's {role} column")
 
 
+def add_unlabelled(parser: argparse.ArgumentParser) -> None:
+    """``--unlabelled``: folders of clips without labels (a frame detector's mean teacher)."""
+    parser.add_argument("--unlabelled", nargs="+", default=(), metavar="FOLDER",
+                        help="clips without labels that train a frame detector through a "
+                             "mean teacher (with a manifest of onsets and offsets)")
+
+
 def add_task(parser: argparse.ArgumentParser) -> None:
     """``--task`` (the ``training.task`` setting) and its shortcut ``--multi-label``."""
     group = parser.add_argument_group("task")

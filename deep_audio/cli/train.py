@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model name or path; a bare name is written to models/NAME.pt")
     output.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from OUTPUT.checkpoint.pt")
+    _cli.add_unlabelled(parser)
     _cli.add_task(parser)
     folds = parser.add_argument_group("folds (need a manifest with a fold column)")
     folds.add_argument("--cross-validate", action="store_true",
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"summary: {scores.summary_path}")
         return 0
     result = train_model(args.input, args.output, manifest=manifest, config=config,
-                         progress=not args.quiet, resume=args.resume, **overrides)
+                         progress=not args.quiet, resume=args.resume,
+                         unlabelled=args.unlabelled, **overrides)
     if not _cli.is_main_process():
         return 0
     print(f"model: {result.model_path}")

@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     freezing.add_argument("--layers-frozen", type=int, metavar="N",
                           help="freeze exactly the first N layers (conv / backbone blocks "
                                "first)")
+    _cli.add_unlabelled(parser)
     _cli.add_task(parser)
     _cli.add_config(parser, flags=("epochs", "batch_size", "device", "precision", "seed",
                                    "num_workers", "segment_seconds", "segment_hop_seconds"))
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     result = transfer_learning(source, args.input, args.strategy, output=args.output,
                                layers_frozen=args.layers_frozen, manifest=manifest,
                                config=config, progress=not args.quiet,
-                               backbone=args.backbone, **_cli.overrides_from_args(args))
+                               backbone=args.backbone, unlabelled=args.unlabelled,
+                               **_cli.overrides_from_args(args))
     if not _cli.is_main_process():
         return 0
     print(f"model: {result.model_path} (from {source})")

@@ -27,6 +27,7 @@ from deep_audio.training.distributed import (
     all_reduce_sum,
     broadcast_buffers,
 )
+from deep_audio.training.mean_teacher import MeanTeacher
 from deep_audio.training.state import TrainingState
 
 logger = logging.getLogger(__name__)
@@ -55,20 +56,30 @@ class TrainingStep(nn.Module):
     target is as given or, mixed, ``(batch, n_classes)``. A frame model's logits and
     targets are ``(batch, frames + 1, n_classes)``: frames, then the clip
     (``Classifier.training_logits``).
+
+    With a ``teacher`` (:class:`~deep_audio.training.mean_teacher.MeanTeacher`) it also
+    returns the teacher's logits for the same (augmented) features, a third element.
     """
 
-    def __init__(self, model: nn.Module, augment: Augmentation | None = None):
+    def __init__(self, model: nn.Module, augment: Augmentation | None = None,
+                 teacher: MeanTeacher | None = None):
         super().__init__()
         self.model = model
         self.augment = augment
+        self.teacher = teacher
 
-    def forward(self, waveform: torch.Tensor, target: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.augment is None:
-            return self.model.training_logits(self.model.features(waveform)), target
-        features = self.augment.spectrogram(self.model.features(self.augment.waveform(waveform)))
-        features, target = self.augment.mixup(features, target, len(self.model.class_names))
-        return self.model.training_logits(features), target
+            features = self.model.features(waveform)
+        else:
+            features = self.augment.spectrogram(
+                self.model.features(self.augment.waveform(waveform)))
+            features, target = self.augment.mixup(features, target,
+                                                  len(self.model.class_names))
+        logits = self.model.training_logits(features)
+        if self.teacher is None:
+            return logits, target
+        return logits, target, self.teacher.logits(features)
 
 
 @dataclass
@@ -81,6 +92,7 @@ class Optimisation:
     loss_fn: nn.Module
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
+    mean_teacher: MeanTeacher | None = None
 
 
 def train_one_epoch(step: nn.Module, loader: DataLoader, optimisation: Optimisation, task: Task,
@@ -101,14 +113,19 @@ def train_one_epoch(step: nn.Module, loader: DataLoader, optimisation: Optimisat
         waveform = waveform.to(device, non_blocking=True)
         target = target.to(device, non_blocking=True)
         with autocast(device, optimisation.amp_dtype):
-            logits, loss_target = step(waveform, target)
+            logits, loss_target, *teacher_logits = step(waveform, target)
         loss = optimisation.loss_fn(logits.float(), loss_target)
+        teacher = optimisation.mean_teacher
+        if teacher is not None:
+            loss = loss + teacher.consistency(logits, teacher_logits[0])
         optimisation.optimizer.zero_grad(set_to_none=True)
         optimisation.scaler.scale(loss).backward()
         optimisation.scaler.step(optimisation.optimizer)
         optimisation.scaler.update()
         if optimisation.scheduler is not None:
             optimisation.scheduler.step()
+        if teacher is not None:
+            teacher.update(_unwrapped(step).model)
         # Kept on the device: no host synchronisation per step on a GPU.
         loss_sum += loss.detach().double() * len(target)
         seen += len(target)
@@ -270,12 +287,16 @@ class Callback:
 def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoader,
         config: TrainingConfig, *, callbacks: Sequence[Callback] = (),
         augment: Augmentation | None = None, loss_weights: torch.Tensor | None = None,
-        distributed: Distributed = Distributed(), progress: bool = True) -> FitResult:
+        mean_teacher: bool = False, distributed: Distributed = Distributed(),
+        progress: bool = True) -> FitResult:
     """Train ``model`` (on its device) with AdamW and the schedule of :func:`make_scheduler`,
     keeping the best epoch by the task's validation metric (ties to the lower loss).
 
     Only parameters with ``requires_grad`` train; ``augment`` works in training steps
-    only (see :class:`TrainingStep`); ``loss_weights`` go to the task's loss. Everything
+    only (see :class:`TrainingStep`); ``loss_weights`` go to the task's loss;
+    ``mean_teacher`` adds the consistency loss of a
+    :class:`~deep_audio.training.mean_teacher.MeanTeacher` (``config.mean_teacher_weight``
+    and ``mean_teacher_decay``, ramped up over the warm-up steps). Everything
     else a run does (history, saving, checkpoints, early stopping) is a callback. When
     training ends ``model`` holds the best epoch's weights.
 
@@ -295,12 +316,17 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     task: Task = model.task
     loss_fn = task.loss(None if loss_weights is None else loss_weights.to(device))
+    teacher = None
+    if mean_teacher:
+        teacher = MeanTeacher(model, weight=config.mean_teacher_weight,
+                              decay=config.mean_teacher_decay, rampup_steps=round(
+                                  config.warmup_fraction * config.epochs * len(train_loader)))
     optimisation = Optimisation(optimizer, scheduler if per_step else None, loss_fn, scaler,
-                                amp_dtype)
+                                amp_dtype, teacher)
     state = TrainingState(model, optimizer, scheduler, scaler, train_loader=train_loader,
                           device=device, key=f"val_{task.metric}")
     _log_start(model, train_loader, validation_loader, amp_dtype, distributed)
-    step = _wrapped_step(model, augment, config, distributed, device)
+    step = _wrapped_step(model, augment, config, distributed, device, teacher)
     for callback in callbacks:
         callback.on_fit_start(state)
     stopped_early = False
@@ -336,16 +362,24 @@ def fit(model: nn.Module, train_loader: DataLoader, validation_loader: DataLoade
 
 
 def _wrapped_step(model: nn.Module, augment: Augmentation | None, config: TrainingConfig,
-                  distributed: Distributed, device: torch.device) -> nn.Module:
+                  distributed: Distributed, device: torch.device,
+                  teacher: MeanTeacher | None = None) -> nn.Module:
     """The training step, on the device, under DDP and ``torch.compile`` as configured."""
     if augment is not None:
         augment.to(device)
-    step: nn.Module = TrainingStep(model, augment)
+    step: nn.Module = TrainingStep(model, augment, teacher)
     if distributed.enabled:
         step = nn.parallel.DistributedDataParallel(
             step, device_ids=[device.index] if device.type == "cuda" else None)
     if config.compile_model:
         step = torch.compile(step)
+    return step
+
+
+def _unwrapped(step: nn.Module) -> TrainingStep:
+    """The :class:`TrainingStep` inside DistributedDataParallel or ``torch.compile``."""
+    while not isinstance(step, TrainingStep):
+        step = getattr(step, "module", None) or step._orig_mod
     return step
 
 

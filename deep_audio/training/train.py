@@ -29,7 +29,7 @@ from deep_audio.data.manifest import Manifest, read_manifest
 from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
 from deep_audio.features import band_statistics
-from deep_audio.io.audio import printable
+from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.io.model_files import resolve_model_path
 from deep_audio.models import Classifier
 from deep_audio.models.seed import frame_task
@@ -82,9 +82,12 @@ class PreparedData:
 
 def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, task: Task, *,
                  distributed: Distributed = Distributed(),
-                 manifest: Manifest | None = None) -> PreparedData:
+                 manifest: Manifest | None = None,
+                 unlabelled: Sequence[str | os.PathLike] = ()) -> PreparedData:
     """Find, decode, split (stratified, by file) and segment the class folders, or the
-    clips of ``manifest``.
+    clips of ``manifest``; the audio files of the ``unlabelled`` folders join the
+    training set with unknown (NaN) targets (a frame task only: they train through the
+    mean teacher, :mod:`deep_audio.training.mean_teacher`).
 
     Unusable files are skipped and listed in ``skipped_files``; a class left with no
     usable file is an error. With ``config.training.cache_dir`` the decoded audio is
@@ -96,6 +99,7 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     training = config.training
     if training.validation_fold is not None:  # checked before any decoding
         _check_validation_fold(manifest, training.validation_fold)
+    unlabelled_files = _unlabelled_files(unlabelled, task)
     if manifest is None:
         class_names, files = class_folders(folders)
     else:  # a file's "label" indexes its clip until the targets are built below
@@ -112,6 +116,8 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
         barrier()
     decoded = decode_files(files, sample_rate=config.front_end.sample_rate,
                            min_seconds=config.segments.min_file_seconds, cache=cache)
+    extra = decode_files(unlabelled_files, sample_rate=config.front_end.sample_rate,
+                         min_seconds=config.segments.min_file_seconds, cache=cache)
     events = None
     if manifest is None:
         labels = [item.label for item in decoded.files]
@@ -140,30 +146,53 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     hop_samples = seconds_to_samples(config.segments.segment_hop_seconds,
                                      config.front_end.sample_rate)
 
-    def subset(indices: list[int]) -> SegmentDataset:
-        return SegmentDataset([decoded.waveforms[i] for i in indices],
-                              [labels[i] for i in indices],
+    def subset(indices: list[int], n_unlabelled: int = 0) -> SegmentDataset:
+        unknown = np.full(len(class_names), np.nan, dtype=np.float32)
+        return SegmentDataset([decoded.waveforms[i] for i in indices]
+                              + extra.waveforms[:n_unlabelled],
+                              [labels[i] for i in indices] + [unknown] * n_unlabelled,
                               segment_samples=segment_samples, hop_samples=hop_samples,
-                              events=None if events is None else [events[i] for i in indices],
+                              events=None if events is None
+                              else [events[i] for i in indices] + [[]] * n_unlabelled,
                               sample_rate=config.front_end.sample_rate,
                               event_overlap_fraction=config.segments.event_overlap_fraction,
                               frame_seconds=getattr(task, "frame_seconds", None))
 
-    train_set, validation_set = subset(train_index), subset(validation_index)
+    train_set = subset(train_index, len(extra.waveforms))
+    validation_set = subset(validation_index)
     inputs = ({"folders": [str(f) for f in folders]} if manifest is None
               else {"manifest": str(manifest.path)})
+    if unlabelled:
+        inputs["unlabelled"] = [str(f) for f in unlabelled]
+    skipped = decoded.skipped + extra.skipped
     summary = {"class_names": class_names, **inputs,
                "train_files": len(train_index), "validation_files": len(validation_index),
+               "unlabelled_files": len(extra.waveforms),
                "train_segments": len(train_set), "validation_segments": len(validation_set),
-               "skipped_files": [[str(p), reason] for p, reason in decoded.skipped]}
-    return PreparedData(class_names, train_set, validation_set, summary, decoded.skipped)
+               "skipped_files": [[str(p), reason] for p, reason in skipped]}
+    return PreparedData(class_names, train_set, validation_set, summary, skipped)
+
+
+def _unlabelled_files(folders: Sequence[str | os.PathLike], task: Task) -> list[LabelledFile]:
+    """The audio files of the unlabelled folders (none: an empty list)."""
+    if not folders:
+        return []
+    if not isinstance(task, FrameDetection):
+        raise DeepAudioError(f"unlabelled clips train a frame detector only (mean teacher; "
+                             f"a manifest with onsets and offsets), not a {task.name} model")
+    files = [LabelledFile(path, -1) for folder in folders for path in list_audio_files(folder)]
+    if not files:
+        raise DeepAudioError("no audio files in the unlabelled folder(s) "
+                             + ", ".join(f"'{printable(f)}'" for f in folders))
+    return files
 
 
 def train_model(folders: Sequence[str | os.PathLike] | None = None,
                 output: str | os.PathLike | None = None, *,
                 manifest: str | os.PathLike | Manifest | None = None,
                 audio_root: str | os.PathLike | None = None, config: Config | None = None,
-                progress: bool = True, resume: bool = False, **overrides: Any
+                progress: bool = True, resume: bool = False,
+                unlabelled: Sequence[str | os.PathLike] = (), **overrides: Any
                 ) -> TrainingResult:
     """Train the CNN on class folders or a manifest and write the best model to ``output``.
 
@@ -189,6 +218,9 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
     resume : bool
         Continue an interrupted run from ``<output>.checkpoint.pt`` (written after every
         epoch, removed when training ends).
+    unlabelled : sequence of paths
+        Folders of clips without labels for a frame detector: they train through a mean
+        teacher (:mod:`deep_audio.training.mean_teacher`; ``mean_teacher_weight``).
     **overrides
         Any setting by name, e.g. ``epochs=20, device="cpu", segment_seconds=1.0``.
 
@@ -211,7 +243,8 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
     manifest = None if manifest is None else load_manifest(manifest, audio_root)
     task = task_for(config, manifest)
     with training_session(config.training) as (device, distributed):
-        data = prepare_data(folders, config, task, distributed=distributed, manifest=manifest)
+        data = prepare_data(folders, config, task, distributed=distributed, manifest=manifest,
+                            unlabelled=unlabelled)
         model = Classifier.seed(config, data.class_names, task).to(device)
         model.backbone.normalize.set_statistics(*band_statistics(
             model.backbone.front_end,
@@ -294,9 +327,12 @@ def run_training(model: Classifier, data: PreparedData, output: str | os.PathLik
         weights = torch.tensor(model.task.loss_weights(data.train_set.segment_labels(),
                                                        len(data.class_names)),
                                dtype=torch.float32)
+    mean_teacher = data.summary.get("unlabelled_files", 0) > 0
+    if mean_teacher and training.mean_teacher_weight == 0:
+        raise ConfigError("unlabelled clips need the mean teacher: mean_teacher_weight is 0")
     result = fit(model, train_loader, validation_loader, training, callbacks=callbacks,
                  augment=_augmentation(config, model), loss_weights=weights,
-                 distributed=distributed, progress=progress)
+                 mean_teacher=mean_teacher, distributed=distributed, progress=progress)
     if distributed.is_main:
         if data.skipped_files:
             logger.warning("%d file(s) skipped:\n%s", len(data.skipped_files),

@@ -351,7 +351,9 @@ def transfer_learning(model: str | os.PathLike | None,
                       manifest: str | os.PathLike | Manifest | None = None,
                       audio_root: str | os.PathLike | None = None,
                       config: Config | None = None, progress: bool = True,
-                      backbone: str | None = None, **overrides: Any) -> TrainingResult:
+                      backbone: str | None = None,
+                      unlabelled: Sequence[str | os.PathLike] = (),
+                      **overrides: Any) -> TrainingResult:
     """Train a new classifier for ``folders`` (or ``manifest``) on top of the trained
     model file ``model``.
 
@@ -379,6 +381,9 @@ def transfer_learning(model: str | os.PathLike | None,
     backbone : str, optional
         ``seed_cnn`` (default: ``model`` is a deep_audio model file), ``panns_cnn14``,
         ``panns_cnn14_16k`` or ``hf`` (see :mod:`deep_audio.models.backbones`).
+    unlabelled : sequence of paths
+        Folders of clips without labels for a frame detector (mean teacher), as in
+        :func:`~deep_audio.training.train_model`.
     **overrides
         Single settings by name. Naming a setting that decides the features (see the
         module docstring) with a value other than the source's is an error.
@@ -427,7 +432,8 @@ def transfer_learning(model: str | os.PathLike | None,
     transfer = config.transfer
 
     with training_session(config.training) as (device, distributed):  # DDP under torchrun
-        data = prepare_data(folders, config, task, distributed=distributed, manifest=manifest)
+        data = prepare_data(folders, config, task, distributed=distributed, manifest=manifest,
+                            unlabelled=unlabelled)
         few_shot = _files_per_class(data) < transfer.few_shot_files_per_class
         if few_shot:
             data = train_on_every_file(data, config)
@@ -501,7 +507,7 @@ def _files_per_class(data: PreparedData) -> int:
     labels = [label for dataset in sets for label in dataset.labels]
     n_classes = len(data.class_names)
     if labels and np.ndim(labels[0]) == 1:  # multi-label: files holding each class
-        counts = np.asarray(labels).sum(axis=0)
+        counts = np.nansum(np.asarray(labels, dtype=np.float64), axis=0)  # NaN: unlabelled
     else:
         counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
     return int(counts.min())

@@ -1,0 +1,104 @@
+"""Mean teacher: the moving-average teacher, the ramped consistency loss, unlabelled
+clips that train a frame detector through it, and the refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from deep_audio.errors import DeepAudioError
+from deep_audio.io.model_files import load_model
+from deep_audio.models import Classifier
+from deep_audio.tasks import make_task
+from deep_audio.training.loop import Optimisation, TrainingStep, train_one_epoch
+from deep_audio.training.mean_teacher import MeanTeacher
+from deep_audio.training.train import train_model
+from tests.conftest import small_config, write_class_folders
+from tests.events.test_frame_detection import RATE, event_clip, events_root, frame_config
+
+__all__ = ["events_root"]  # the module-scoped fixture, shared with the frame tests
+
+
+def frame_model():
+    return Classifier.seed(frame_config(conv_channels=[4, 8]), ["low", "high"],
+                           make_task("frame_detection"))
+
+
+def test_teacher_follows_the_student_by_its_moving_average():
+    student = frame_model()
+    teacher = MeanTeacher(student, weight=2.0, decay=0.9, rampup_steps=10)
+    assert not any(p.requires_grad for p in teacher.teacher.parameters())
+    start = [p.detach().clone() for p in teacher.teacher.parameters()]
+    with torch.no_grad():
+        for parameter in student.parameters():
+            parameter.add_(1.0)
+    for _ in range(30):
+        teacher.update(student)
+    for before, after, target in zip(start, teacher.teacher.parameters(), student.parameters()):
+        moved = (after - before).abs().mean() / (target - before).abs().mean()
+        assert 0.9 < moved <= 1.0  # most of the way, never past the student
+    assert teacher.current_weight() == pytest.approx(2.0)  # ramped up after 10 steps
+    fresh = MeanTeacher(student, weight=2.0, decay=0.9, rampup_steps=10)
+    assert fresh.current_weight() == pytest.approx(2.0 * np.exp(-5.0))
+
+
+def test_unlabelled_segments_train_only_through_the_consistency_loss():
+    model = frame_model()
+    teacher = MeanTeacher(model, weight=1.0, decay=0.99, rampup_steps=1)
+    with torch.no_grad():  # a teacher that disagrees with the student
+        teacher.teacher.head.output.bias.add_(3.0)
+    n_frames = model(torch.zeros(1, model.segment_samples)).shape[1]
+    unknown = torch.full((8, n_frames + 1, 2), float("nan"))  # no label anywhere
+    data = TensorDataset(0.1 * torch.randn(8, model.segment_samples), unknown)
+    before = model.head.output.bias.detach().clone()
+    optimisation = Optimisation(torch.optim.SGD(model.parameters(), lr=1.0), None,
+                                model.task.loss(), torch.amp.GradScaler("cpu", enabled=False),
+                                None, teacher)
+    result = train_one_epoch(TrainingStep(model, None, teacher), DataLoader(data, batch_size=4),
+                             optimisation, model.task, device=torch.device("cpu"),
+                             progress=False)
+    assert np.isfinite(result["loss"]) and result["loss"] > 0
+    assert (model.head.output.bias > before).all()  # pulled towards the teacher's posteriors
+    assert teacher.steps == 2
+
+
+def unlabelled_folder(root, n=8):
+    rng = np.random.default_rng(3)
+    root.mkdir()
+    for i in range(n):
+        name = ["low", "high"][i % 2]
+        soundfile.write(root / f"u{i}.wav",
+                        event_clip([(float(rng.uniform(0.1, 1.6)), name)], 2.0, rng), RATE)
+    return root
+
+
+def test_a_detector_trains_with_unlabelled_clips(events_root, tmp_path):
+    folder = unlabelled_folder(tmp_path / "unlabelled")
+    result = train_model(manifest=events_root / "events.csv", output=tmp_path / "mt",
+                         unlabelled=[folder], progress=False,
+                         config=frame_config(epochs=3, min_epochs=3, conv_channels=[4, 8]))
+    model = load_model(result.model_path)
+    assert model.metadata["unlabelled_files"] == 8
+    assert model.metadata["unlabelled"] == [str(folder)]
+    assert model.metadata["train_segments"] == model.metadata["train_files"] + 8  # 2 s clips
+    assert not any("teacher" in key for key in model.state_dict())  # the student only
+
+
+def test_unlabelled_clips_are_refused_where_no_mean_teacher_applies(tmp_path, events_root):
+    folder = unlabelled_folder(tmp_path / "unlabelled", n=2)
+    classes = write_class_folders(tmp_path / "clips", files_per_class=3)
+    with pytest.raises(DeepAudioError, match="frame detector only"):
+        train_model(classes, tmp_path / "x", unlabelled=[folder], progress=False,
+                    config=small_config(epochs=1))
+    with pytest.raises(DeepAudioError, match="mean_teacher_weight is 0"):
+        train_model(manifest=events_root / "events.csv", output=tmp_path / "y",
+                    unlabelled=[folder], progress=False,
+                    config=frame_config(epochs=1, mean_teacher_weight=0.0))
+    with pytest.raises(DeepAudioError, match="no audio files"):
+        (tmp_path / "empty").mkdir()
+        train_model(manifest=events_root / "events.csv", output=tmp_path / "z",
+                    unlabelled=[tmp_path / "empty"], progress=False,
+                    config=frame_config(epochs=1))
