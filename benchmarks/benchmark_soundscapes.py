@@ -80,7 +80,8 @@ FRAME_KINDS = ("frame", "crnn", *TRANSFER_KINDS)
 
 def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 64,
             settings: dict | None = None, tag: str = "",
-            source: str = "models/pretrained_general.pt", strategy: int = 0) -> dict:
+            source: str = "models/pretrained_general.pt", strategy: int = 0,
+            unlabelled: list[str] | None = None) -> dict:
     manifests = {"tagger": data / "meta/train_weak.csv",
                  "detector": data / "meta/train_strong.csv",
                  "frame": data / "meta/train_strong.csv",
@@ -106,14 +107,15 @@ def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 6
         result = transfer_learning(source, manifest=read_manifest(manifests[kind],
                                                                   audio_root=data),
                                    strategy=strategy, output=model_path, config=config,
-                                   progress=False)
+                                   progress=False, unlabelled=unlabelled or ())
         seconds, best_epoch = time.perf_counter() - started, result.best_epoch
         validation = result.metrics
     else:
         started = time.perf_counter()
         result = train_model(manifest=read_manifest(manifests[kind], audio_root=data),
                              output=model_path, config=config, progress=False,
-                             resume=True)  # a killed run goes on from its last epoch
+                             resume=True,  # a killed run goes on from its last epoch
+                             unlabelled=unlabelled or ())
         seconds, best_epoch = time.perf_counter() - started, result.best_epoch
         validation = result.metrics
     test = read_manifest(data / "meta/test_weak.csv", audio_root=data)
@@ -133,6 +135,7 @@ def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 6
     else:
         scores = evaluate_manifest(model, test).scores
     figures = {"kind": kind + tag, "seed": seed, "settings": settings or {},
+               "unlabelled": unlabelled or [],
                "training_seconds": seconds,
                "best_epoch": best_epoch, "test_map": scores["map"],
                "test_macro_f1": scores["macro_f1"],
@@ -186,6 +189,10 @@ def main() -> None:
                         help="the network the transfer_* kinds start from")
     parser.add_argument("--strategy", type=int, default=0, choices=[0, 1, 2],
                         help="transfer strategy of the transfer_* kinds")
+    parser.add_argument("--unlabelled", nargs="+", default=None, metavar="FOLDER",
+                        help="clips without labels for the frame kinds (mean teacher), e.g. "
+                             "the unlabelled/fold1-3 folders of make_soundscapes.py "
+                             "--unlabelled-per-fold")
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
                         help="settings for every model, e.g. mixup_alpha=0.2 (YAML values)")
     parser.add_argument("--tag", default="",
@@ -210,7 +217,7 @@ def main() -> None:
             if not path.is_file():
                 figures = run_one(kind, seed, data, work, crnn_units=args.crnn_units,
                                   settings=settings, tag=args.tag, source=args.source,
-                                  strategy=args.strategy)
+                                  strategy=args.strategy, unlabelled=args.unlabelled)
                 path.write_text(json.dumps(figures, indent=1))
             rows.append(json.loads(path.read_text()))
             print(json.dumps(rows[-1]), flush=True)

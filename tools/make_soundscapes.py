@@ -18,6 +18,11 @@ program on PATH, or the soxbindings module):
     python tools/make_soundscapes.py --sonic-pi src/sonic-pi-samples \\
         --tuxpaint src/tuxpaint-stamps-default
 
+``--unlabelled-per-fold N`` adds N more clips per training fold (``--unlabelled-folds``,
+default every fold but the last two: neither the test fold nor the one a run validates
+on) under ``unlabelled/``, mixed the same way from other draws and written without
+annotations: the unlabelled set of a mean-teacher run (docs/frame_detection.md).
+
 Deterministic: every random choice comes from ``--seed`` (sorted listings, one generator
 per clip), and scaper only mixes what is chosen here. Each run replaces ``--out``.
 """
@@ -108,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar=("MIN", "MAX"), help="event loudness over the background")
     parser.add_argument("--sample-rate", type=int, default=16_000, help="Hz")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unlabelled-per-fold", type=int, default=0,
+                        help="clips per fold written to unlabelled/, without annotations")
+    parser.add_argument("--unlabelled-folds", type=int, nargs="+", default=None,
+                        help="folds of the unlabelled clips (default: all but the last two)")
     return parser
 
 
@@ -125,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         write_sources(sources, Path(work), args.folds)
         clips = make_clips(sources, Path(work), args)
         long = make_long_recordings(sources, Path(work), args)
+        unlabelled = make_unlabelled_clips(sources, Path(work), args)
     write_manifests(clips, long, args)
     write_source_txt(sources, clips, long, args)
-    logger.info("wrote %d clips and %d long recordings to %s", len(clips), len(long),
-                args.out)
+    logger.info("wrote %d clips, %d long recordings and %d unlabelled clips to %s",
+                len(clips), len(long), unlabelled, args.out)
     return 0
 
 
@@ -347,14 +357,7 @@ def make_clips(sources: list[Source], work: Path, args) -> list[Clip]:
         folder.mkdir(parents=True)
         for index in range(args.clips_per_fold):
             seed = args.seed * 1_000_003 + fold * 100_000 + index
-            rng = np.random.default_rng(seed)
-            n_events = int(rng.integers(1, min(3, len(pool)) + 1))
-            placed = _place_events(rng, pool, n_events, args.clip_seconds,
-                                   max_event_seconds=args.max_event_seconds,
-                                   distinct_labels=True)
-            background = backgrounds[int(rng.integers(len(backgrounds)))]
-            audio, events = _mix(work, fold, args.clip_seconds, placed, background, rng,
-                                 args, seed)
+            audio, events, background = _clip(work, fold, pool, backgrounds, args, seed)
             name = f"fold{fold}_{index:04d}"
             soundfile.write(folder / f"{name}.flac", audio, args.sample_rate,
                             subtype="PCM_16")
@@ -364,6 +367,36 @@ def make_clips(sources: list[Source], work: Path, args) -> list[Clip]:
         logger.info("fold %d: %d clips, classes %s, %d backgrounds", fold,
                     args.clips_per_fold, sorted(pool), len(backgrounds))
     return clips
+
+
+def _clip(work: Path, fold: int, pool, backgrounds: list[Source], args, seed: int
+          ) -> tuple[np.ndarray, list[Event], Source]:
+    """One clip of 1-3 events of distinct classes over a background, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    n_events = int(rng.integers(1, min(3, len(pool)) + 1))
+    placed = _place_events(rng, pool, n_events, args.clip_seconds,
+                           max_event_seconds=args.max_event_seconds, distinct_labels=True)
+    background = backgrounds[int(rng.integers(len(backgrounds)))]
+    audio, events = _mix(work, fold, args.clip_seconds, placed, background, rng, args, seed)
+    return audio, events, background
+
+
+def make_unlabelled_clips(sources: list[Source], work: Path, args) -> int:
+    """``unlabelled_per_fold`` clips per unlabelled fold, no annotations; how many."""
+    folds = args.unlabelled_folds or list(range(1, args.folds - 1))
+    count = 0
+    for fold in folds if args.unlabelled_per_fold else ():
+        pool, backgrounds = _pools(sources, fold)
+        folder = args.out / "unlabelled" / f"fold{fold}"
+        folder.mkdir(parents=True)
+        for index in range(args.unlabelled_per_fold):
+            # other draws than the labelled clips' (their seeds stay below 100_000 per fold)
+            seed = args.seed * 1_000_003 + fold * 100_000 + 50_000 + index
+            audio, _, _ = _clip(work, fold, pool, backgrounds, args, seed)
+            soundfile.write(folder / f"u{fold}_{index:04d}.flac", audio, args.sample_rate,
+                            subtype="PCM_16")
+            count += 1
+    return count
 
 
 def make_long_recordings(sources: list[Source], work: Path, args) -> list[Clip]:

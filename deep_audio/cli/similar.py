@@ -19,7 +19,6 @@ from deep_audio.cli import common as _cli
 from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
 from deep_audio.io.model_files import load_model
-from deep_audio.predict.embeddings import DEFAULT_LAYER
 from deep_audio.predict.search import SoundIndex, build_index, nearest, search
 
 __all__ = ["build_index", "main", "nearest"]
@@ -31,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_model(parser, default_source=True)
     parser.add_argument("-o", "--output", metavar="INDEX.npz", help="build: the index file")
     parser.add_argument("--index", metavar="INDEX.npz", help="query: the index file")
-    parser.add_argument("--layer", default=DEFAULT_LAYER,
+    parser.add_argument("--layer", default=None,
                         help="build: conv (last conv block pooled), conv_bands (mean over time "
                              "only), conv_bands_max (maximum over time), linear1, linear2, ...")
     parser.add_argument("-k", type=int, default=5, help="query: neighbours per file")

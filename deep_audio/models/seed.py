@@ -23,6 +23,11 @@ from deep_audio.models.backbones import Backbone
 from deep_audio.tasks import FrameDetection, Task
 
 
+# The embedding a head sees under each time pooling of the last block (model.pooling,
+# transfer.head_pooling).
+POOLED_EMBEDDINGS = {"time_mean": "conv_bands", "time_max": "conv_bands_max"}
+
+
 class SeedBackbone(Backbone):
     """Log-mel, per-band normalisation, then Conv2d-BatchNorm-LeakyReLU-MaxPool blocks.
 

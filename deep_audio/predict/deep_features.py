@@ -54,9 +54,9 @@ from deep_audio.features.handcrafted import MID_TERM_NAMES, file_features
 from deep_audio.io.model_files import load_model
 from deep_audio.models import Classifier
 from deep_audio.predict.embeddings import (
-    DEFAULT_LAYER,
     check_layer,
     check_signature,
+    default_layer,
     embed_files,
     embed_segments,
     feature_names,
@@ -350,7 +350,7 @@ def deep_feature_matrix(paths: Sequence[str | os.PathLike], cnn: Classifier, *,
 
 def train_deep_feature_classifier(
     cnn_model: Classifier | str | os.PathLike, folders: Sequence[str | os.PathLike],
-    output: str | os.PathLike, *, layer: str = DEFAULT_LAYER,
+    output: str | os.PathLike, *, layer: str | None = None,
     classifier_type: str | None = None, combine_classic: bool = False,
     parameter_values: Sequence[float] | None = None, per_segment: bool = False,
     config: Config | None = None, **overrides: Any,
@@ -409,6 +409,7 @@ def train_deep_feature_classifier(
     precision = config.training.precision
     windows = dict(config.classic.windows) if combine_classic else None
     cnn = as_model(cnn_model)
+    layer = layer or default_layer(cnn)
     size = check_layer(cnn, layer)
     cnn_path = model_path_of(cnn)
     if cnn_path is None:

@@ -31,9 +31,9 @@ from deep_audio.io.audio import list_audio_files, printable
 from deep_audio.io.files import atomic_write, check_header
 from deep_audio.models import Classifier
 from deep_audio.predict.embeddings import (
-    DEFAULT_LAYER,
     check_layer,
     check_signature,
+    default_layer,
     embed_files,
     embedding_matrix,
     feature_signature,
@@ -120,7 +120,7 @@ class SoundIndex:
 
 def build_index(model: Classifier | str | os.PathLike,
                 folders: str | os.PathLike | Sequence[str | os.PathLike], *,
-                layer: str = DEFAULT_LAYER, precision: str = "fp32") -> SoundIndex:
+                layer: str | None = None, precision: str = "fp32") -> SoundIndex:
     """Embed every audio file under ``folders`` (recursively) into a :class:`SoundIndex`.
 
     Parameters
@@ -142,6 +142,7 @@ def build_index(model: Classifier | str | os.PathLike,
     [('sounds/dog/12.wav', 0.021), ('sounds/dog/3.wav', 0.034), ('sounds/cat/1.wav', 0.2)]
     """
     model = as_model(model)
+    layer = layer or default_layer(model)
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
     check_layer(model, layer)
