@@ -3,10 +3,12 @@
 The source is a deep_audio model file or a pretrained backbone's published checkpoint
 (``backbone="panns_cnn14_16k"``, ``"hf"``; see :mod:`deep_audio.models.backbones`). The
 new model keeps the source's backbone (its front end and weights) and puts a new linear
-head, zero-initialised, on the backbone's pooled embedding (its ``default_layer``:
-``conv_bands`` of the seed network, the last conv block averaged over time; ``linear1``
-of CNN14), for the new classes and the new task (single- or multi-label, whatever the
-source was). With ``head: source`` (the ``transfer`` settings) it keeps the hidden layers
+head, zero-initialised, on the backbone's pooled embedding (of the seed network the last
+conv block pooled over time per channel and band, by ``transfer.head_pooling``: its
+maximum, ``conv_bands_max``, or mean, ``conv_bands``; ``linear1`` of CNN14), for the new
+classes and the new task (single- or multi-label, whatever the source was). A manifest
+of onsets and offsets gets a frame detector on the source's conv weights instead
+(:func:`frame_transfer_model`; docs/frame_detection.md). With ``head: source`` (the ``transfer`` settings) it keeps the hidden layers
 of a deep_audio source's head instead, under a new output layer: how transfer worked
 before issue 19, and worse on every benchmark task (docs/transfer_benchmark.md). What
 trains:
