@@ -94,9 +94,10 @@ def run_one(kind: str, seed: int, data: Path, work: Path, *, crnn_units: int = 6
             else {"single": "single_label"}.get(kind, "multi_label"))
     frame_settings = ({"segment_seconds": 2.0, "segment_hop_seconds": 2.0}
                       if kind in FRAME_KINDS else {})
-    config = load_config(seed=seed, task=task, **frame_settings,
-                         frame_recurrent_units=crnn_units if kind.endswith("crnn") else 0,
-                         **(settings or {}))
+    config = load_config(**{  # --set may name these too (segment_seconds=10: whole clips)
+        "seed": seed, "task": task, **frame_settings,
+        "frame_recurrent_units": crnn_units if kind.endswith("crnn") else 0,
+        **(settings or {})})
     model_path = work / f"{kind}{tag}_{seed}.pt"
     if model_path.is_file() and not model_path.with_suffix(".checkpoint.pt").is_file():
         metadata = load_model(model_path).metadata  # trained: score it again
