@@ -1,0 +1,119 @@
+"""Which pooled embedding of a frozen network does a linear classifier separate best on a
+few clips per class? (docs/transfer_benchmark.md, "How the head pooling was chosen")
+
+For each task of ``tools/make_benchmark_data.py``, every segment of every file is embedded
+once by the frozen source network in several ways, then for each seed the same clips per
+class as ``benchmarks/benchmark_transfer.py`` draws (``sample_folders``: one generator per
+seed, classes in sorted order) train a standardised logistic regression (fixed C), and a
+test file takes the mean of its segments' probabilities. Embeddings:
+
+====  ===================================================================================
+l1    ``linear1``: the source head's hidden layer (on its time-mean input)
+m4    ``conv_bands``: the last conv block, mean over time per channel and band
+x4    ``conv_bands_max``: the same, maximum over time
+s4    standard deviation over time (only beside m4)
+m3    the third block, mean over time per channel and band
+====  ===================================================================================
+
+    python benchmarks/benchmark_embeddings.py --tasks drums speakers --clips 5 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deep_audio.io.audio import list_audio_files  # noqa: E402
+from deep_audio.io.model_files import load_model  # noqa: E402
+
+COMBINATIONS = {"l1": ["l1"], "m4": ["m4"], "x4": ["x4"], "m4+x4": ["m4", "x4"],
+                "m4+s4": ["m4", "s4"], "m3": ["m3"], "m3+m4": ["m3", "m4"]}
+
+
+@torch.no_grad()
+def embeddings(model, path: Path) -> dict[str, np.ndarray]:
+    """Every embedding of :data:`COMBINATIONS` for each segment of ``path``."""
+    _, segments = model.plan.cut(model.plan.read(path))
+    x = model.backbone.features(torch.from_numpy(np.asarray(segments)).float())
+    out = {}
+    blocks = model.backbone.conv_blocks()
+    for index, block in enumerate(blocks, start=1):
+        x = block(x)  # (segments, channels, frames, bands)
+        if index == len(blocks) - 1:
+            out["m3"] = x.mean(2).flatten(1).numpy()
+    out["m4"] = x.mean(2).flatten(1).numpy()
+    out["x4"] = x.amax(2).flatten(1).numpy()
+    out["s4"] = x.std(2, correction=0).flatten(1).numpy()
+    if model.head is not None and model.head.hidden_units:
+        out["l1"] = model.head.hidden(model.backbone.head_input(
+            model.backbone.features(torch.from_numpy(np.asarray(segments)).float())), 1).numpy()
+    return out
+
+
+def scores(train, test, keys: list[str], clips: int, seeds: list[int], c: float) -> list[float]:
+    names = sorted({name for name, _ in train})
+    accuracies = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        features, labels = [], []
+        for name in names:
+            rows = [e for n, e in train if n == name]
+            chosen = sorted(rng.choice(len(rows), size=min(clips, len(rows)),
+                                       replace=False).tolist())
+            for i in chosen:
+                x = np.concatenate([rows[i][k] for k in keys], axis=1)
+                features.append(x)
+                labels += [name] * len(x)
+        features = np.concatenate(features)
+        scaler = StandardScaler().fit(features)
+        classifier = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(features),
+                                                                labels)
+        correct = []
+        for name, e in test:
+            x = scaler.transform(np.concatenate([e[k] for k in keys], axis=1))
+            correct.append(classifier.classes_[classifier.predict_proba(x).mean(0).argmax()]
+                           == name)
+        accuracies.append(float(np.mean(correct)))
+    return accuracies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", default=str(ROOT / "models/pretrained_general.pt"))
+    parser.add_argument("--data", type=Path, default=ROOT / "data/benchmark")
+    parser.add_argument("--tasks", nargs="+",
+                        default=["drums", "speakers", "languages", "environment"])
+    parser.add_argument("--clips", type=int, nargs="+", default=[5, 20])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--embeddings", nargs="+", default=list(COMBINATIONS),
+                        choices=list(COMBINATIONS))
+    parser.add_argument("--c", type=float, default=0.05, help="inverse L2 strength")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model = load_model(args.source).eval()
+    print("task | clips/class | " + " | ".join(args.embeddings))
+    for task in args.tasks:
+        def load(split: str, task=task):
+            return [(folder.name, embeddings(model, path))
+                    for folder in sorted(p for p in (args.data / task / split).iterdir()
+                                         if p.is_dir())
+                    for path in list_audio_files(folder)]
+        train, test = load("train"), load("test")
+        for clips in args.clips:
+            cells = [scores(train, test, COMBINATIONS[name], clips, args.seeds, args.c)
+                     for name in args.embeddings]
+            print(f"{task} | {clips} | " + " | ".join(
+                f"{np.mean(c):.3f} ± {np.std(c):.3f}" for c in cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
