@@ -8,10 +8,10 @@ conv block pooled over time per channel and band, by ``transfer.head_pooling``: 
 maximum, ``conv_bands_max``, or mean, ``conv_bands``; ``linear1`` of CNN14), for the new
 classes and the new task (single- or multi-label, whatever the source was). A manifest
 of onsets and offsets gets a frame detector on the source's conv weights instead
-(:func:`frame_transfer_model`; docs/frame_detection.md). With ``head: source`` (the ``transfer`` settings) it keeps the hidden layers
-of a deep_audio source's head instead, under a new output layer: how transfer worked
-before issue 19, and worse on every benchmark task (docs/transfer_benchmark.md). What
-trains:
+(:func:`frame_transfer_model`; docs/frame_detection.md). With ``head: source`` (the
+``transfer`` settings) it keeps the hidden layers of a deep_audio source's head instead,
+under a new output layer: how transfer worked before issue 19, and worse on every
+benchmark task (docs/transfer_benchmark.md). What trains:
 
 ===========  ==========================================================================
 strategy     units that train (the rest keep their weights and BatchNorm statistics)
