@@ -61,6 +61,7 @@ from deep_audio.config import load_config
 from deep_audio.io.audio import list_audio_files
 from deep_audio.io.files import atomic_write
 from deep_audio.io.model_files import load_model
+from deep_audio.models.seed import POOLED_EMBEDDINGS
 from deep_audio.predict import evaluate_folders
 from deep_audio.training import train_model
 from deep_audio.training.transfer import transfer_learning
@@ -68,8 +69,6 @@ from deep_audio.training.transfer import transfer_learning
 TASKS = ("speakers", "drums", "languages", "environment")
 METHODS = ("scratch", "strategy 0", "strategy 0 old", "strategy 1", "strategy 2", "probe",
            "probe mean", "probe conv", "classic svm")
-# The embedding a new head on a seed network sees, by transfer.head_pooling.
-POOLED_LAYERS = {"time_max": "conv_bands_max", "time_mean": "conv_bands"}
 # Strategy 0 before issue 19: the source's hidden layers under a new output layer,
 # trained by the default epoch budget with early stopping on the validation files.
 OLD_STRATEGY_0 = dict(head="source", min_steps=0, few_shot_files_per_class=0,
@@ -164,7 +163,7 @@ def run_one(method: str, *, source_path: str, backbone: str | None, folders: lis
         return deep_scores(result.model_path, tests)
     if method.startswith("probe"):
         source = load_model(source_path, backbone=backbone)
-        layer = {"probe": POOLED_LAYERS[load_config().transfer.head_pooling],
+        layer = {"probe": POOLED_EMBEDDINGS[load_config().transfer.head_pooling],
                  "probe mean": "conv_bands", "probe conv": "conv"}[method]
         if backbone not in (None, "seed_cnn"):
             layer = "conv"

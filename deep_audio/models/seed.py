@@ -87,7 +87,7 @@ class SeedBackbone(Backbone):
         self.time_pooling = None if time_pooling is None else int(time_pooling)
         self.time_halvings = n_blocks if time_pooling is None else self.time_pooling
         self.frame_bands = bool(frame_bands)
-        self.default_layer = "conv_bands_max" if pooling == "time_max" else "conv_bands"
+        self.default_layer = POOLED_EMBEDDINGS.get(pooling, "conv_bands")
         self.front_end = LogMel.from_config(front_end)
         self.frame_samples = self.front_end.hop_length * 2 ** self.time_halvings
         self.normalize = Normalize(front_end.n_mels)

@@ -281,7 +281,8 @@ def extract_deep_features(model: Classifier | str | os.PathLike,
 
     Examples
     --------
-    >>> deep = extract_deep_features("models/cnn.pt", ["test/dog", "test/cat"])  # doctest: +SKIP
+    >>> deep = extract_deep_features("models/cnn.pt", ["test/dog", "test/cat"],
+    ...                              layer="linear1")  # doctest: +SKIP
     >>> deep.features.shape, deep.names[0], deep.labels[0]  # doctest: +SKIP
     ((40, 1024), 'linear1_0', 'dog')
     """

@@ -99,7 +99,7 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     training = config.training
     if training.validation_fold is not None:  # checked before any decoding
         _check_validation_fold(manifest, training.validation_fold)
-    unlabelled_files = _unlabelled_files(unlabelled, task)
+    unlabelled_files = _unlabelled_files(unlabelled, task, training)
     if manifest is None:
         class_names, files = class_folders(folders)
     else:  # a file's "label" indexes its clip until the targets are built below
@@ -146,19 +146,19 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     hop_samples = seconds_to_samples(config.segments.segment_hop_seconds,
                                      config.front_end.sample_rate)
 
-    def subset(indices: list[int], n_unlabelled: int = 0) -> SegmentDataset:
+    def subset(indices: list[int], *, with_unlabelled: bool = False) -> SegmentDataset:
+        added = extra.waveforms if with_unlabelled else []
         unknown = np.full(len(class_names), np.nan, dtype=np.float32)
-        return SegmentDataset([decoded.waveforms[i] for i in indices]
-                              + extra.waveforms[:n_unlabelled],
-                              [labels[i] for i in indices] + [unknown] * n_unlabelled,
+        return SegmentDataset([decoded.waveforms[i] for i in indices] + added,
+                              [labels[i] for i in indices] + [unknown] * len(added),
                               segment_samples=segment_samples, hop_samples=hop_samples,
                               events=None if events is None
-                              else [events[i] for i in indices] + [[]] * n_unlabelled,
+                              else [events[i] for i in indices] + [[]] * len(added),
                               sample_rate=config.front_end.sample_rate,
                               event_overlap_fraction=config.segments.event_overlap_fraction,
                               frame_seconds=getattr(task, "frame_seconds", None))
 
-    train_set = subset(train_index, len(extra.waveforms))
+    train_set = subset(train_index, with_unlabelled=True)
     validation_set = subset(validation_index)
     inputs = ({"folders": [str(f) for f in folders]} if manifest is None
               else {"manifest": str(manifest.path)})
@@ -173,13 +173,17 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     return PreparedData(class_names, train_set, validation_set, summary, skipped)
 
 
-def _unlabelled_files(folders: Sequence[str | os.PathLike], task: Task) -> list[LabelledFile]:
-    """The audio files of the unlabelled folders (none: an empty list)."""
+def _unlabelled_files(folders: Sequence[str | os.PathLike], task: Task,
+                      training: TrainingConfig) -> list[LabelledFile]:
+    """The audio files of the unlabelled folders (none: an empty list), checked before
+    any decoding: they need a frame task and the mean teacher."""
     if not folders:
         return []
     if not isinstance(task, FrameDetection):
         raise DeepAudioError(f"unlabelled clips train a frame detector only (mean teacher; "
                              f"a manifest with onsets and offsets), not a {task.name} model")
+    if training.mean_teacher_weight == 0:
+        raise ConfigError("unlabelled clips need the mean teacher: mean_teacher_weight is 0")
     files = [LabelledFile(path, -1) for folder in folders for path in list_audio_files(folder)]
     if not files:
         raise DeepAudioError("no audio files in the unlabelled folder(s) "
@@ -328,8 +332,6 @@ def run_training(model: Classifier, data: PreparedData, output: str | os.PathLik
                                                        len(data.class_names)),
                                dtype=torch.float32)
     mean_teacher = data.summary.get("unlabelled_files", 0) > 0
-    if mean_teacher and training.mean_teacher_weight == 0:
-        raise ConfigError("unlabelled clips need the mean teacher: mean_teacher_weight is 0")
     result = fit(model, train_loader, validation_loader, training, callbacks=callbacks,
                  augment=_augmentation(config, model), loss_weights=weights,
                  mean_teacher=mean_teacher, distributed=distributed, progress=progress)
