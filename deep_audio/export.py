@@ -126,7 +126,9 @@ def to_onnx(model: Classifier, path: str | os.PathLike, *,
         program = torch.onnx.export(
             model, (example,), dynamo=True, opset_version=opset_version,
             input_names=["waveform"], output_names=["logits"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+            # DYNAMIC, not a named Dim: a GRU (the CRNN head) adds a batch != 1 guard
+            # that a named Dim's range rejects; the graph still runs at batch 1.
+            dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), verbose=False)
         exported = program.model_proto  # weights included: one file, no external data
     except Exception as error:  # the exporter raises many types
         raise ExportError(f"cannot export to ONNX '{path}': {error}") from error

@@ -99,6 +99,19 @@ def test_crnn_head_rebuilds_from_its_model_file(tmp_path):
     assert torch.allclose(loaded(waveform), model(waveform), atol=1e-5)
 
 
+
+@needs(*EXPORT_PACKAGES)
+@pytest.mark.slow
+def test_crnn_exports_to_onnx_with_a_dynamic_batch(tmp_path):
+    from deep_audio.export import probe_segments, to_onnx, verify
+
+    config = frame_config(frame_recurrent_units=8)
+    model = Classifier.seed(config, list(CLASSES), make_task("frame_detection")).eval()
+    path = to_onnx(model, tmp_path / "crnn.onnx")  # the GRU once pinned the batch size
+    segments = probe_segments(model.segment_samples, RATE, 0)
+    for batch in (1, 3, len(segments)):
+        assert verify(model, path, waveforms=segments[:batch]).same_decisions
+
 def test_stitching_concatenates_frames_of_adjacent_segments():
     posteriors = np.arange(2 * 50 * 1, dtype=float).reshape(2, 50, 1)
     starts, ends, rows = stitch_frames(np.array([0.0, 2.0]), posteriors, 0.04)
