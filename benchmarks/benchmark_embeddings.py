@@ -13,6 +13,7 @@ m4    ``conv_bands``: the last conv block, mean over time per channel and band
 x4    ``conv_bands_max``: the same, maximum over time
 s4    standard deviation over time (only beside m4)
 m3    the third block, mean over time per channel and band
+x3    the third block, maximum over time
 ====  ===================================================================================
 
     python benchmarks/benchmark_embeddings.py --tasks drums speakers --clips 5 20
@@ -36,7 +37,8 @@ from deep_audio.io.audio import list_audio_files  # noqa: E402
 from deep_audio.io.model_files import load_model  # noqa: E402
 
 COMBINATIONS = {"l1": ["l1"], "m4": ["m4"], "x4": ["x4"], "m4+x4": ["m4", "x4"],
-                "m4+s4": ["m4", "s4"], "m3": ["m3"], "m3+m4": ["m3", "m4"]}
+                "m4+s4": ["m4", "s4"], "m3": ["m3"], "m3+m4": ["m3", "m4"],
+                "x3+x4": ["x3", "x4"], "m3+x4": ["m3", "x4"]}
 
 
 @torch.no_grad()
@@ -50,6 +52,7 @@ def embeddings(model, path: Path) -> dict[str, np.ndarray]:
         x = block(x)  # (segments, channels, frames, bands)
         if index == len(blocks) - 1:
             out["m3"] = x.mean(2).flatten(1).numpy()
+            out["x3"] = x.amax(2).flatten(1).numpy()
     out["m4"] = x.mean(2).flatten(1).numpy()
     out["x4"] = x.amax(2).flatten(1).numpy()
     out["s4"] = x.std(2, correction=0).flatten(1).numpy()
