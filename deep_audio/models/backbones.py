@@ -88,9 +88,26 @@ class Backbone(nn.Module):
         """``(batch, samples)`` -> ``(batch, embedding_sizes()[layer])``."""
         return self.embed_features(self.features(waveform), layer)
 
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Frame-level features ``(batch, samples)`` -> ``(batch, frames, size)``."""
+    @property
+    def frame_seconds(self) -> float:
+        """Length (and hop) of a frame of :meth:`frames_from_features`."""
         raise DeepAudioError(f"backbone {self.name} has no frame-level features")
+
+    @property
+    def frame_size(self) -> int:
+        """Values per frame of :meth:`frames_from_features`."""
+        raise DeepAudioError(f"backbone {self.name} has no frame-level features")
+
+    def frames_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Frame-level features from :meth:`features`: ``(batch, n_frames, frame_size)``
+        with ``n_frames = samples // frame_samples``, frame ``i`` standing for ``[i, i +
+        1) * frame_seconds`` of the segment, so that frames of consecutive segments tile
+        time (what a :class:`~deep_audio.models.heads.FrameHead` takes)."""
+        raise DeepAudioError(f"backbone {self.name} has no frame-level features")
+
+    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> ``(batch, n_frames, frame_size)``."""
+        return self.frames_from_features(self.features(waveform))
 
     def blocks(self) -> list[list[nn.Module]]:
         """The feature blocks, in network order (each a list of modules)."""

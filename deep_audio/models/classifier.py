@@ -67,9 +67,7 @@ class Classifier(nn.Module):
         self.frozen_layers = 0
         if isinstance(head, FrameHead) != isinstance(task, FrameDetection):
             wanted = "a frame head" if isinstance(task, FrameDetection) else "a clip head"
-            raise ConfigError(f"a {task.name} task needs {wanted}, not {type(head).__name__}"
-                              " (frame detection is built on the seed backbone for now: set "
-                              "task=multi_label for segment tags on other backbones)")
+            raise ConfigError(f"a {task.name} task needs {wanted}, not {type(head).__name__}")
 
     @property
     def frame_level(self) -> bool:

@@ -139,9 +139,45 @@ class HFBackbone(Backbone):
             return pooled
         return outputs.last_hidden_state.mean(dim=1)
 
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> last hidden states ``(batch, frames, hidden_size)``."""
-        return self._outputs(waveform).last_hidden_state
+    def _patch_grid(self) -> tuple[int, int] | None:
+        """AST's patches per frequency and time (its hidden states hold them frequency-
+        major after the class tokens); ``None`` for an encoder of waveform frames."""
+        if not getattr(self.extractor, "num_mel_bins", None):
+            return None
+        config = self.model.config
+        if not all(hasattr(config, name) for name in
+                   ("patch_size", "frequency_stride", "time_stride", "max_length")):
+            raise DeepAudioError(f"{type(self.model).__name__} has no time axis deep_audio "
+                                 "knows in its hidden states: no frame-level features")
+        return ((config.num_mel_bins - config.patch_size) // config.frequency_stride + 1,
+                (config.max_length - config.patch_size) // config.time_stride + 1)
+
+    @property
+    def frame_seconds(self) -> float:
+        """A hidden state's hop: a waveform encoder's stride (20 ms for wav2vec2), AST's
+        patch stride (``time_stride`` frames of 10 ms)."""
+        if self._patch_grid() is None:
+            return self.front_end_config().hop_seconds
+        return self.model.config.time_stride * 0.010
+
+    @property
+    def frame_size(self) -> int:
+        return self.hidden_size
+
+    def frames_from_features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> the last hidden states as time frames ``(batch,
+        samples // frame_samples, hidden_size)``: AST's patches averaged over frequency;
+        a waveform encoder's, the last repeated where its receptive field leaves the
+        final frame short."""
+        hidden = self._outputs(waveform).last_hidden_state
+        grid = self._patch_grid()
+        if grid is not None:
+            hidden = hidden[:, -grid[0] * grid[1]:].unflatten(1, grid).mean(dim=1)
+        n_frames = waveform.shape[-1] // round(self.frame_seconds * self.sample_rate)
+        if hidden.shape[1] < n_frames:
+            hidden = torch.cat([hidden, hidden[:, -1:].expand(
+                -1, n_frames - hidden.shape[1], -1)], dim=1)
+        return hidden[:, :n_frames]
 
     def blocks(self) -> list[list[nn.Module]]:
         tail = _modules_after(self.model, self._layers_name)

@@ -181,10 +181,14 @@ class Cnn14(nn.Module):
             x = F.dropout(block(x), p=0.2, training=block.training)
         return x
 
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Frame-level features: ``(batch, samples)`` -> ``(batch, frames // 32, 2048)``,
-        the last block's maps averaged over frequency."""
-        return self.feature_maps(waveform).mean(dim=3).transpose(1, 2)
+    def frame_embeddings(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """The decision-level variant's frames, ``(batch, 1, frames, n_mels)`` ->
+        ``(batch, frames // 32, 2048)``: the last block's maps averaged over frequency,
+        each step smoothed (max + mean over 3 steps), then ``fc1`` + ReLU per step."""
+        x = self.maps_of(log_mel).mean(dim=3)             # (batch, 2048, time)
+        x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
+        x = F.dropout(x, p=0.5, training=self.fc1.training).transpose(1, 2)
+        return F.relu(self.fc1(x))
 
     def pooled(self, log_mel: torch.Tensor) -> torch.Tensor:
         """Global pooling (max + mean over time of the frame features) of the log-mel,
@@ -223,10 +227,8 @@ class Cnn14DecisionLevel(Cnn14):
         if self.fc_audioset is None:
             raise DeepAudioError("this CNN14 was built without its AudioSet layer")
         frames = self.log_mel.n_frames(waveform.shape[-1])
-        x = self.feature_maps(waveform).mean(dim=3)       # (batch, 2048, time)
-        x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
-        x = F.dropout(x, p=0.5, training=self.fc1.training).transpose(1, 2)
-        x = F.dropout(F.relu(self.fc1(x)), p=0.5, training=self.fc1.training)
+        x = F.dropout(self.frame_embeddings(self.log_mel(waveform)), p=0.5,
+                      training=self.fc1.training)
         steps = torch.sigmoid(self.fc_audioset(x))       # (batch, time, classes)
         framewise = steps.repeat_interleave(TIME_REDUCTION, dim=1)
         framewise = torch.cat([framewise, framewise[:, -1:].expand(
@@ -240,7 +242,8 @@ class Cnn14Backbone(Backbone):
     Embeddings: ``conv`` (the globally pooled conv features, 2048 values) and
     ``linear1`` (``fc1`` + ReLU, 2048: the PANNs embedding, the default). Feature blocks
     for freezing: the six conv blocks (the first with ``bn0``); ``fc1`` goes with the
-    head, as the seed CNN's hidden linear layers do.
+    head, as the seed CNN's hidden linear layers do. Frames (for frame detection): the
+    decision-level variant's, ``fc1`` + ReLU per 320 ms step (:meth:`frames_from_features`).
     """
 
     default_layer = "linear1"
@@ -287,8 +290,20 @@ class Cnn14Backbone(Backbone):
             return self.network.embedding(features)
         raise DeepAudioError(f"layer={layer!r} is not one of {', '.join(self.embedding_sizes())}")
 
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.network.frames(waveform)
+    @property
+    def frame_seconds(self) -> float:
+        """320 ms: the conv stack's time reduction (32) times the 10 ms hop."""
+        return TIME_REDUCTION * self.front_end.hop_length / self.sample_rate
+
+    @property
+    def frame_size(self) -> int:
+        return EMBEDDING_SIZE
+
+    def frames_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The decision-level frames (:meth:`Cnn14.frame_embeddings`) of the log-mel, the
+        first ``samples // (32 * hop_length)`` of them."""
+        n_frames = (features.shape[2] - 1) // TIME_REDUCTION
+        return self.network.frame_embeddings(features)[:, :n_frames]
 
     def blocks(self) -> list[list[nn.Module]]:
         blocks = [[block] for block in self.network.conv_blocks()]

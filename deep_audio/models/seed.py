@@ -162,10 +162,6 @@ class SeedBackbone(Backbone):
         """Length (and hop) of a frame of :meth:`frames_from_features`."""
         return self.frame_samples / self.sample_rate
 
-    def n_output_frames(self, n_samples: int) -> int:
-        """Frames :meth:`frames` gives for ``n_samples``: whole frames only."""
-        return n_samples // self.frame_samples
-
     def frames_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Frame-level features, ``(batch, 1, frames, n_mels)`` -> ``(batch, n_frames,
         frame_size)``: the last block averaged over frequency (with ``frame_bands``, its
@@ -181,10 +177,6 @@ class SeedBackbone(Backbone):
         if self.frame_bands:
             return maps.permute(0, 2, 1, 3).flatten(2)
         return maps.mean(dim=3).transpose(1, 2)
-
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> ``(batch, n_frames, frame_size)``."""
-        return self.frames_from_features(self.features(waveform))
 
     def front_end_config(self) -> FrontEndConfig:
         return self.front_end_settings

@@ -257,14 +257,19 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
                             distributed=distributed)
 
 
-def task_for(config: Config, manifest: Manifest | None) -> Task:
+def task_for(config: Config, manifest: Manifest | None, *,
+             frame_seconds: float | None = None) -> Task:
     """The task of the ``training.task`` setting; ``auto`` is multi-label when a
-    manifest clip has several labels."""
+    manifest clip has several labels, frame detection when it has onsets. A frame task's
+    frames are ``frame_seconds`` long (a pretrained backbone's own), by default those of
+    the seed network ``config`` shapes."""
     several_labels = manifest is not None and manifest.multi_label
     if several_labels and config.training.task == "auto":
         logger.info("clips with several labels: training a multi-label model")
     task = make_task(config.training.task, several_labels=several_labels,
                      strong_labels=manifest is not None and manifest.strong)
+    if frame_seconds is not None and isinstance(task, FrameDetection):
+        return task.with_frame_seconds(frame_seconds)
     return frame_task(task, config)
 
 

@@ -165,25 +165,29 @@ def transfer_model(source: Classifier, class_names: Sequence[str],
 def frame_transfer_model(source: Classifier, class_names: Sequence[str],
                          task: FrameDetection, *, config: Config | None = None
                          ) -> Classifier:
-    """A frame detector on ``source``'s conv weights: the seed backbone rebuilt with
-    frames (``config.model.frame_time_pooling``; pooling has no weights, so every conv
-    and BatchNorm value carries over) that keep the bands (``frame_bands``, as the clip
-    head's ``conv_bands``: averaging them, as a detector trained from scratch does,
-    loses what the frozen channels say about pitch), and a new :class:`FrameHead` of
+    """A frame detector on ``source``'s backbone and a new :class:`FrameHead` of
     ``config.model.frame_recurrent_units``, for segments of ``config.segments``.
+
+    A deep_audio network is rebuilt with frames (``config.model.frame_time_pooling``;
+    pooling has no weights, so every conv and BatchNorm value carries over) that keep the
+    bands (``frame_bands``, as the clip head's ``conv_bands``: averaging them, as a
+    detector trained from scratch does, loses what the frozen channels say about pitch).
+    Another backbone brings its own frames (CNN14's decision-level 320 ms steps, a
+    Hugging Face encoder's hidden states; :meth:`Backbone.frames_from_features`).
     """
     config = config or source.config
-    if not isinstance(source.backbone, SeedBackbone):
-        raise ConfigError(f"frame detection by transfer needs a deep_audio network as the "
-                          f"source, not the {source.backbone.name} backbone")
-    samples = seconds_to_samples(config.segments.segment_seconds, config.front_end.sample_rate)
-    backbone = SeedBackbone.from_settings({
-        **source.backbone.settings(), "segment_samples": samples, "pooling": "time_mean",
-        "time_pooling": config.model.frame_time_pooling, "frame_bands": True})
-    backbone.load_state_dict(source.backbone.state_dict())
-    backbone.to(next(source.backbone.buffers()).device)
-    config = dataclasses.replace(config, model=dataclasses.replace(
-        config.model, pooling="time_mean"))
+    if isinstance(source.backbone, SeedBackbone):
+        samples = seconds_to_samples(config.segments.segment_seconds,
+                                     config.front_end.sample_rate)
+        backbone = SeedBackbone.from_settings({
+            **source.backbone.settings(), "segment_samples": samples, "pooling": "time_mean",
+            "time_pooling": config.model.frame_time_pooling, "frame_bands": True})
+        backbone.load_state_dict(source.backbone.state_dict())
+        backbone.to(next(source.backbone.buffers()).device)
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, pooling="time_mean"))
+    else:
+        backbone = copy.deepcopy(source.backbone)
     head = FrameHead.from_config(config.model, backbone.frame_size, len(class_names))
     return Classifier(config, class_names, backbone, head,
                       task.with_frame_seconds(backbone.frame_seconds))
@@ -430,7 +434,9 @@ def transfer_learning(model: str | os.PathLike | None,
     if frames:
         config = dataclasses.replace(config, segments=settings.segments)
     config = override(config, learning_rate=learning_rate)
-    task = task_for(config, manifest)
+    task = task_for(config, manifest, frame_seconds=(  # a pretrained backbone's own frames
+        source.backbone.frame_seconds if frames and not isinstance(source.backbone, SeedBackbone)
+        else None))
     transfer = config.transfer
 
     with training_session(config.training) as (device, distributed):  # DDP under torchrun

@@ -112,6 +112,7 @@ def test_crnn_exports_to_onnx_with_a_dynamic_batch(tmp_path):
     for batch in (1, 3, len(segments)):
         assert verify(model, path, waveforms=segments[:batch]).same_decisions
 
+
 def test_stitching_concatenates_frames_of_adjacent_segments():
     posteriors = np.arange(2 * 50 * 1, dtype=float).reshape(2, 50, 1)
     starts, ends, rows = stitch_frames(np.array([0.0, 2.0]), posteriors, 0.04)

@@ -81,7 +81,11 @@ def test_ast_embedding_equals_transformers(tiny_ast):
     torch.testing.assert_close(pooled, expected.pooler_output, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(mean, expected.last_hidden_state.mean(dim=1),
                                rtol=1e-5, atol=1e-6)
-    assert frames.shape == expected.last_hidden_state.shape
+    # frames: the 12 x 10 patches (after the 2 class tokens) averaged over frequency,
+    # one per 100 ms (time_stride 10 frames)
+    patches = expected.last_hidden_state[:, 2:].reshape(3, 12, 10, 32)
+    torch.testing.assert_close(frames, patches.mean(dim=1), rtol=1e-5, atol=1e-6)
+    assert model.backbone.frame_seconds == pytest.approx(0.1)
     assert pooled.std() > 0.01
 
 
@@ -93,7 +97,15 @@ def test_wav2vec2_embedding_equals_transformers(tiny_wav2vec2):
         torch.testing.assert_close(model.embed(waveform, "pooled"),
                                    expected.last_hidden_state.mean(dim=1),
                                    rtol=1e-5, atol=1e-6)
+        frames = model.backbone.frames(waveform)
     assert [len(block) for block in model.backbone.blocks()][1:] == [1, 1]
+    # a hidden state per 20 samples (strides 5 x 4); the receptive field leaves 798 of
+    # the 800 frames of 1 s, the last is repeated
+    assert model.backbone.frame_seconds == pytest.approx(20 / 16000)
+    assert expected.last_hidden_state.shape[1] == 798 and frames.shape == (3, 800, 32)
+    torch.testing.assert_close(frames[:, :798], expected.last_hidden_state, rtol=1e-5,
+                               atol=1e-6)
+    assert torch.equal(frames[:, 798], frames[:, 797])
 
 
 def test_model_file_rebuilds_without_the_folder(tiny_ast, tmp_path):
@@ -183,6 +195,35 @@ def test_transfer_learning_on_a_hugging_face_folder(tiny_ast, tmp_path):
 
     (prediction,) = classify_files([sorted(high.iterdir())[0]], model)
     assert prediction.posteriors.shape == (2,)
+
+
+def test_frame_detection_by_transfer_on_a_hugging_face_folder(tiny_ast, tmp_path):
+    import soundfile
+
+    from deep_audio.bin import transfer_learning as tl
+    from deep_audio.models.heads import FrameHead
+    from deep_audio.tasks import FrameDetection
+
+    rng = np.random.default_rng(0)
+    rows = ["path,labels,onset,offset"]
+    for i in range(6):
+        clip = 0.05 * rng.standard_normal(16000).astype(np.float32)
+        clip[3200:6400] += 0.5 * np.sin(2 * np.pi * (600 if i % 2 else 2000)
+                                        * np.arange(3200) / 16000)
+        soundfile.write(tmp_path / f"clip{i}.wav", clip, 16000)
+        rows.append(f"clip{i}.wav,{'low' if i % 2 else 'high'},0.2,0.4")
+    (tmp_path / "events.csv").write_text("\n".join(rows) + "\n")
+    result = tl.transfer_learning(str(tiny_ast), manifest=tmp_path / "events.csv",
+                                  strategy=0, backbone="hf", output=tmp_path / "ast_frames",
+                                  progress=False, segment_seconds=1.0, segment_hop_seconds=1.0,
+                                  epochs=2, min_epochs=1, min_steps=2, batch_size=4,
+                                  device="cpu", precision="fp32", cache_dir="none")
+    model = load_model(result.model_path)
+    assert isinstance(model.task, FrameDetection)
+    assert model.task.frame_seconds == pytest.approx(0.1)
+    assert isinstance(model.head, FrameHead) and model.head.in_features == 32
+    with torch.no_grad():
+        assert model(waveforms()).shape == (3, 10, 2)
 
 
 def test_export_refuses_a_hugging_face_backbone(tiny_ast, tmp_path):

@@ -157,3 +157,43 @@ def test_torchscript_export_of_a_cnn14_model(transferred, tmp_path):
     check = export.verify(model, path)
     assert check.same_decisions and check.max_logit_difference < 1e-4
     assert export.read_torchscript_metadata(path)["deep_audio.sample_rate"] == "16000"
+
+
+def test_frame_detection_by_transfer_from_cnn14(checkpoint, tmp_path):
+    """A strong manifest on a CNN14 source: a frame detector on its decision-level frames
+    (320 ms), conv blocks frozen, whose model file gives frames on a recording."""
+    import soundfile
+
+    from deep_audio.models.heads import FrameHead
+    from deep_audio.predict import segment_recording
+    from deep_audio.tasks import FrameDetection
+
+    rate, rng = 16000, np.random.default_rng(0)
+    rows = ["path,labels,onset,offset"]
+    for i in range(6):
+        clip = 0.05 * rng.standard_normal(int(3.2 * rate)).astype(np.float32)
+        onset = 0.32 * (1 + i % 4)
+        time = np.arange(int(0.64 * rate)) / rate
+        clip[int(onset * rate):int(onset * rate) + len(time)] += 0.5 * np.sin(
+            2 * np.pi * (600 if i % 2 else 2000) * time)
+        soundfile.write(tmp_path / f"clip{i}.wav", clip, rate)
+        rows.append(f"clip{i}.wav,{'low' if i % 2 else 'high'},{onset:.2f},{onset + 0.64:.2f}")
+    (tmp_path / "events.csv").write_text("\n".join(rows) + "\n")
+    result = tl.transfer_learning(
+        str(checkpoint), manifest=tmp_path / "events.csv", strategy=0,
+        backbone="panns_cnn14_16k", output=tmp_path / "frames", progress=False,
+        models_dir=str(tmp_path), **{**SETTINGS, "segment_seconds": 3.2,
+                                     "segment_hop_seconds": 3.2, "min_steps": 2})
+    model = load_model(result.model_path)
+    assert isinstance(model.task, FrameDetection) and model.task.frame_seconds == 0.32
+    assert isinstance(model.head, FrameHead) and model.head.in_features == 2048
+    source = torch.load(checkpoint, weights_only=True)["model"]
+    state = model.state_dict()
+    for key in source:
+        if key.startswith(("conv_block", "bn0.")):  # frozen: weights and BatchNorm
+            assert torch.equal(state[f"backbone.network.{key}"], source[key]), key
+    with torch.no_grad():
+        assert model(torch.zeros(2, int(3.2 * rate))).shape == (2, 10, 2)
+    found = segment_recording(tmp_path / "clip0.wav", result.model_path)
+    assert found.posteriors.shape == (10, 2)  # frames of the 3.2 s clip
+    np.testing.assert_allclose(np.diff(found.starts_seconds), 0.32)
