@@ -156,9 +156,8 @@ class HFBackbone(Backbone):
     def frame_seconds(self) -> float:
         """A hidden state's hop: a waveform encoder's stride (20 ms for wav2vec2), AST's
         patch stride (``time_stride`` frames of 10 ms)."""
-        if self._patch_grid() is None:
-            return self.front_end_config().hop_seconds
-        return self.model.config.time_stride * 0.010
+        stride = 1 if self._patch_grid() is None else self.model.config.time_stride
+        return stride * self.front_end_config().hop_seconds
 
     @property
     def frame_size(self) -> int:
