@@ -26,10 +26,13 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
     updates = listener.run(source)
     try:
         try:
-            for update in updates:
-                printer.update(update)
+            with _stop_on_first_ctrl_c(listener):
+                for update in updates:
+                    printer.update(update)
         except KeyboardInterrupt:  # while printing: the listener closes the open spans
             for update in _rest(updates):
                 printer.update(update)
@@ -146,6 +150,27 @@ def run(args: argparse.Namespace) -> int:
             printer.emit(summary.to_dict())
         print(summary.format(), file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _stop_on_first_ctrl_c(listener: Listener):
+    """The first Ctrl-C stops the listener after the update in hand (an interrupt
+    between the spans taking a row and its printing would close them past the last row
+    printed); a second one interrupts at once, as a source that delivers nothing holds
+    a stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        listener.stop("interrupt (Ctrl-C)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _rest(updates):

@@ -286,12 +286,14 @@ class Listener:
         self.overrides = overrides
         self.summary: ListenSummary | None = None
         self._stop_requested = False
+        self._stop_reason = "a stop request"
 
-    def stop(self) -> None:
-        """End the current :meth:`run` after the update being handled (from the loop or
-        another thread): the open spans are closed in a last update, as at the end of
-        the source. A source that delivers nothing holds the stop until its next block
-        (or its stall timeout)."""
+    def stop(self, reason: str = "a stop request") -> None:
+        """End the current :meth:`run` after the update being handled (from the loop,
+        another thread or a signal handler): the open spans are closed in a last update,
+        as at the end of the source, and the summary says ``reason``. A source that
+        delivers nothing holds the stop until its next block (or its stall timeout)."""
+        self._stop_reason = reason
         self._stop_requested = True
 
     @property
@@ -446,7 +448,7 @@ class Listener:
             dropped, state.dropped_since = state.dropped_since, 0
             yield ListenUpdate(row, onsets, offsets, dropped_hops=dropped)
             if self._stop_requested:
-                feed.ended_by = "a stop request"
+                feed.ended_by = self._stop_reason
                 return
 
 

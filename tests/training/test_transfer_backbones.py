@@ -21,8 +21,10 @@ from tests.conftest import write_class_folders
 
 pytestmark = pytest.mark.slow  # every test here takes more than ~2 s
 
+# min_steps=0: one epoch, not the few-shot schedule's 300 steps of CNN14 (these tests
+# check the wiring, not what a head learns).
 SETTINGS = dict(segment_seconds=1.0, segment_hop_seconds=1.0, epochs=1, min_epochs=1,
-                batch_size=4, device="cpu", precision="fp32", cache_dir="none")
+                min_steps=0, batch_size=4, device="cpu", precision="fp32", cache_dir="none")
 
 
 @pytest.fixture(scope="module")
