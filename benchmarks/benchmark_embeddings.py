@@ -62,7 +62,14 @@ def embeddings(model, path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def scores(train, test, keys: list[str], clips: int, seeds: list[int], c: float) -> list[float]:
+def normalised(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """SimpleShot's CL2N: centred on the training mean, then unit length."""
+    x = x - mean
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def scores(train, test, keys: list[str], clips: int, seeds: list[int], c: float,
+           classifier_name: str = "logistic") -> list[float]:
     names = sorted({name for name, _ in train})
     accuracies = []
     for seed in seeds:
@@ -77,14 +84,30 @@ def scores(train, test, keys: list[str], clips: int, seeds: list[int], c: float)
                 features.append(x)
                 labels += [name] * len(x)
         features = np.concatenate(features)
+        labels = np.asarray(labels)
         scaler = StandardScaler().fit(features)
-        classifier = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(features),
-                                                                labels)
+        standard = scaler.transform(features)
+        mean = standard.mean(0)
+        if classifier_name == "logistic":
+            classifier = LogisticRegression(C=c, max_iter=2000).fit(standard, labels)
+        elif classifier_name == "logistic_cl2n":
+            classifier = LogisticRegression(C=c * 100, max_iter=2000).fit(
+                normalised(standard, mean), labels)
+        else:  # ncm: the nearest class mean of the CL2N segments, by cosine
+            centroids = np.stack([normalised(standard, mean)[labels == n].mean(0)
+                                  for n in names])
+            centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
         correct = []
         for name, e in test:
             x = scaler.transform(np.concatenate([e[k] for k in keys], axis=1))
-            correct.append(classifier.classes_[classifier.predict_proba(x).mean(0).argmax()]
-                           == name)
+            if classifier_name == "ncm":
+                guess = names[int((normalised(x, mean) @ centroids.T).mean(0).argmax())]
+            elif classifier_name == "logistic_cl2n":
+                guess = classifier.classes_[
+                    classifier.predict_proba(normalised(x, mean)).mean(0).argmax()]
+            else:
+                guess = classifier.classes_[classifier.predict_proba(x).mean(0).argmax()]
+            correct.append(guess == name)
         accuracies.append(float(np.mean(correct)))
     return accuracies
 
@@ -100,10 +123,17 @@ def main() -> None:
     parser.add_argument("--embeddings", nargs="+", default=list(COMBINATIONS),
                         choices=list(COMBINATIONS))
     parser.add_argument("--c", type=float, default=0.05, help="inverse L2 strength")
+    parser.add_argument("--classifiers", nargs="+", default=["logistic"],
+                        choices=["logistic", "logistic_cl2n", "ncm"],
+                        help="logistic regression on standardised embeddings, on centred "
+                             "unit-length ones (CL2N, C x 100), or their nearest class mean")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_model(args.source).eval()
-    print("task | clips/class | " + " | ".join(args.embeddings))
+    columns = [(name, classifier) for name in args.embeddings for classifier in args.classifiers]
+    print("task | clips/class | " + " | ".join(
+        name if len(args.classifiers) == 1 else f"{name} {classifier}"
+        for name, classifier in columns))
     for task in args.tasks:
         def load(split: str, task=task):
             return [(folder.name, embeddings(model, path))
@@ -112,8 +142,8 @@ def main() -> None:
                     for path in list_audio_files(folder)]
         train, test = load("train"), load("test")
         for clips in args.clips:
-            cells = [scores(train, test, COMBINATIONS[name], clips, args.seeds, args.c)
-                     for name in args.embeddings]
+            cells = [scores(train, test, COMBINATIONS[name], clips, args.seeds, args.c,
+                            classifier) for name, classifier in columns]
             print(f"{task} | {clips} | " + " | ".join(
                 f"{np.mean(c):.3f} ± {np.std(c):.3f}" for c in cells), flush=True)
 
