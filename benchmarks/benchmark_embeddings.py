@@ -88,26 +88,21 @@ def scores(train, test, keys: list[str], clips: int, seeds: list[int], c: float,
         scaler = StandardScaler().fit(features)
         standard = scaler.transform(features)
         mean = standard.mean(0)
-        if classifier_name == "logistic":
-            classifier = LogisticRegression(C=c, max_iter=2000).fit(standard, labels)
-        elif classifier_name == "logistic_cl2n":
-            classifier = LogisticRegression(C=c * 100, max_iter=2000).fit(
-                normalised(standard, mean), labels)
-        else:  # ncm: the nearest class mean of the CL2N segments, by cosine
-            centroids = np.stack([normalised(standard, mean)[labels == n].mean(0)
-                                  for n in names])
+        transform = ((lambda x: x) if classifier_name == "logistic"
+                     else (lambda x, mean=mean: normalised(x, mean)))
+        train_x = transform(standard)
+        if classifier_name == "ncm":  # the nearest class mean of the CL2N segments, by cosine
+            centroids = np.stack([train_x[labels == n].mean(0) for n in names])
             centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+            predict = lambda x, centroids=centroids: x @ centroids.T
+        else:  # CL2N inputs are ~100x smaller than standardised ones: C scales with them
+            predict = LogisticRegression(
+                C=c if classifier_name == "logistic" else c * 100, max_iter=2000
+            ).fit(train_x, labels).predict_proba  # classes_ are the sorted names
         correct = []
         for name, e in test:
-            x = scaler.transform(np.concatenate([e[k] for k in keys], axis=1))
-            if classifier_name == "ncm":
-                guess = names[int((normalised(x, mean) @ centroids.T).mean(0).argmax())]
-            elif classifier_name == "logistic_cl2n":
-                guess = classifier.classes_[
-                    classifier.predict_proba(normalised(x, mean)).mean(0).argmax()]
-            else:
-                guess = classifier.classes_[classifier.predict_proba(x).mean(0).argmax()]
-            correct.append(guess == name)
+            x = transform(scaler.transform(np.concatenate([e[k] for k in keys], axis=1)))
+            correct.append(names[int(predict(x).mean(0).argmax())] == name)
         accuracies.append(float(np.mean(correct)))
     return accuracies
 

@@ -285,8 +285,7 @@ class Listener:
         self.max_span_seconds = max_span_seconds
         self.overrides = overrides
         self.summary: ListenSummary | None = None
-        self._stop_requested = False
-        self._stop_reason = "a stop request"
+        self._stop_reason: str | None = None  # set by stop(): why the run ends
 
     def stop(self, reason: str = "a stop request") -> None:
         """End the current :meth:`run` after the update being handled (from the loop,
@@ -294,7 +293,6 @@ class Listener:
         as at the end of the source, and the summary says ``reason``. A source that
         delivers nothing holds the stop until its next block (or its stall timeout)."""
         self._stop_reason = reason
-        self._stop_requested = True
 
     @property
     def timeline_hop_seconds(self) -> float:
@@ -369,7 +367,7 @@ class Listener:
         rehearsal = self._tracker()
         rehearsal.add(times, times + 1, np.zeros((3, len(self.class_names))))
         rehearsal.finish()
-        self._stop_requested = False
+        self._stop_reason = None
         feed = _Feed(source, stall_timeout_seconds=self.stall_timeout_seconds)
         clips = (_ClipWriter(self.save_events_dir, self.plan.sample_rate,
                              pre_roll_seconds=self.pre_roll_seconds,
@@ -447,7 +445,7 @@ class Listener:
             state.latencies.append(row.latency_seconds)
             dropped, state.dropped_since = state.dropped_since, 0
             yield ListenUpdate(row, onsets, offsets, dropped_hops=dropped)
-            if self._stop_requested:
+            if self._stop_reason is not None:
                 feed.ended_by = self._stop_reason
                 return
 
