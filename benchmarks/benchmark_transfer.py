@@ -56,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from deep_audio.config import load_config
 from deep_audio.io.audio import list_audio_files
@@ -150,10 +151,12 @@ def _file_scores(tests: list[Path], predict) -> dict[str, float]:
 
 
 def run_one(method: str, *, source_path: str, backbone: str | None, folders: list[Path],
-            tests: list[Path], work: Path, seed: int) -> dict[str, float]:
-    """Train ``method`` on ``folders`` and score it on ``tests``."""
+            tests: list[Path], work: Path, seed: int, settings: dict | None = None
+            ) -> dict[str, float]:
+    """Train ``method`` on ``folders`` and score it on ``tests``; ``settings`` override
+    the config of the trained methods (scratch and the strategies)."""
     run = dict(progress=False, seed=seed, models_dir=str(work), device="cpu",
-               precision="fp32")
+               precision="fp32", **(settings or {}))
     if method == "scratch":
         return deep_scores(train_model(folders, "scratch", **run).model_path, tests)
     if method.startswith("strategy"):
@@ -252,7 +255,12 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the table and exit")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: leave the machine's other cores)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="settings for scratch and the strategies, e.g. mixup_alpha=0.2 "
+                             "(use another --runs folder: run files do not name them)")
     args = parser.parse_args()
+    settings = {name: yaml.safe_load(value) for name, _, value in
+                (pair.partition("=") for pair in args.set)}
     if args.report:
         print(report(args.runs, list(args.methods)))
         return
@@ -279,12 +287,13 @@ def main() -> None:
                         folders = sample_folders(task_root, clips, seed, work / "train")
                         scores = run_one(method, source_path=args.source,
                                          backbone=args.backbone, folders=folders,
-                                         tests=tests, work=work, seed=seed)
+                                         tests=tests, work=work, seed=seed,
+                                         settings=settings)
                     record = {"source": args.source, "backbone": args.backbone, "task": task,
                               "clips": clips, "seed": seed, "method": method, **scores,
                               "test_files": sum(len(list_audio_files(t)) for t in tests),
                               "seconds": time.perf_counter() - started, "commit": commit,
-                              "threads": args.threads}
+                              "threads": args.threads, "settings": args.set}
                     path.parent.mkdir(parents=True, exist_ok=True)
                     text = json.dumps(record, indent=1).encode()
                     atomic_write(path, lambda stream, text=text: stream.write(text))

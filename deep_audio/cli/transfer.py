@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_folders_or_manifest(parser, help="class folders of the new task")
     parser.add_argument("-o", "--output", metavar="NAME",
                         help="new model name or path (default: MODEL_transfer)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from OUTPUT.checkpoint.pt")
     freezing = parser.add_argument_group("freezing").add_mutually_exclusive_group()
     freezing.add_argument("--strategy", type=int, default=0, choices=sorted(STRATEGIES),
                           help="; ".join(f"{k}: {v}" for k, v in STRATEGIES.items()))
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                                layers_frozen=args.layers_frozen, manifest=manifest,
                                config=config, progress=not args.quiet,
                                backbone=args.backbone, unlabelled=args.unlabelled,
-                               **_cli.overrides_from_args(args))
+                               resume=args.resume, **_cli.overrides_from_args(args))
     if not _cli.is_main_process():
         return 0
     print(f"model: {result.model_path} (from {source})")

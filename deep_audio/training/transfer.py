@@ -359,7 +359,7 @@ def transfer_learning(model: str | os.PathLike | None,
                       config: Config | None = None, progress: bool = True,
                       backbone: str | None = None,
                       unlabelled: Sequence[str | os.PathLike] = (),
-                      **overrides: Any) -> TrainingResult:
+                      resume: bool = False, **overrides: Any) -> TrainingResult:
     """Train a new classifier for ``folders`` (or ``manifest``) on top of the trained
     model file ``model``.
 
@@ -390,6 +390,10 @@ def transfer_learning(model: str | os.PathLike | None,
     unlabelled : sequence of paths
         Folders of clips without labels for a frame detector (mean teacher), as in
         :func:`~deep_audio.training.train_model`.
+    resume : bool
+        Continue an interrupted run from its checkpoint (``<output>.checkpoint.pt``), as
+        :func:`~deep_audio.training.train_model` does: a long transfer, such as further
+        pretraining on a corpus, survives a stop.
     **overrides
         Single settings by name. Naming a setting that decides the features (see the
         module docstring) with a value other than the source's is an error.
@@ -475,7 +479,7 @@ def transfer_learning(model: str | os.PathLike | None,
             result = run_training(new_model, data,
                                   output or f"{Path(str(model)).stem}_transfer",
                                   metadata={"transfer": provenance}, progress=progress,
-                                  distributed=distributed)
+                                  distributed=distributed, resume=resume)
         fold_head(new_model)
         return result
 

@@ -75,3 +75,35 @@ def test_a_killed_training_process_resumes_and_never_corrupts_the_model(dataset,
     assert not checkpoint.exists()
     assert [int(r["epoch"]) for r in _rows(tmp_path / "killed.history.csv")] == list(range(1, 7))
     load_model(tmp_path / "killed.pt")
+
+
+def test_an_interrupted_transfer_resumes_to_the_same_model(trained, dataset, tmp_path,
+                                                           monkeypatch):
+    """Further pretraining (strategy 2 on a large corpus) takes hours: it resumes too."""
+    from deep_audio.training.transfer import transfer_learning
+
+    run = dict(strategy=2, epochs=3, min_steps=0, few_shot_files_per_class=0, seed=1,
+               progress=False, models_dir=str(tmp_path), device="cpu")
+    folders = [dataset["train"][0], dataset["train"][2]]
+    straight = transfer_learning(trained.model_path, folders, output="straight", **run)
+
+    real_evaluate, calls = loop.evaluate, []
+
+    def crash_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate", crash_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        transfer_learning(trained.model_path, folders, output="resumed", **run)
+    monkeypatch.setattr(loop, "evaluate", real_evaluate)
+    resumed = transfer_learning(trained.model_path, folders, output="resumed", resume=True,
+                                **run)
+    assert [int(r["epoch"]) for r in _rows(resumed.history_path)] == [1, 2, 3]
+    assert _rows(resumed.history_path)[-1]["val_loss"] == _rows(
+        straight.history_path)[-1]["val_loss"]
+    a, b = load_model(straight.model_path), load_model(resumed.model_path)
+    for key, value in a.state_dict().items():  # equal up to float rounding (~1e-5)
+        assert torch.allclose(value.float(), b.state_dict()[key].float(), atol=1e-4), key

@@ -1,0 +1,104 @@
+"""How far can post-processing alone take a trained frame detector on the soundscape
+benchmark's long recordings? (issue 21, docs/frame_detection.md)
+
+For each model file given (trained by benchmarks/benchmark_soundscapes.py), the long
+recordings are scored once, then:
+
+- ``stored``: the post-processing tuned on validation and stored in the model file (what
+  the benchmark reports as "tuned");
+- ``filter X s``: one median filter for every class, PSDS on the filtered score curves
+  (PSDS is threshold-free: the filter is the only post-processing it sees);
+- ``oracle``: thresholds, filters and merge gaps tuned *on the long recordings
+  themselves* by the same tuner (events.tuning): not a result, a ceiling. If even this
+  stays under the issue's goals, no post-processing tuned on validation reaches them,
+  and the scores themselves must improve.
+
+    python benchmarks/soundscape_post_processing_ceiling.py \\
+        benchmark_runs/soundscapes/transfer_crnn_vf4_whole_{0,1,2}.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deep_audio.events import SegmentScores, evaluate_events, read_annotation  # noqa: E402
+from deep_audio.events.detection import detect_events, median_filtered  # noqa: E402
+from deep_audio.events.tuning import tune_post_processing  # noqa: E402
+from deep_audio.io.model_files import load_model  # noqa: E402
+from deep_audio.predict import segment_recording  # noqa: E402
+
+FILTERS_SECONDS = (0.0, 0.12, 0.24, 0.48, 0.96)
+
+
+def score(reference, estimated, curves, durations, names) -> dict[str, float]:
+    result = evaluate_events(reference, estimated, class_names=names,
+                             durations_seconds=durations, scores=curves)
+    return {"event_f1": result.event_f1, "segment_f1": result.segment_f1,
+            "psds1": result.psds["psds1"], "psds2": result.psds["psds2"]}
+
+
+def ceiling(model_path: Path, data: Path) -> dict[str, dict[str, float]]:
+    model = load_model(model_path)
+    names = list(model.class_names)
+    reference, found = {}, {}
+    for audio in sorted((data / "long").glob("*.flac")):
+        found[audio.stem] = segment_recording(audio, model)
+        reference[audio.stem] = read_annotation(audio.with_suffix(".tsv"))
+    durations = {k: f.duration_seconds for k, f in found.items()}
+    rows = {"stored": score(reference, {k: f.events for k, f in found.items()},
+                            {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
+                             for k, f in found.items()}, durations, names)}
+    task = model.task
+    for seconds in FILTERS_SECONDS:
+        curves = {k: SegmentScores(f.starts_seconds, f.ends_seconds, median_filtered(
+            f.starts_seconds, f.ends_seconds, f.posteriors, seconds))
+            for k, f in found.items()}
+        estimated = {k: detect_events(f.starts_seconds, f.ends_seconds, f.posteriors, names,
+                                      thresholds=task.thresholds,
+                                      median_filter_seconds=seconds,
+                                      min_gap_seconds=0.5) for k, f in found.items()}
+        rows[f"filter {seconds:.2f} s"] = score(reference, estimated, curves, durations, names)
+    raw = {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.posteriors)
+           for k, f in found.items()}
+    oracle = tune_post_processing(reference, raw, class_names=names,
+                                  durations_seconds=durations,
+                                  default_thresholds=task.thresholds,
+                                  default_median_filter_seconds=0.12,
+                                  default_min_gap_seconds=0.5)
+    estimated = {k: detect_events(f.starts_seconds, f.ends_seconds, f.posteriors, names,
+                                  thresholds=oracle.thresholds,
+                                  median_filter_seconds=oracle.median_filter_seconds,
+                                  min_gap_seconds=oracle.min_gap_seconds)
+                 for k, f in found.items()}
+    curves = {k: SegmentScores(f.starts_seconds, f.ends_seconds, median_filtered(
+        f.starts_seconds, f.ends_seconds, f.posteriors, np.asarray(oracle.median_filter_seconds)))
+        for k, f in found.items()}
+    rows["oracle (tuned on the test)"] = score(reference, estimated, curves, durations, names)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--data", type=Path, default=ROOT / "data/soundscapes")
+    args = parser.parse_args()
+    results = [ceiling(path, args.data) for path in args.models]
+    keys = ("event_f1", "segment_f1", "psds1", "psds2")
+    print(f"{len(results)} model(s): mean ± sd over them")
+    print("| post-processing | " + " | ".join(keys) + " |")
+    print("|---|" + "---:|" * len(keys))
+    for row in results[0]:
+        cells = [np.array([r[row][k] for r in results]) for k in keys]
+        print(f"| {row} | " + " | ".join(f"{c.mean():.3f} ± {c.std():.3f}" for c in cells)
+              + " |")
+
+
+if __name__ == "__main__":
+    main()
