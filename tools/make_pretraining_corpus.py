@@ -103,9 +103,16 @@ class Source:
     skip: str = ""              # regular expression on the path: files left out
     speech_language: str = ""   # spoken material: a folder named by a LANGUAGES code gives
                                 # speech/<code>; other files get speech/<this code>
+    voice: str = ""             # regular expression on the path whose groups name who
+                                # speaks: voice/<project>_<groups> (see VOICE_MIN_CLIPS)
 
 
 MUSIC = ("music/score",)
+# Fish Fillets NG dialogs: sound/<level>/<language>/<level>-<character>-<line>.ogg, each
+# character of a language voiced by one actor ("m" the small fish, "v" the big one).
+FILLETS_VOICE = r"/sound/[^/]+/([a-z]{2})/[a-z0-9]+-([a-z]+)-[^/]*$"
+# A speaker label needs this many manifest clips: fewer cannot teach a voice.
+VOICE_MIN_CLIPS = 20
 SOURCES = [
     Source("supertuxkart-data"),
     Source("openarena-data"),
@@ -165,10 +172,11 @@ SOURCES = [
     Source("chromium-bsu-data"),
     Source("pioneers-data"),
     Source("etw-data"),
-    Source("fillets-ng-data", speech_language="en", skip=r"/music/"),
-    Source("fillets-ng-data-cs", speech_language="cs"),
-    Source("fillets-ng-data-nl", speech_language="nl"),
-    Source("kajongg", always=("speech",), speech_language="en"),
+    Source("fillets-ng-data", speech_language="en", skip=r"/music/", voice=FILLETS_VOICE),
+    Source("fillets-ng-data-cs", speech_language="cs", voice=FILLETS_VOICE),
+    Source("fillets-ng-data-nl", speech_language="nl", voice=FILLETS_VOICE),
+    Source("kajongg", always=("speech",), speech_language="en",
+           voice=r"/voices/([a-z]{2})/([^/]+)/"),
     Source("freedroidrpg-data"),
     Source("teeworlds-data"),
     Source("ksirk"),
@@ -733,6 +741,14 @@ ESPEAK_UTTERANCES = 16          # per voice
 ESPEAK_VARIANTS = ("", "+m3", "+f2", "+m7", "+f4")
 
 
+def voice_of(source: Source, relative_path: str) -> str | None:
+    """``voice/<project>_<groups>`` of a spoken file (``Source.voice``), else None."""
+    match = re.search(source.voice, relative_path) if source.voice else None
+    if match is None:
+        return None
+    return f"voice/{project_of(source.package)}_" + "_".join(match.groups())
+
+
 def espeak_speech(source: Source, src: Path, out_dir: Path, pool
                   ) -> list[tuple[str, str, float]]:
     """Synthetic speech: every espeak-ng voice (one per language) reads numbers, which it
@@ -849,6 +865,7 @@ def write_manifest(out: Path, sources: list[Source], infos: dict[str, dict],
     """manifest.csv (and its train / validation parts), sources.csv and classes.csv from
     the per-package indexes, listing at most ``clips_per_file`` clips of one sound file."""
     rows = []  # (path, labels, session, seconds, package)
+    voices = []  # voice_of each row
     for source in sources:
         index_path = out / "clips" / source.package / "index.csv"
         if not index_path.exists():
@@ -864,6 +881,11 @@ def write_manifest(out: Path, sources: list[Source], infos: dict[str, dict],
                 rows.append((f"clips/{source.package}/{row['clip']}", sorted(labels),
                              session_of(source, row["original"]), float(row["seconds"]),
                              source.package))
+                voices.append(voice_of(source, row["original"]))
+    voice_clips = Counter(voices)
+    rows = [(path, sorted({*labels, "voice", voice}), *rest)
+            if voice and voice_clips[voice] >= VOICE_MIN_CLIPS else (path, labels, *rest)
+            for (path, labels, *rest), voice in zip(rows, voices)]
     seconds_by_session: dict[str, float] = Counter()
     for _, _, session, seconds, _ in rows:
         seconds_by_session[session] += seconds
