@@ -8,6 +8,8 @@ recordings are scored once, then:
   the benchmark reports as "tuned");
 - ``filter X s``: one median filter for every class, PSDS on the filtered score curves
   (PSDS is threshold-free: the filter is the only post-processing it sees);
+- ``threshold X``: one threshold for every class, the stored filters and gaps (is the
+  per-class choice on validation what fails on new sources?);
 - ``oracle``: thresholds, filters and merge gaps tuned *on the long recordings
   themselves* by the same tuner (events.tuning): not a result, a ceiling. If even this
   stays under the issue's goals, no post-processing tuned on validation reaches them,
@@ -35,6 +37,7 @@ from deep_audio.io.model_files import load_model  # noqa: E402
 from deep_audio.predict import segment_recording  # noqa: E402
 
 FILTERS_SECONDS = (0.0, 0.12, 0.24, 0.48, 0.96)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def score(reference, estimated, curves, durations, names) -> dict[str, float]:
@@ -65,6 +68,15 @@ def ceiling(model_path: Path, data: Path) -> dict[str, dict[str, float]]:
                                       median_filter_seconds=seconds,
                                       min_gap_seconds=0.5) for k, f in found.items()}
         rows[f"filter {seconds:.2f} s"] = score(reference, estimated, curves, durations, names)
+    stored = task.event_settings(len(names), model.config.inference)
+    smoothed = {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
+                for k, f in found.items()}
+    for threshold in THRESHOLDS:
+        estimated = {k: detect_events(f.starts_seconds, f.ends_seconds, f.posteriors, names,
+                                      **{**stored, "thresholds": threshold})
+                     for k, f in found.items()}
+        rows[f"threshold {threshold:.1f}"] = score(reference, estimated, smoothed, durations,
+                                                   names)
     raw = {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.posteriors)
            for k, f in found.items()}
     oracle = tune_post_processing(reference, raw, class_names=names,
