@@ -14,6 +14,8 @@ x4    ``conv_bands_max``: the same, maximum over time
 s4    standard deviation over time (only beside m4)
 m3    the third block, mean over time per channel and band
 x3    the third block, maximum over time
+m2    the second block, mean over time per channel and band (finer bands: pitch, formants)
+x2    the second block, maximum over time
 ====  ===================================================================================
 
     python benchmarks/benchmark_embeddings.py --tasks drums speakers --clips 5 20
@@ -38,7 +40,8 @@ from deep_audio.io.model_files import load_model  # noqa: E402
 
 COMBINATIONS = {"l1": ["l1"], "m4": ["m4"], "x4": ["x4"], "m4+x4": ["m4", "x4"],
                 "m4+s4": ["m4", "s4"], "m3": ["m3"], "m3+m4": ["m3", "m4"],
-                "x3+x4": ["x3", "x4"], "m3+x4": ["m3", "x4"]}
+                "x3+x4": ["x3", "x4"], "m3+x4": ["m3", "x4"], "m2": ["m2"], "x2": ["x2"],
+                "m2+x4": ["m2", "x4"]}
 
 
 @torch.no_grad()
@@ -50,6 +53,9 @@ def embeddings(model, path: Path) -> dict[str, np.ndarray]:
     blocks = model.backbone.conv_blocks()
     for index, block in enumerate(blocks, start=1):
         x = block(x)  # (segments, channels, frames, bands)
+        if index == len(blocks) - 2:
+            out["m2"] = x.mean(2).flatten(1).numpy()
+            out["x2"] = x.amax(2).flatten(1).numpy()
         if index == len(blocks) - 1:
             out["m3"] = x.mean(2).flatten(1).numpy()
             out["x3"] = x.amax(2).flatten(1).numpy()
