@@ -104,7 +104,8 @@ class Source:
     speech_language: str = ""   # spoken material: a folder named by a LANGUAGES code gives
                                 # speech/<code>; other files get speech/<this code>
     voice: str = ""             # regular expression on the path whose groups name who
-                                # speaks: voice/<project>_<groups> (see VOICE_MIN_CLIPS)
+                                # speaks: voice/<project>_<groups> (--voices only; see
+                                # VOICE_MIN_CLIPS)
 
 
 MUSIC = ("music/score",)
@@ -861,11 +862,13 @@ def spread(items: list, n: int) -> list:
 
 
 def write_manifest(out: Path, sources: list[Source], infos: dict[str, dict],
-                   clips_per_file: int = MANIFEST_CLIPS_PER_FILE) -> None:
+                   clips_per_file: int = MANIFEST_CLIPS_PER_FILE, *, voices: bool = False
+                   ) -> None:
     """manifest.csv (and its train / validation parts), sources.csv and classes.csv from
-    the per-package indexes, listing at most ``clips_per_file`` clips of one sound file."""
+    the per-package indexes, listing at most ``clips_per_file`` clips of one sound file;
+    with ``voices`` a spoken clip also gets ``voice`` and its speaker's class."""
     rows = []  # (path, labels, session, seconds, package)
-    voices = []  # voice_of each row
+    speakers = []  # voice_of each row
     for source in sources:
         index_path = out / "clips" / source.package / "index.csv"
         if not index_path.exists():
@@ -881,11 +884,11 @@ def write_manifest(out: Path, sources: list[Source], infos: dict[str, dict],
                 rows.append((f"clips/{source.package}/{row['clip']}", sorted(labels),
                              session_of(source, row["original"]), float(row["seconds"]),
                              source.package))
-                voices.append(voice_of(source, row["original"]))
-    voice_clips = Counter(voices)
-    rows = [(path, sorted({*labels, "voice", voice}), *rest)
-            if voice and voice_clips[voice] >= VOICE_MIN_CLIPS else (path, labels, *rest)
-            for (path, labels, *rest), voice in zip(rows, voices)]
+                speakers.append(voice_of(source, row["original"]) if voices else None)
+    speaker_clips = Counter(speakers)
+    rows = [(path, sorted({*labels, "voice", speaker}), *rest)
+            if speaker and speaker_clips[speaker] >= VOICE_MIN_CLIPS else (path, labels, *rest)
+            for (path, labels, *rest), speaker in zip(rows, speakers)]
     seconds_by_session: dict[str, float] = Counter()
     for _, _, session, seconds, _ in rows:
         seconds_by_session[session] += seconds
@@ -947,6 +950,9 @@ def main() -> int:
                         help="clips of one sound file listed in the manifest")
     parser.add_argument("--manifest-only", action="store_true",
                         help="rewrite the manifest from the clips already built")
+    parser.add_argument("--voices", action="store_true",
+                        help="add voice/<project>_<speaker> labels to spoken clips "
+                             "(Source.voice); off: the manifest of the shipped network")
     args = parser.parse_args()
     out = args.out
     work = args.work or out / "work"
@@ -975,7 +981,7 @@ def main() -> int:
             infos[source.package] = info
             print(f"{source.package} {info['version']}: licence {info['licence']} "
                   f"(free: {info['free']}), {time.time() - started:.0f} s so far", flush=True)
-    write_manifest(out, SOURCES, infos, args.clips_per_file)
+    write_manifest(out, SOURCES, infos, args.clips_per_file, voices=args.voices)
     print(f"built in {time.time() - started:.0f} s")
     return 0
 
