@@ -16,7 +16,10 @@ recordings are scored once, then:
   and the scores themselves must improve.
 
     python benchmarks/soundscape_post_processing_ceiling.py \\
-        benchmark_runs/soundscapes/transfer_crnn_vf4_whole_{0,1,2}.pt
+        benchmark_runs/soundscapes/transfer_crnn_vf4_whole_{0,1,2}.pt [--ensemble]
+
+``--ensemble`` scores the models as one (:class:`deep_audio.predict.ensemble.Ensemble`:
+posteriors averaged; thresholds averaged, tuned filters and gaps their medians).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from deep_audio.events import SegmentScores, evaluate_events, read_annotation  # noqa: E402
 from deep_audio.events.detection import detect_events, median_filtered  # noqa: E402
 from deep_audio.events.tuning import tune_post_processing  # noqa: E402
-from deep_audio.io.model_files import load_model  # noqa: E402
 from deep_audio.predict import segment_recording  # noqa: E402
+from deep_audio.predict.classify import as_predictor  # noqa: E402
 
 FILTERS_SECONDS = (0.0, 0.12, 0.24, 0.48, 0.96)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -47,8 +50,9 @@ def score(reference, estimated, curves, durations, names) -> dict[str, float]:
             "psds1": result.psds["psds1"], "psds2": result.psds["psds2"]}
 
 
-def ceiling(model_path: Path, data: Path) -> dict[str, dict[str, float]]:
-    model = load_model(model_path)
+def ceiling(model, data: Path) -> dict[str, dict[str, float]]:
+    """The rows of the table for ``model``: a model file, or a list of them (ensemble)."""
+    model = as_predictor(model)
     names = list(model.class_names)
     reference, found = {}, {}
     for audio in sorted((data / "long").glob("*.flac")):
@@ -100,10 +104,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--data", type=Path, default=ROOT / "data/soundscapes")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="score the models as one ensemble (posteriors averaged)")
     args = parser.parse_args()
-    results = [ceiling(path, args.data) for path in args.models]
+    results = ([ceiling(args.models, args.data)] if args.ensemble
+               else [ceiling(path, args.data) for path in args.models])
     keys = ("event_f1", "segment_f1", "psds1", "psds2")
-    print(f"{len(results)} model(s): mean ± sd over them")
+    print(f"{len(args.models)} models as one ensemble" if args.ensemble
+          else f"{len(results)} model(s): mean ± sd over them")
     print("| post-processing | " + " | ".join(keys) + " |")
     print("|---|" + "---:|" * len(keys))
     for row in results[0]:

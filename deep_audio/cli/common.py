@@ -175,14 +175,17 @@ def manifest_from_args(args: argparse.Namespace):
 
 
 def add_model(parser: argparse.ArgumentParser, *, required: bool = True,
-              default_source: bool = False) -> None:
+              default_source: bool = False, ensemble: bool = False) -> None:
     """``-m/--model``; with ``default_source`` it may be left out for the shipped general
-    network (the setting transfer.source_model, resolved by :func:`source_model_from_args`)."""
+    network (the setting transfer.source_model, resolved by :func:`source_model_from_args`);
+    with ``ensemble`` it takes several files (a list), whose posteriors are averaged."""
     parser.add_argument("-m", "--model", required=required and not default_source,
-                        metavar="MODEL.pt",
+                        metavar="MODEL.pt", nargs="+" if ensemble else None,
                         help="a model file written by deep_audio" + (
                             " (default: the shipped general network, "
-                            "models/pretrained_general.pt)" if default_source else ""))
+                            "models/pretrained_general.pt)" if default_source else "") + (
+                            "; several: an ensemble, their posteriors averaged (same "
+                            "classes and segments)" if ensemble else ""))
 
 
 def source_model_from_args(args: argparse.Namespace, config) -> str:

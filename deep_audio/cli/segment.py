@@ -19,11 +19,16 @@ on the median-filtered curves the events come from), per recording and over all 
 --dcase FILE writes every recording's events to one DCASE TSV (filename onset offset
 event_label), the format DCASE task 4 submissions and sed_eval take.
 
+Several model files after -m (same classes and segments, e.g. one detector trained with
+three seeds) are an ensemble: their posteriors are averaged before the post-processing,
+which takes the members' thresholds averaged and their tuned filters' medians.
+
 Examples:
   deep-audio segment -m models/cnn.pt -i recording.flac -o out
   deep-audio segment -m models/cnn.pt -i recording.flac -o out --truth annotation.txt --html
   deep-audio segment -m models/tagger.pt -i long.flac -o out --truth events.tsv
   deep-audio segment -m models/detector.pt -i audio/*.wav -o out --truth truth.tsv --dcase out.tsv
+  deep-audio segment -m det_0.pt det_1.pt det_2.pt -i long.flac -o out --truth events.tsv
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from deep_audio.cli import common as _cli
-from deep_audio.device import resolve_device
 from deep_audio.errors import DeepAudioError
 from deep_audio.events import (
     Event,
@@ -44,7 +48,7 @@ from deep_audio.events import (
     read_annotation,
     write_annotation,
 )
-from deep_audio.io.model_files import load_model
+from deep_audio.predict.classify import as_predictor
 from deep_audio.predict.long_recordings import (
     evaluate_segmentation,
     save_segmentation,
@@ -53,7 +57,7 @@ from deep_audio.predict.long_recordings import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _cli.add_model(parser)
+    _cli.add_model(parser, ensemble=True)
     _cli.add_inputs(parser, help="audio files of any length")
     parser.add_argument("-o", "--output", default="segmentation", metavar="FOLDER",
                         help="folder for the results")
@@ -82,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     truths = _truths(args.truth, args.input) if args.truth else None
-    model = load_model(args.model, device=resolve_device(args.device))
+    model = as_predictor(args.model, precision=args.precision, device=args.device)
     detects_events = model.task.multi_label
     if args.dcase and not detects_events:
         raise DeepAudioError("--dcase writes sound events: it needs a multi-label or "

@@ -20,9 +20,11 @@ def as_predictor(model: Any, *, precision: str = "fp32", batch_size: int | None 
 
     Parameters
     ----------
-    model : predictor, Classifier or path
+    model : predictor, Classifier, path, or a list of these
         A predictor; a loaded PyTorch model; an ``.onnx`` file (run by onnxruntime,
-        without torch); or any other path, a deep_audio model file.
+        without torch); or any other path, a deep_audio model file. A list or tuple of
+        several: an :class:`~deep_audio.predict.ensemble.Ensemble`, their posteriors
+        averaged.
     precision : str
         Of a PyTorch model's forward passes: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
     batch_size : int, optional
@@ -32,6 +34,12 @@ def as_predictor(model: Any, *, precision: str = "fp32", batch_size: int | None 
     """
     if isinstance(model, Predictor):
         return model
+    if isinstance(model, (list, tuple)):
+        from deep_audio.predict.ensemble import Ensemble
+
+        members = [as_predictor(m, precision=precision, batch_size=batch_size, device=device)
+                   for m in model]
+        return members[0] if len(members) == 1 else Ensemble(members)
     if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx":
         from deep_audio.predict.onnx import OnnxClassifier
 

@@ -172,9 +172,10 @@ def segment_recording(path: str | os.PathLike, model: Any, *, precision: str = "
     ----------
     path : str or PathLike
         An audio file; it is read in blocks of ``read_block_seconds``.
-    model : predictor, Classifier or path
+    model : predictor, Classifier or path, or a list of these
         A predictor, a loaded model, or a model file (``.onnx`` runs with onnxruntime);
-        see :func:`deep_audio.predict.predictor.as_predictor`.
+        several: an ensemble, their posteriors averaged; see
+        :func:`deep_audio.predict.classify.as_predictor`.
     precision : str
         Of a PyTorch model: ``fp32``, ``bf16``, ``fp16`` or ``auto`` (see
         :func:`deep_audio.device.autocast_dtype`).
