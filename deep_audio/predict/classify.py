@@ -39,7 +39,7 @@ def as_predictor(model: Any, *, precision: str = "fp32", batch_size: int | None 
 
         members = [as_predictor(m, precision=precision, batch_size=batch_size, device=device)
                    for m in model]
-        return members[0] if len(members) == 1 else Ensemble(members)
+        return members[0] if len(members) == 1 else Ensemble(members)  # [] is refused
     if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx":
         from deep_audio.predict.onnx import OnnxClassifier
 

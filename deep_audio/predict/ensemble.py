@@ -2,7 +2,7 @@
 
 Models trained with other seeds (or other settings) on the same classes err in different
 places; the mean of their posteriors ranks and places events better than any one of them
-(docs/frame_detection.md: three seeds of a frame detector, event F1 0.17 -> 0.30 on the
+(docs/frame_detection.md: three seeds of a frame detector, event F1 0.17 -> 0.27 on the
 soundscape benchmark's long recordings). :class:`Ensemble` is a predictor (see
 :mod:`deep_audio.predict.predictor`), so every classify path takes it: ``classify_files``,
 ``segment_recording``, ``evaluate_folders``, ``listen``; :func:`~deep_audio.predict.

@@ -21,20 +21,26 @@ def _rows(path):
         return list(csv.DictReader(stream))
 
 
+def _crash_in_epoch(monkeypatch, epoch: int):
+    """Make the validation of ``epoch`` raise KeyboardInterrupt; returns the real one."""
+    real_evaluate, calls = loop.evaluate, []
+
+    def crashing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate", crashing)
+    return real_evaluate
+
+
 @pytest.mark.parametrize("schedule", ["onecycle", "plateau"])
 def test_an_interrupted_run_resumes_to_the_same_model(dataset, tmp_path, monkeypatch, schedule):
     config = small_config(models_dir=str(tmp_path), epochs=4, min_epochs=4, schedule=schedule)
     straight = train_model(dataset["train"], "straight", config=config, progress=False)
 
-    real_evaluate, calls = loop.evaluate, []
-
-    def crash_in_epoch_3(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "evaluate", crash_in_epoch_3)
+    real_evaluate = _crash_in_epoch(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         train_model(dataset["train"], "resumed", config=config, progress=False)
     checkpoint = tmp_path / "resumed.checkpoint.pt"
@@ -87,15 +93,7 @@ def test_an_interrupted_transfer_resumes_to_the_same_model(trained, dataset, tmp
     folders = [dataset["train"][0], dataset["train"][2]]
     straight = transfer_learning(trained.model_path, folders, output="straight", **run)
 
-    real_evaluate, calls = loop.evaluate, []
-
-    def crash_in_epoch_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "evaluate", crash_in_epoch_2)
+    real_evaluate = _crash_in_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         transfer_learning(trained.model_path, folders, output="resumed", **run)
     monkeypatch.setattr(loop, "evaluate", real_evaluate)
