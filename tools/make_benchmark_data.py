@@ -27,6 +27,7 @@ Tasks (see docs/benchmark_data.md):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import random
 import re
@@ -80,12 +81,20 @@ def make_speakers(tuxpaint: Path, out: Path, n_classes: int = 15, n_train: int =
     """Tux Paint spoken descriptions: <stamp>_desc_<lang>.ogg (no suffix: English)."""
     stamps_dir = next(tuxpaint.glob("**/tuxpaint/stamps"))
     clips: dict[str, dict[str, Path]] = {}  # language -> stamp -> file
+    seen: set[tuple[str, str]] = set()  # (language, file digest)
     for path in sorted(stamps_dir.rglob("*_desc*.ogg")):
         match = re.fullmatch(r"(.+)_desc(?:_([a-z]+))?\.ogg", path.name)
         # skips one misnamed "..._desc_da.ogg.ogg" and a few long clips (up to ~20 s)
         if match and soundfile.info(path).duration <= max_s:
+            language = match.group(2) or "en"
+            # Tux Paint reuses one recording for several stamps (a letter's lowercase and
+            # uppercase, crown1/crown2): keep the first, or it could sit on both sides.
+            digest = (language, hashlib.sha256(path.read_bytes()).hexdigest())
+            if digest in seen:
+                continue
+            seen.add(digest)
             stamp = str(path.parent.relative_to(stamps_dir) / match.group(1))
-            clips.setdefault(match.group(2) or "en", {})[stamp] = path
+            clips.setdefault(language, {})[stamp] = path
     # Languages with enough clips for n_train + n_test (fewer than n_classes may qualify).
     ranked = sorted(clips, key=lambda lang: (-len(clips[lang]), lang))
     languages = [lang for lang in ranked
@@ -103,7 +112,8 @@ descriptions usr/share/tuxpaint/stamps/**/<stamp>_desc_<lang>.ogg (<stamp>_desc.
 Classes: the {len(languages)} languages with at least {int(1.3 * (n_train + n_test))} description
 clips of at most {max_s} s (only these many qualify), class named after the language code;
 each language was recorded mostly by one voice. Files are the original Ogg Vorbis files,
-copied unchanged, named <stamp path with / -> __>.ogg.
+copied unchanged, named <stamp path with / -> __>.ogg. A recording that several stamps
+of a language share (identical files) is kept once, under the first stamp in sorted order.
 Split: by stamp (phrase). Sorted stamps shuffled with seed {SEED}; the first
 {test_fraction:.0%} are test stamps for every language. Per language {n_train} train and
 {n_test} test clips drawn with seed {SEED} from its train / test stamps.""")
