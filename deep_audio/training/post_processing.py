@@ -14,16 +14,18 @@ from deep_audio.events import SegmentScores, detect_events, evaluate_events
 from deep_audio.events.detection import median_filtered
 from deep_audio.events.tuning import tune_post_processing
 from deep_audio.models import Classifier
+from deep_audio.predict.classify import as_predictor
 from deep_audio.predict.long_recordings import stitch_frames
-from deep_audio.predict.torch_predictor import segment_posteriors
+from deep_audio.predict.predictor import Predictor
 from deep_audio.tasks import FrameDetection
 
 logger = logging.getLogger(__name__)
 
 
-def validation_timelines(model: Classifier, dataset: SegmentDataset, *, sample_rate: int
-                         ) -> tuple[dict, dict, dict]:
-    """Each validation clip's frame posteriors and reference events, as long recordings.
+def validation_timelines(model: Classifier | Predictor, dataset: SegmentDataset, *,
+                         sample_rate: int) -> tuple[dict, dict, dict]:
+    """Each validation clip's frame posteriors (by ``model``, a frame detector or a
+    predictor of one, such as an ensemble) and reference events, as long recordings.
 
     The segments of a clip are stitched into one timeline of frames
     (:func:`~deep_audio.predict.long_recordings.stitch_frames`), and so are its frame
@@ -37,15 +39,15 @@ def validation_timelines(model: Classifier, dataset: SegmentDataset, *, sample_r
     durations_seconds : dict of clip name to float
     """
     frame_seconds = model.task.frame_seconds
+    predictor = as_predictor(model)
     reference, scores, durations = {}, {}, {}
     names = list(model.class_names)
     for file in np.unique(dataset.file_index):
         rows = np.flatnonzero(dataset.file_index == file)
         if np.isnan(dataset.targets[rows][:, :-1]).any():
             continue  # weak labels: no frame to compare
-        posteriors = segment_posteriors(
-            model, np.stack([dataset[int(i)][0].numpy() for i in rows]),
-            batch_size=model.config.inference.inference_batch_size)
+        posteriors = predictor.posteriors(
+            np.stack([dataset[int(i)][0].numpy() for i in rows]))
         starts_seconds = dataset.starts[rows] / sample_rate
         starts, ends, frames = stitch_frames(starts_seconds, posteriors, frame_seconds)
         _, _, targets = stitch_frames(starts_seconds,
@@ -58,11 +60,14 @@ def validation_timelines(model: Classifier, dataset: SegmentDataset, *, sample_r
     return reference, scores, durations
 
 
-def tune_on_validation(model: Classifier, dataset: SegmentDataset) -> dict[str, Any]:
+def tune_on_validation(model: Classifier | Predictor, dataset: SegmentDataset
+                       ) -> dict[str, Any]:
     """Tune ``model``'s event post-processing on ``dataset`` (its validation segments),
-    set the tuned task on ``model`` and return the validation scores at the tuned
-    settings: ``val_event_f1``, ``val_psds1``, ``val_psds2`` (PSDS on the tuned
-    median-filtered curves) and the untuned event F1 ``val_event_f1_untuned``."""
+    set the tuned task on ``model`` (a frame detector, or a predictor of frames such as
+    an :class:`~deep_audio.predict.ensemble.Ensemble`, tuned as one model) and return
+    the validation scores at the tuned settings: ``val_event_f1``, ``val_psds1``,
+    ``val_psds2`` (PSDS on the tuned median-filtered curves) and the untuned event F1
+    ``val_event_f1_untuned``."""
     task: FrameDetection = model.task
     config = model.config
     names = list(model.class_names)

@@ -84,3 +84,36 @@ def test_a_model_twice_segments_exactly_as_the_model(trained, dataset, tmp_path,
     code = deep_audio(["segment", "-m", str(trained.model_path), str(trained.model_path),
                        "-i", str(recording), "-o", str(tmp_path / "out"), "--plot", "none"])
     assert code == 0 and f"# {recording}" in capsys.readouterr().out
+
+
+def test_an_ensemble_of_frame_detectors_is_tuned_on_validation_as_one_model():
+    import torch
+
+    from deep_audio.data.segments import SegmentDataset
+    from deep_audio.models.classifier import Classifier
+    from deep_audio.predict.torch_predictor import TorchPredictor
+    from deep_audio.tasks import make_task
+    from deep_audio.training.post_processing import tune_on_validation, validation_timelines
+    from tests.events.test_frame_detection import CLASSES, RATE, event_clip, frame_config
+
+    config = frame_config(conv_channels=[8, 16])
+    torch.manual_seed(0)
+    members = [Classifier.seed(config, list(CLASSES), make_task("frame_detection"))
+               for _ in range(2)]
+    rng = np.random.default_rng(0)
+    onsets = [(0.3 + 0.1 * i, 1.2 - 0.1 * i) for i in range(4)]
+    validation = SegmentDataset(
+        [event_clip([(low, "low"), (high, "high")], 2.0, rng) for low, high in onsets],
+        [np.ones(2, np.float32)] * len(onsets), segment_samples=2 * RATE,
+        hop_samples=2 * RATE, sample_rate=RATE, frame_seconds=0.04,
+        events=[[(low, low + 0.2, 0), (high, high + 0.2, 1)] for low, high in onsets])
+    ensemble = Ensemble([TorchPredictor(member) for member in members])
+
+    _, together, _ = validation_timelines(ensemble, validation, sample_rate=RATE)
+    alone = [validation_timelines(m, validation, sample_rate=RATE)[1] for m in members]
+    for clip, scores in together.items():  # the members' mean frames, clip by clip
+        assert np.allclose(scores.posteriors, np.mean(
+            [timeline[clip].posteriors for timeline in alone], axis=0), atol=1e-6)
+    metrics = tune_on_validation(ensemble, validation)
+    assert ensemble.task.tuned and "val_event_f1" in metrics
+    assert not any(member.task.tuned for member in members)  # the members keep theirs
