@@ -379,7 +379,7 @@ def print_results(results, class_names: Sequence[str], *, segments: bool = False
 
 
 def classify_and_print(model, inputs: Sequence[str], *, segments: bool = False,
-                       precision: str = "fp32") -> int:
+                       precision: str = "fp32", device: str = "cpu") -> int:
     """Classify ``inputs`` with any predictor (or model, or model file), print the
     results (:func:`print_results`) and return the exit status (:func:`exit_status`).
 
@@ -388,7 +388,7 @@ def classify_and_print(model, inputs: Sequence[str], *, segments: bool = False,
     """
     from deep_audio.predict.classify import as_predictor, classify_files
 
-    predictor = as_predictor(model, precision=precision)
+    predictor = as_predictor(model, precision=precision, device=device)
     results = classify_files(inputs, predictor, skip_unreadable=len(inputs) > 1)
     return exit_status(print_results(results, predictor.class_names, segments=segments),
                        len(inputs))

@@ -84,6 +84,11 @@ def test_a_model_twice_segments_exactly_as_the_model(trained, dataset, tmp_path,
     code = deep_audio(["segment", "-m", str(trained.model_path), str(trained.model_path),
                        "-i", str(recording), "-o", str(tmp_path / "out"), "--plot", "none"])
     assert code == 0 and f"# {recording}" in capsys.readouterr().out
+    assert deep_audio(["test", "-m", str(trained.model_path), "-i", str(recording)]) == 0
+    single = capsys.readouterr().out
+    assert deep_audio(["test", "-m", str(trained.model_path), str(trained.model_path),
+                       "-i", str(recording)]) == 0
+    assert capsys.readouterr().out == single  # a model twice classifies as the model
 
 
 def test_an_ensemble_of_frame_detectors_is_tuned_on_validation_as_one_model():
