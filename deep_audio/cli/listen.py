@@ -18,6 +18,7 @@ Examples:
   deep-audio listen -m models/tagger.pt                      # the default microphone
   deep-audio listen -m models/tagger.onnx --mic "USB" --json
   deep-audio listen -m models/tagger.pt --view
+  deep-audio listen -m seed0.pt seed1.pt seed2.pt            # an ensemble of three
   arecord -q -f S16_LE -r 16000 -c 1 -t raw | deep-audio listen -m cnn.pt --stdin --rate 16000
   ffmpeg -i URL -f s16le -ac 1 -ar 16000 - | deep-audio listen -m cnn.pt --stdin --rate 16000
   deep-audio listen -m models/cnn.pt --replay recording.flac --fast --save-events clips
@@ -51,7 +52,7 @@ from deep_audio.predict.stream import Listener, ListenUpdate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _cli.add_model(parser)
+    _cli.add_model(parser, ensemble=True)
     source = parser.add_argument_group("source (default: the default microphone)")
     where = source.add_mutually_exclusive_group()
     where.add_argument("--mic", nargs="?", const="", metavar="NAME",
@@ -114,11 +115,12 @@ def run(args: argparse.Namespace) -> int:
         "event_median_filter_seconds", "event_min_gap_seconds")}
     if args.event_median_filter_seconds is not None:  # a frame model's filter too
         overrides["frame_median_filter_seconds"] = args.event_median_filter_seconds
-    if not str(args.model).lower().endswith(".onnx"):  # an ONNX model runs without torch
+    if not all(m.lower().endswith(".onnx") for m in args.model):  # ONNX runs without torch
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    listener = Listener(args.model, precision=args.precision, device=args.device,
+    model = args.model[0] if len(args.model) == 1 else args.model  # several: an ensemble
+    listener = Listener(model, precision=args.precision, device=args.device,
                         max_lag_seconds=None if args.no_drop else args.max_lag_seconds,
                         stall_timeout_seconds=args.stall_seconds,
                         save_events_dir=args.save_events,
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise SourceError("--view draws for a person; --json writes for a program: not both")
     printer = (_View(listener) if args.view
                else _Printer(listener, json_lines=args.json, rows=not args.no_rows))
-    printer.start(args.model, source.name)
+    printer.start(" + ".join(args.model), source.name)
     updates = listener.run(source)
     try:
         try:

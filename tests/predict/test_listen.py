@@ -667,3 +667,15 @@ def test_the_shipped_general_tagger_streams_like_offline(tmp_path):
                        offline.posteriors, atol=POSTERIOR_TOLERANCE)
     assert offline.events
     assert_same_spans([e for _, e in offsets], offline.events)
+
+
+def test_several_models_listen_as_their_ensemble(models, recording, capsys):
+    from deep_audio.cli.main import main as deep_audio
+
+    pair = [str(models["frame_detection"])] * 2
+    assert deep_audio(["listen", "-m", *pair, "--replay", str(recording), "--fast",
+                       "--json"]) == 0
+    records = json_lines(capsys.readouterr().out)
+    assert records[0]["model"] == " + ".join(pair)
+    offline = segment_recording(recording, pair)  # the ensemble, offline
+    assert len([r for r in records if r["type"] == "offset"]) == len(offline.events) > 0
