@@ -8,12 +8,15 @@ listing each cell's files with posteriors, audio, spectrogram and segment poster
 (audio clips embedded up to a size cap, or linked by relative path with --link-audio).
 A multi-label model (a tagger) is scored on the manifest's labels with mAP, per-class
 average precision and precision/recall/F1 at its stored thresholds; the per-class AP is
-drawn to MODEL.ap.png (--plot).
+drawn to MODEL.ap.png (--plot). Several model files (-m a.pt b.pt c.pt) are scored as
+one ensemble, their posteriors averaged (pictures named after the first, .ensemble.*;
+--report then draws no training curves: each member has its own).
 
 Examples:
   deep-audio report -m models/classical_vs_metal_cnn.pt -i test/classical test/metal
   deep-audio report -m models/drums.pt -i test/* --html drums_report.html --link-audio
   deep-audio report -m models/tagger.pt --manifest meta/test.csv --audio-root audio/
+  deep-audio report -m seed0.pt seed1.pt seed2.pt -i test/*
 """
 
 from __future__ import annotations
@@ -24,9 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deep_audio.cli import common as _cli
-from deep_audio.device import resolve_device
-from deep_audio.io.model_files import load_model
 from deep_audio.predict import evaluate_folders, evaluate_manifest
+from deep_audio.predict.classify import as_predictor
 from deep_audio.predict.evaluate import TaggingReport
 from deep_audio.training.history import read_history
 from deep_audio.viz import plot_class_scores, plot_confusion_matrix, plot_training_report
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _cli.add_model(parser)
+    _cli.add_model(parser, ensemble=True)
     _cli.add_folders_or_manifest(parser, help="class folders named as the model's classes")
     parser.add_argument("--plot", metavar="PNG",
                         help="confusion-matrix image (default: MODEL.confusion.png)")
@@ -57,7 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = _cli.config_from_args(args).training
     manifest = _cli.manifest_from_args(args)
-    model = load_model(args.model, device=resolve_device(settings.device))
+    model = as_predictor(args.model[0] if len(args.model) == 1 else args.model,
+                         precision=settings.precision, device=settings.device)
+    # Pictures are named after the (first) model file; an ensemble's get .ensemble.
+    name = Path(args.model[0]).stem + ("" if len(args.model) == 1 else " ensemble")
+    stem = Path(args.model[0]).with_suffix("" if len(args.model) == 1 else ".ensemble")
     if manifest is None:
         report = evaluate_folders(model, args.input, precision=settings.precision)
     else:
@@ -66,21 +72,24 @@ def run(args: argparse.Namespace) -> int:
     source = (Path(args.manifest).name if manifest is not None
               else ", ".join(Path(f).name for f in args.input))
     if isinstance(report, TaggingReport):
-        return _tagging_outputs(report, args)
-    plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
+        return _tagging_outputs(report, args, name=name, stem=stem)
+    plot = Path(args.plot) if args.plot else Path(f"{stem}.confusion.png")
     plot_confusion_matrix(report.confusion, report.class_names, plot,
-                          title=f"{Path(args.model).stem}: accuracy "
+                          title=f"{name}: accuracy "
                                 f"{report.scores['accuracy']:.3f}")
     print(f"\nconfusion matrix image: {plot}")
     if args.report:
-        history_path = Path(args.model).with_suffix(".history.csv")
-        history = read_history(history_path) if history_path.is_file() else {}
+        history_path = Path(args.model[0]).with_suffix(".history.csv")
+        history = (read_history(history_path)
+                   if history_path.is_file() and len(args.model) == 1 else {})
         if not history:
-            logger.warning("no training history at %s: the report shows the confusion "
-                           "matrix only", history_path)
+            logger.warning("no training history at %s%s: the report shows the confusion "
+                           "matrix only", history_path,
+                           "" if len(args.model) == 1 else " for an ensemble")
+        best_epoch = getattr(getattr(model, "model", None), "metadata", {}).get("best_epoch")
         plot_training_report(history, report.confusion, report.class_names, args.report,
-                             best_epoch=model.metadata.get("best_epoch"),
-                             title=f"{Path(args.model).stem}: accuracy "
+                             best_epoch=best_epoch,
+                             title=f"{name}: accuracy "
                                    f"{report.scores['accuracy']:.3f} on "
                                    f"{source}")
         print(f"training report: {args.report}")
@@ -91,16 +100,16 @@ def run(args: argparse.Namespace) -> int:
             report, args.html, link_audio=args.link_audio,
             clip_seconds=args.audio_clip_seconds,
             audio_budget_bytes=int(args.audio_cap_mb * 1e6),
-            title=f"{Path(args.model).stem} on {source}")
+            title=f"{name} on {source}")
         print(f"evaluation report: {page} ({page.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
-def _tagging_outputs(report: TaggingReport, args: argparse.Namespace) -> int:
+def _tagging_outputs(report: TaggingReport, args: argparse.Namespace, *, name: str,
+                     stem: Path) -> int:
     """A multi-label model's pictures: per-class AP (PNG) and, with --html, AP and
     precision-recall curves on one page."""
-    name = Path(args.model).stem
-    plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".ap.png")
+    plot = Path(args.plot) if args.plot else Path(f"{stem}.ap.png")
     plot_class_scores(report.scores["class_ap"], report.class_names, plot,
                       title=f"{name}: mAP {report.scores['map']:.3f}")
     print(f"\nper-class AP image: {plot}")

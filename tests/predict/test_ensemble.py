@@ -122,3 +122,16 @@ def test_an_ensemble_of_frame_detectors_is_tuned_on_validation_as_one_model():
     metrics = tune_on_validation(ensemble, validation)
     assert ensemble.task.tuned and "val_event_f1" in metrics
     assert not any(member.task.tuned for member in members)  # the members keep theirs
+
+
+@pytest.mark.slow
+def test_report_scores_several_models_as_one(trained, dataset, capsys):
+    model = str(trained.model_path)
+    folders = [str(folder) for folder in dataset["test"]]
+    assert deep_audio(["report", "-m", model, "-i", *folders]) == 0
+    single = capsys.readouterr().out
+    assert deep_audio(["report", "-m", model, model, "-i", *folders]) == 0
+    twice = capsys.readouterr().out
+    assert twice.split("\nconfusion matrix image")[0] == single.split(
+        "\nconfusion matrix image")[0]  # the same scores, printed the same
+    assert trained.model_path.with_suffix(".ensemble.confusion.png").is_file()
