@@ -18,6 +18,11 @@ recordings are scored once, then:
     python benchmarks/soundscape_post_processing_ceiling.py \\
         benchmark_runs/soundscapes/transfer_crnn_vf4_whole_{0,1,2}.pt [--ensemble]
 
+``--untuned CLASS...`` adds ``untuned at the median``: the stored settings with those
+classes' (ones the validation fold had no event of: guitar and tom for fold 4) set to the
+median of the other classes', what the tuner does since 2026-12-07 (models trained
+before stored the defaults there).
+
 ``--ensemble`` scores the models as one (:class:`deep_audio.predict.ensemble.Ensemble`:
 posteriors averaged; thresholds averaged, tuned filters and gaps their medians) and adds
 ``retuned on validation``: the ensemble's post-processing tuned as one model's is, on the
@@ -56,7 +61,7 @@ def score(reference, estimated, curves, durations, names) -> dict[str, float]:
             "psds1": result.psds["psds1"], "psds2": result.psds["psds2"]}
 
 
-def ceiling(model, data: Path) -> dict[str, dict[str, float]]:
+def ceiling(model, data: Path, untuned: list[str]) -> dict[str, dict[str, float]]:
     """The rows of the table for ``model``: a model file, or a list of them (ensemble)."""
     model = as_predictor(model)
     names = list(model.class_names)
@@ -69,6 +74,10 @@ def ceiling(model, data: Path) -> dict[str, dict[str, float]]:
                             {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
                              for k, f in found.items()}, durations, names)}
     task = model.task
+    if untuned:
+        model.task = with_median(task, names, untuned)
+        rows["untuned at the median"] = stored_row(model, data)
+        model.task = task
     for seconds in FILTERS_SECONDS:
         curves = {k: SegmentScores(f.starts_seconds, f.ends_seconds, median_filtered(
             f.starts_seconds, f.ends_seconds, f.posteriors, seconds))
@@ -115,15 +124,45 @@ def ceiling(model, data: Path) -> dict[str, dict[str, float]]:
     return rows
 
 
+def with_median(task, names: list[str], untuned: list[str]):
+    """``task`` with the post-processing of the ``untuned`` classes set to the median of
+    the other classes'."""
+    absent = [names.index(name) for name in untuned]
+    keep = [i for i in range(len(names)) if i not in absent]
+
+    def median(values):
+        values = np.array(values, dtype=float)
+        values[absent] = np.median(values[keep])
+        return values.tolist()
+
+    return task.with_post_processing(event_thresholds=median(task.event_thresholds),
+                                     median_filter_seconds=median(task.median_filter_seconds),
+                                     min_gap_seconds=median(task.min_gap_seconds))
+
+
+def stored_row(model, data: Path) -> dict[str, float]:
+    """The long recordings scored with ``model``'s own post-processing."""
+    reference, found = {}, {}
+    for audio in sorted((data / "long").glob("*.flac")):
+        found[audio.stem] = segment_recording(audio, model)
+        reference[audio.stem] = read_annotation(audio.with_suffix(".tsv"))
+    return score(reference, {k: f.events for k, f in found.items()},
+                 {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
+                  for k, f in found.items()},
+                 {k: f.duration_seconds for k, f in found.items()}, list(model.class_names))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--data", type=Path, default=ROOT / "data/soundscapes")
+    parser.add_argument("--untuned", nargs="+", default=[], metavar="CLASS",
+                        help="add a row with these classes at the other classes' median")
     parser.add_argument("--ensemble", action="store_true",
                         help="score the models as one ensemble (posteriors averaged)")
     args = parser.parse_args()
-    results = ([ceiling(args.models, args.data)] if args.ensemble
-               else [ceiling(path, args.data) for path in args.models])
+    results = ([ceiling(args.models, args.data, args.untuned)] if args.ensemble
+               else [ceiling(path, args.data, args.untuned) for path in args.models])
     keys = ("event_f1", "segment_f1", "psds1", "psds2")
     print(f"{len(args.models)} models as one ensemble" if args.ensemble
           else f"{len(results)} model(s): mean ± sd over them")

@@ -10,8 +10,12 @@ reference event)).
 2. At those, each class keeps the merge gap of a grid with the best sed_eval event F1
    (:func:`~deep_audio.events.scoring.evaluate_events`); the default gap wins a tie.
 
-A class without reference events keeps the defaults given.
-sed_scores_eval is imported when tuning.
+A class without reference events in the validation data cannot be tuned: it takes the
+median of the tuned classes' thresholds, filters and gaps. (The defaults would leave it
+at a threshold of 0.5, where a model trained with a few events per class often never
+reaches: on the soundscape benchmark, whose validation fold lacks guitar and tom, such
+classes were never detected; docs/frame_detection.md.) With no class to tune, every
+class keeps the defaults. sed_scores_eval is imported when tuning.
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ def tune_post_processing(reference: Mapping[str, Sequence[Event]],
     durations_seconds : mapping of recording name to float
     default_thresholds : sequence of n_classes floats
     default_median_filter_seconds, default_min_gap_seconds : float
-        Kept by a class that cannot be tuned (see the module doc).
+        Kept by a class that no setting of the grid scores better (see the module
+        doc); every class keeps them when no class has validation events.
     median_filter_grid_seconds, min_gap_grid_seconds : sequence of float
         The values tried.
     t_collar_seconds, percentage_of_length : float
@@ -137,5 +142,8 @@ def tune_post_processing(reference: Mapping[str, Sequence[Event]],
             if value > best_gap_f1[index] + 1e-9:
                 best_gap_f1[index], gaps[index] = value, gap
                 class_f1[label] = float(value)
+    absent = [index for index in range(n_classes) if index not in keep]
+    for values in (thresholds, filters, gaps):
+        values[absent] = np.median(values[keep])
     return PostProcessing(tuple(float(t) for t in thresholds), tuple(float(f) for f in filters),
                           tuple(float(g) for g in gaps), class_f1)

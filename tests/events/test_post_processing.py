@@ -71,6 +71,20 @@ def test_tuner_keeps_the_defaults_when_they_are_already_best():
     assert tuned.min_gap_seconds == (0.5, 0.5)
 
 
+def test_a_class_without_validation_events_takes_the_tuned_classes_median():
+    reference, scores = flickering_scores(0)
+    only_a = {name: [e for e in events if e.label == "a"] for name, events in reference.items()}
+    tuned = tune_post_processing(only_a, scores, class_names=["a", "b"],
+                                 durations_seconds={name: 10.0 for name in reference},
+                                 default_thresholds=[0.5, 0.5],
+                                 default_median_filter_seconds=0.0,
+                                 default_min_gap_seconds=0.5)
+    assert 0.3 < tuned.thresholds[0] < 0.45  # "a" is tuned as before
+    assert tuned.thresholds[1] == tuned.thresholds[0]  # not the untuned default 0.5
+    assert tuned.median_filter_seconds[1] == tuned.median_filter_seconds[0] > 0
+    assert set(tuned.class_f1) == {"a"}
+
+
 def test_older_frame_tasks_load_untuned():
     task = task_from_dict({"name": "frame_detection", "thresholds": [0.4, 0.6],
                            "frame_seconds": 0.04})  # written before tuning existed
