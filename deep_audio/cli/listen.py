@@ -119,8 +119,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    model = args.model[0] if len(args.model) == 1 else args.model  # several: an ensemble
-    listener = Listener(model, precision=args.precision, device=args.device,
+    listener = Listener(args.model, precision=args.precision, device=args.device,
                         max_lag_seconds=None if args.no_drop else args.max_lag_seconds,
                         stall_timeout_seconds=args.stall_seconds,
                         save_events_dir=args.save_events,

@@ -59,8 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = _cli.config_from_args(args).training
     manifest = _cli.manifest_from_args(args)
-    model = as_predictor(args.model[0] if len(args.model) == 1 else args.model,
-                         precision=settings.precision, device=settings.device)
+    model = as_predictor(args.model, precision=settings.precision, device=settings.device)
     # Pictures are named after the (first) model file; an ensemble's get .ensemble.
     name = Path(args.model[0]).stem + ("" if len(args.model) == 1 else " ensemble")
     stem = Path(args.model[0]).with_suffix("" if len(args.model) == 1 else ".ensemble")

@@ -5,9 +5,9 @@
 gives the file, its class, that class's probability and every class's probability;
 --segments adds one line per segment with its start and end seconds. Several model
 files (-m a.pt b.pt c.pt: seeds of one recipe, same classes) classify as one ensemble,
-their posteriors averaged. One file that
-cannot be used is an error (exit status 2, one line naming the file and why); among
-several, each such file is skipped with a warning and the status is 1.
+their posteriors averaged. One file that cannot be used is an error (exit status 2, one
+line naming the file and why); among several, each such file is skipped with a warning
+and the status is 1.
 
 Examples:
   deep-audio test -m models/classical_vs_metal_cnn.pt -i song.wav more.flac
@@ -39,8 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = _cli.config_from_args(args).training  # an .onnx model never imports torch
-    model = args.model[0] if len(args.model) == 1 else args.model
-    return _cli.classify_and_print(model, args.input, segments=args.segments,
+    return _cli.classify_and_print(args.model, args.input, segments=args.segments,
                                    precision=settings.precision, device=settings.device)
 
 

@@ -215,9 +215,9 @@ class Listener:
 
     Parameters
     ----------
-    model : predictor, Classifier or path
+    model : predictor, Classifier, path, or a list of these
         As :func:`~deep_audio.predict.segment_recording` takes it (an ``.onnx`` file runs
-        with onnxruntime, without torch).
+        with onnxruntime, without torch; a list is an ensemble).
     precision : str
         Of a PyTorch model: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
     device : str
