@@ -73,11 +73,14 @@ def ceiling(model, data: Path, untuned: list[str]) -> dict[str, dict[str, float]
     rows = {"stored": score(reference, {k: f.events for k, f in found.items()},
                             {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
                              for k, f in found.items()}, durations, names)}
-    task = model.task
+    task, inference = model.task, model.config.inference
+
+    def at(task) -> dict[str, float]:  # the scores at ``task``'s post-processing
+        return rescored(found, reference, names, task.event_settings(len(names), inference),
+                        inference.min_region_seconds)
+
     if untuned:
-        model.task = with_median(task, names, untuned)
-        rows["untuned at the median"] = stored_row(model, data)
-        model.task = task
+        rows["untuned at the median"] = at(with_median(task, names, untuned))
     for seconds in FILTERS_SECONDS:
         curves = {k: SegmentScores(f.starts_seconds, f.ends_seconds, median_filtered(
             f.starts_seconds, f.ends_seconds, f.posteriors, seconds))
@@ -116,11 +119,7 @@ def ceiling(model, data: Path, untuned: list[str]) -> dict[str, dict[str, float]
         validation = prepare_data(None, model.config, model.task, manifest=read_manifest(
             data / "meta/train_strong.csv", audio_root=data)).validation_set
         tune_on_validation(model, validation)  # sets model.task
-        found = {k: segment_recording(data / "long" / f"{k}.flac", model) for k in found}
-        rows["retuned on validation, as one model"] = score(
-            reference, {k: f.events for k, f in found.items()},
-            {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
-             for k, f in found.items()}, durations, names)
+        rows["retuned on validation, as one model"] = at(model.task)
     return rows
 
 
@@ -140,16 +139,18 @@ def with_median(task, names: list[str], untuned: list[str]):
                                      min_gap_seconds=median(task.min_gap_seconds))
 
 
-def stored_row(model, data: Path) -> dict[str, float]:
-    """The long recordings scored with ``model``'s own post-processing."""
-    reference, found = {}, {}
-    for audio in sorted((data / "long").glob("*.flac")):
-        found[audio.stem] = segment_recording(audio, model)
-        reference[audio.stem] = read_annotation(audio.with_suffix(".tsv"))
-    return score(reference, {k: f.events for k, f in found.items()},
-                 {k: SegmentScores(f.starts_seconds, f.ends_seconds, f.smoothed)
-                  for k, f in found.items()},
-                 {k: f.duration_seconds for k, f in found.items()}, list(model.class_names))
+def rescored(found, reference, names: list[str], settings: dict,
+             min_duration_seconds: float) -> dict[str, float]:
+    """The long recordings' scores with their posteriors post-processed by ``settings``
+    (a task's ``event_settings``), as ``segment_recording`` would: no second inference."""
+    estimated = {k: detect_events(f.starts_seconds, f.ends_seconds, f.posteriors, names,
+                                  **settings, min_duration_seconds=min_duration_seconds)
+                 for k, f in found.items()}
+    curves = {k: SegmentScores(f.starts_seconds, f.ends_seconds, median_filtered(
+        f.starts_seconds, f.ends_seconds, f.posteriors, settings["median_filter_seconds"]))
+        for k, f in found.items()}
+    return score(reference, estimated, curves,
+                 {k: f.duration_seconds for k, f in found.items()}, names)
 
 
 def main() -> None:
