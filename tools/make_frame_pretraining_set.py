@@ -5,7 +5,7 @@ strong manifest that trains the general network at frame level (docs/frame_detec
 
 The corpus (tools/make_pretraining_corpus.py, docs/pretraining_corpus.md) labels whole
 clips; here each clip becomes one event, trimmed of the 10 ms frames 40 dB below its peak
-(as the soundscape benchmark trims its sources, so an annotated event starts and ends
+(tools/make_soundscapes.py's ``trim_silence``, so an annotated event starts and ends
 with its sound), cut at ``--max-event-seconds``, placed at a random onset over an
 ambience clip of the corpus, ``--snr-db`` above it (RMS), and written as one row per
 label with its onset and offset. Events are drawn class-balanced (a class uniformly,
@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_soundscapes import trim_silence  # noqa: E402  the benchmark's own trimming
 
 logger = logging.getLogger("make_frame_pretraining_set")
 
@@ -112,20 +115,6 @@ def pools(clips: list[CorpusClip], *, validation: bool, min_class_clips: int
                 if label in classes:
                     by_class[label].append(clip)
     return dict(sorted(by_class.items())), backgrounds
-
-
-def trim_silence(samples: np.ndarray, sample_rate: int, *, below_peak_db: float = 40.0
-                 ) -> np.ndarray:
-    """Cut leading and trailing 10 ms frames quieter than the peak by ``below_peak_db``."""
-    frame = max(1, sample_rate // 100)
-    n_frames = int(np.ceil(len(samples) / frame))
-    padded = np.zeros(n_frames * frame, dtype=np.float32)
-    padded[:len(samples)] = samples
-    peaks = np.abs(padded.reshape(n_frames, frame)).max(axis=1)
-    loud = np.flatnonzero(peaks >= peaks.max() * 10 ** (-below_peak_db / 20))
-    if len(loud) == 0 or peaks.max() == 0:
-        return samples[:0]
-    return samples[loud[0] * frame:min(len(samples), (loud[-1] + 1) * frame)]
 
 
 def rms(samples: np.ndarray) -> float:

@@ -193,11 +193,11 @@ def _load(path: Path, origin: str, label: str, *, group: str, trim: bool) -> Sou
     samples, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
     mono = samples.mean(axis=1)
     if trim:
-        mono = _trim_silence(mono, sample_rate)
+        mono = trim_silence(mono, sample_rate)
     return Source(origin, path, label, f"{label}:{group}", mono, sample_rate)
 
 
-def _trim_silence(samples: np.ndarray, sample_rate: int, *, below_peak_db: float = 40.0
+def trim_silence(samples: np.ndarray, sample_rate: int, *, below_peak_db: float = 40.0
                   ) -> np.ndarray:
     """Cut leading and trailing 10 ms frames quieter than the peak by ``below_peak_db``."""
     frame = max(1, sample_rate // 100)

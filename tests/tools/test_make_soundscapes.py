@@ -52,5 +52,5 @@ def test_trim_silence_keeps_the_sound():
     rate = 1000
     samples = np.zeros(3 * rate, np.float32)
     samples[1200:1500] = 0.5
-    trimmed = recipe._trim_silence(samples, rate)
+    trimmed = recipe.trim_silence(samples, rate)
     assert 300 <= len(trimmed) <= 320 and np.abs(trimmed).max() == 0.5
