@@ -199,11 +199,13 @@ class InferenceConfig:
 class AugmentationConfig:
     """Training-time augmentation; see :class:`deep_audio.training.augment.Augmentation`.
 
-    A zero turns each kind off: ``gain_db``, ``time_shift_seconds``, ``spec_time_masks``,
-    ``spec_freq_masks``, ``mixup_alpha``.
+    A zero turns each kind off: ``gain_db``, ``filter_db``, ``time_shift_seconds``,
+    ``spec_time_masks``, ``spec_freq_masks``, ``mixup_alpha``.
     """
 
     gain_db: float
+    filter_db: float
+    filter_bands: int
     time_shift_seconds: float
     spec_time_masks: int
     spec_time_mask_seconds: float
@@ -212,7 +214,8 @@ class AugmentationConfig:
     mixup_alpha: float
 
     def __post_init__(self):
-        for name in ("gain_db", "time_shift_seconds", "spec_time_masks",
+        _require(self.filter_bands >= 1, "filter_bands", self.filter_bands, ">= 1")
+        for name in ("gain_db", "filter_db", "time_shift_seconds", "spec_time_masks",
                      "spec_time_mask_seconds", "spec_freq_masks", "spec_freq_mask_bands",
                      "mixup_alpha"):
             _require(getattr(self, name) >= 0, name, getattr(self, name), ">= 0")

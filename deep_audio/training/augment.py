@@ -3,8 +3,9 @@
 Three places in the training step, in this order (see
 :func:`deep_audio.training.loop.train_one_epoch`):
 
-1. on the waveform, before the front-end: a random gain and a random circular time
-   shift per segment (:meth:`Augmentation.waveform`);
+1. on the waveform, before the front-end: a random gain, a random equaliser (the
+   FilterAugment of the DCASE task 4 baselines, on the waveform so every backbone's front
+   end sees it) and a random circular time shift per segment (:meth:`Augmentation.waveform`);
 2. on the normalised log-mel: SpecAugment time and frequency masks, set to 0, the
    training-set mean (:meth:`Augmentation.spectrogram`, torchaudio's masking
    transforms);
@@ -18,6 +19,8 @@ global generator, which ``train_model`` seeds.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torchaudio
 from torch import nn
@@ -26,12 +29,23 @@ from deep_audio.config import AugmentationConfig, FrontEndConfig, seconds_to_sam
 
 
 class Augmentation(nn.Module):
-    """Random gain, time shift, SpecAugment masks and mixup for training batches.
+    """Random gain, equaliser, time shift, SpecAugment masks and mixup for training batches.
 
     Parameters
     ----------
     gain_db : float
         Each segment is scaled by a gain drawn uniformly in ``[-gain_db, +gain_db]`` dB.
+    filter_db : float
+        Random equaliser: each segment's spectrum is weighted by a curve through
+        ``filter_bands + 1`` gains drawn uniformly in ``[-filter_db, +filter_db]`` dB,
+        placed at 0 Hz, the Nyquist frequency and ``filter_bands - 1`` random frequencies
+        between, linear in between on the mel scale (FilterAugment's "linear" type, Nam et
+        al., ICASSP 2022). It changes the balance of low and high bands as another
+        microphone, room or instrument would; ``sample_rate`` places the mel scale.
+    filter_bands : int
+        Bands of the random equaliser (at least 1).
+    sample_rate : int
+        Rate of the waveforms in Hz (only the equaliser uses it).
     time_shift_samples : int
         Each segment is rolled circularly by a whole number of samples drawn uniformly in
         ``[-time_shift_samples, +time_shift_samples]``.
@@ -55,12 +69,17 @@ class Augmentation(nn.Module):
     True
     """
 
-    def __init__(self, *, gain_db: float = 0.0, time_shift_samples: int = 0,
+    def __init__(self, *, gain_db: float = 0.0, filter_db: float = 0.0,
+                 filter_bands: int = 4, sample_rate: int = 16000,
+                 time_shift_samples: int = 0,
                  spec_time_masks: int = 0, spec_time_mask_frames: int = 0,
                  spec_freq_masks: int = 0, spec_freq_mask_bands: int = 0,
                  mixup_alpha: float = 0.0):
         super().__init__()
         self.gain_db = gain_db
+        self.filter_db = filter_db
+        self.filter_bands = max(1, int(filter_bands))
+        self.sample_rate = sample_rate
         self.time_shift_samples = time_shift_samples
         self.spec_time_masks = spec_time_masks
         self.spec_freq_masks = spec_freq_masks
@@ -74,7 +93,8 @@ class Augmentation(nn.Module):
     def from_config(cls, config: AugmentationConfig, front_end: FrontEndConfig
                     ) -> Augmentation:
         """Settings in seconds converted to samples and frames at the front-end's rates."""
-        return cls(gain_db=config.gain_db,
+        return cls(gain_db=config.gain_db, filter_db=config.filter_db,
+                   filter_bands=config.filter_bands, sample_rate=front_end.sample_rate,
                    time_shift_samples=seconds_to_samples(config.time_shift_seconds,
                                                          front_end.sample_rate),
                    spec_time_masks=config.spec_time_masks,
@@ -88,7 +108,8 @@ class Augmentation(nn.Module):
     @property
     def enabled(self) -> bool:
         """Whether any kind of augmentation is switched on."""
-        return bool(self.gain_db or self.time_shift_samples or self.spec_time_masks
+        return bool(self.gain_db or self.filter_db or self.time_shift_samples
+                    or self.spec_time_masks
                     or self.spec_freq_masks or self.mixup_alpha)
 
     @property
@@ -97,19 +118,50 @@ class Augmentation(nn.Module):
         return bool(self.spec_time_masks or self.spec_freq_masks)
 
     def waveform(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Random gain and circular time shift, ``(batch, samples)`` in and out."""
+        """Random gain, equaliser and circular time shift, ``(batch, samples)`` in and out."""
         if not self.training:
             return waveform
         batch, n_samples = waveform.shape
         if self.gain_db:
             decibels = (torch.rand(batch, 1, device=waveform.device) * 2 - 1) * self.gain_db
             waveform = waveform * 10.0 ** (decibels / 20.0)
+        if self.filter_db:
+            waveform = self.random_filter(waveform)
         if self.time_shift_samples:
             shifts = torch.randint(-self.time_shift_samples, self.time_shift_samples + 1,
                                    (batch, 1), device=waveform.device)
             index = (torch.arange(n_samples, device=waveform.device) - shifts) % n_samples
             waveform = waveform.gather(1, index)
         return waveform
+
+    def filter_gains_db(self, batch: int, n_bins: int, device: torch.device | str = "cpu"
+                        ) -> torch.Tensor:
+        """Random equaliser curves in dB over ``n_bins`` bins from 0 Hz to the Nyquist
+        frequency, ``(batch, n_bins)``."""
+        nyquist_mel = _hz_to_mel(self.sample_rate / 2)
+        bins_mel = _hz_to_mel(torch.linspace(0, self.sample_rate / 2, n_bins,
+                                             device=device)) / nyquist_mel
+        inner = torch.rand(batch, self.filter_bands - 1, device=device).sort(dim=1).values
+        knots = torch.cat([torch.zeros(batch, 1, device=device), inner,
+                           torch.ones(batch, 1, device=device)], dim=1)
+        gains = (torch.rand(batch, self.filter_bands + 1, device=device) * 2 - 1
+                 ) * self.filter_db
+        right = torch.searchsorted(knots, bins_mel.expand(batch, n_bins).contiguous()
+                                   ).clamp(1, self.filter_bands)
+        x0, x1 = knots.gather(1, right - 1), knots.gather(1, right)
+        y0, y1 = gains.gather(1, right - 1), gains.gather(1, right)
+        weight = ((bins_mel - x0) / (x1 - x0).clamp(min=1e-6)).clamp(0, 1)
+        return y0 + weight * (y1 - y0)
+
+    def random_filter(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The random equaliser of ``filter_db``: ``(batch, samples)`` in and out."""
+        with torch.autocast(waveform.device.type, enabled=False):
+            spectrum = torch.fft.rfft(waveform.float())
+            gains_db = self.filter_gains_db(waveform.shape[0], spectrum.shape[-1],
+                                            waveform.device)
+            filtered = torch.fft.irfft(spectrum * 10.0 ** (gains_db / 20.0),
+                                       n=waveform.shape[-1])
+        return filtered.to(waveform.dtype)
 
     def spectrogram(self, features: torch.Tensor) -> torch.Tensor:
         """SpecAugment masks, ``(batch, 1, frames, n_mels)`` in and out; masked cells are 0."""
@@ -142,6 +194,14 @@ class Augmentation(nn.Module):
                 weight * soft + (1 - weight) * soft[partner])
 
     def extra_repr(self) -> str:
-        return (f"gain_db={self.gain_db}, time_shift_samples={self.time_shift_samples}, "
+        return (f"gain_db={self.gain_db}, filter_db={self.filter_db}, "
+                f"filter_bands={self.filter_bands}, time_shift_samples={self.time_shift_samples}, "
                 f"spec_time_masks={self.spec_time_masks}, "
                 f"spec_freq_masks={self.spec_freq_masks}, mixup_alpha={self.mixup_alpha}")
+
+
+def _hz_to_mel(frequency_hz):
+    """HTK mel scale: float or tensor of Hz to mels."""
+    if isinstance(frequency_hz, torch.Tensor):
+        return 2595.0 * torch.log10(1.0 + frequency_hz / 700.0)
+    return 2595.0 * math.log10(1.0 + frequency_hz / 700.0)

@@ -110,3 +110,42 @@ def test_training_step_applies_augmentation_on_features(monkeypatch):
     assert np.isfinite(result["loss"]) and 0 <= result["macro_f1"] <= 1
     assert not torch.equal(before, model.head.linear_layer2[0].weight)
     assert augment.training
+
+
+def test_random_filter_weights_each_segments_spectrum_within_the_range():
+    torch.manual_seed(0)
+    waveform = torch.randn(16, 4000, dtype=torch.float64)
+    augment = Augmentation(filter_db=6.0, filter_bands=4, sample_rate=8000).train()
+    torch.manual_seed(1)
+    out = augment.waveform(waveform)
+    assert out.shape == waveform.shape and out.dtype == waveform.dtype
+    gains_db = 20 * torch.log10(torch.fft.rfft(out).abs() / torch.fft.rfft(waveform).abs())
+    assert gains_db.abs().max() <= 6.0 + 1e-6
+    # every bin is weighted by the segment's curve, and the curves differ between segments
+    torch.manual_seed(1)
+    expected = augment.filter_gains_db(16, gains_db.shape[1]).double()
+    assert torch.allclose(gains_db, expected, atol=1e-3)
+    assert gains_db.std(dim=0).mean() > 1.0
+    # low and high bands are weighted differently within a segment
+    assert (gains_db[:, :200].mean(dim=1) - gains_db[:, -200:].mean(dim=1)).abs().max() > 2
+    assert torch.equal(augment.eval().waveform(waveform), waveform)
+
+
+def test_random_filter_curve_is_linear_between_knots_on_the_mel_scale():
+    torch.manual_seed(1)
+    augment = Augmentation(filter_db=10.0, filter_bands=1, sample_rate=16000)
+    curve = augment.filter_gains_db(3, 801)
+    # one band: a straight line on the mel axis from the 0 Hz gain to the Nyquist gain
+    hz = torch.linspace(0, 8000, 801)
+    mel = 2595 * torch.log10(1 + hz / 700)
+    position = mel / mel[-1]
+    expected = curve[:, :1] + position * (curve[:, -1:] - curve[:, :1])
+    assert torch.allclose(curve, expected, atol=1e-4)
+    assert curve.abs().max() <= 10.0
+
+
+def test_filter_settings_come_from_the_config():
+    config = small_config(filter_db=4.0, filter_bands=3)
+    augment = Augmentation.from_config(config.augmentation, config.front_end)
+    assert augment.enabled and augment.filter_db == 4.0 and augment.filter_bands == 3
+    assert augment.sample_rate == config.front_end.sample_rate
