@@ -6,9 +6,9 @@ Three places in the training step, in this order (see
 1. on the waveform, before the front-end: a random gain, a random equaliser (the
    FilterAugment of the DCASE task 4 baselines, on the waveform so every backbone's front
    end sees it) and a random circular time shift per segment (:meth:`Augmentation.waveform`);
-2. on the normalised log-mel: SpecAugment time and frequency masks, set to 0, the
-   training-set mean (:meth:`Augmentation.spectrogram`, torchaudio's masking
-   transforms);
+2. on the normalised log-mel: a random shift along the mel bands, then SpecAugment
+   time and frequency masks; vacated and masked cells are set to 0, the training-set
+   mean (:meth:`Augmentation.spectrogram`, torchaudio's masking transforms);
 3. on the features and the targets: mixup, which mixes each segment with another one of
    the batch and turns the targets into class probabilities (:meth:`Augmentation.mixup`).
 
@@ -49,6 +49,10 @@ class Augmentation(nn.Module):
     time_shift_samples : int
         Each segment is rolled circularly by a whole number of samples drawn uniformly in
         ``[-time_shift_samples, +time_shift_samples]``.
+    freq_shift_bands : int
+        Each segment's log-mel image is shifted along the mel axis by a whole number of
+        bands drawn uniformly in ``[-freq_shift_bands, +freq_shift_bands]`` (a pitch
+        change of a few percent, as another instrument of the same kind would sound).
     spec_time_masks, spec_time_mask_frames : int
         Number of time masks per segment and the widest one, in frames.
     spec_freq_masks, spec_freq_mask_bands : int
@@ -71,7 +75,7 @@ class Augmentation(nn.Module):
 
     def __init__(self, *, gain_db: float = 0.0, filter_db: float = 0.0,
                  filter_bands: int = 4, sample_rate: int = 16000,
-                 time_shift_samples: int = 0,
+                 time_shift_samples: int = 0, freq_shift_bands: int = 0,
                  spec_time_masks: int = 0, spec_time_mask_frames: int = 0,
                  spec_freq_masks: int = 0, spec_freq_mask_bands: int = 0,
                  mixup_alpha: float = 0.0):
@@ -81,6 +85,7 @@ class Augmentation(nn.Module):
         self.filter_bands = max(1, int(filter_bands))
         self.sample_rate = sample_rate
         self.time_shift_samples = time_shift_samples
+        self.freq_shift_bands = freq_shift_bands
         self.spec_time_masks = spec_time_masks
         self.spec_freq_masks = spec_freq_masks
         self.mixup_alpha = mixup_alpha
@@ -97,6 +102,7 @@ class Augmentation(nn.Module):
                    filter_bands=config.filter_bands, sample_rate=front_end.sample_rate,
                    time_shift_samples=seconds_to_samples(config.time_shift_seconds,
                                                          front_end.sample_rate),
+                   freq_shift_bands=config.freq_shift_bands,
                    spec_time_masks=config.spec_time_masks,
                    spec_time_mask_frames=seconds_to_samples(config.spec_time_mask_seconds,
                                                             front_end.sample_rate)
@@ -109,13 +115,13 @@ class Augmentation(nn.Module):
     def enabled(self) -> bool:
         """Whether any kind of augmentation is switched on."""
         return bool(self.gain_db or self.filter_db or self.time_shift_samples
-                    or self.spec_time_masks
+                    or self.freq_shift_bands or self.spec_time_masks
                     or self.spec_freq_masks or self.mixup_alpha)
 
     @property
     def masks_spectrogram(self) -> bool:
-        """SpecAugment is on: the features must be a log-mel image."""
-        return bool(self.spec_time_masks or self.spec_freq_masks)
+        """Band shifts or SpecAugment are on: the features must be a log-mel image."""
+        return bool(self.freq_shift_bands or self.spec_time_masks or self.spec_freq_masks)
 
     def waveform(self, waveform: torch.Tensor) -> torch.Tensor:
         """Random gain, equaliser and circular time shift, ``(batch, samples)`` in and out."""
@@ -164,15 +170,30 @@ class Augmentation(nn.Module):
         return filtered.to(waveform.dtype)
 
     def spectrogram(self, features: torch.Tensor) -> torch.Tensor:
-        """SpecAugment masks, ``(batch, 1, frames, n_mels)`` in and out; masked cells are 0."""
-        if not self.training or not (self.spec_time_masks or self.spec_freq_masks):
+        """Band shift and SpecAugment masks, ``(batch, 1, frames, n_mels)`` in and out;
+        vacated and masked cells are 0."""
+        if not self.training or not self.masks_spectrogram:
             return features
+        if self.freq_shift_bands:
+            features = self.shift_bands(features)
         masked = features.transpose(-1, -2)  # torchaudio's (..., freq, time)
         for _ in range(self.spec_time_masks):
             masked = self.time_masking(masked)
         for _ in range(self.spec_freq_masks):
             masked = self.freq_masking(masked)
         return masked.transpose(-1, -2)
+
+    def shift_bands(self, features: torch.Tensor) -> torch.Tensor:
+        """Each segment shifted by its own number of mel bands; bands shifted in are 0."""
+        batch, n_mels = features.shape[0], features.shape[-1]
+        shifts = torch.randint(-self.freq_shift_bands, self.freq_shift_bands + 1, (batch, 1),
+                               device=features.device)
+        source = torch.arange(n_mels, device=features.device) - shifts  # (batch, n_mels)
+        inside = ((source >= 0) & (source < n_mels)).view(batch, *[1] * (features.dim() - 2),
+                                                          n_mels)
+        index = source.clamp(0, n_mels - 1).view(batch, *[1] * (features.dim() - 2), n_mels)
+        shifted = features.gather(-1, index.expand_as(features))
+        return torch.where(inside, shifted, torch.zeros_like(shifted))
 
     def mixup(self, features: torch.Tensor, targets: torch.Tensor, n_classes: int
               ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,6 +217,7 @@ class Augmentation(nn.Module):
     def extra_repr(self) -> str:
         return (f"gain_db={self.gain_db}, filter_db={self.filter_db}, "
                 f"filter_bands={self.filter_bands}, time_shift_samples={self.time_shift_samples}, "
+                f"freq_shift_bands={self.freq_shift_bands}, "
                 f"spec_time_masks={self.spec_time_masks}, "
                 f"spec_freq_masks={self.spec_freq_masks}, mixup_alpha={self.mixup_alpha}")
 

@@ -149,3 +149,18 @@ def test_filter_settings_come_from_the_config():
     augment = Augmentation.from_config(config.augmentation, config.front_end)
     assert augment.enabled and augment.filter_db == 4.0 and augment.filter_bands == 3
     assert augment.sample_rate == config.front_end.sample_rate
+
+
+def test_band_shift_moves_each_segment_along_the_mel_axis():
+    torch.manual_seed(0)
+    features = (torch.arange(32.0) + 1).expand(16, 1, 5, 32).clone()  # band b holds b + 1
+    out = Augmentation(freq_shift_bands=3).train().spectrogram(features)
+    shifts = set()
+    for row in out[:, 0, 0]:
+        shift = int(row[row > 0][0].item()) - 1 - int((row > 0).nonzero()[0])  # source - target
+        shifts.add(-shift)
+        inside = row > 0
+        assert torch.equal(row[inside], torch.arange(32.0)[inside] + 1 - (-shift))
+        assert int((~inside).sum()) == abs(shift)  # bands shifted in are 0
+    assert shifts <= set(range(-3, 4)) and len(shifts) > 3
+    assert torch.equal(out[:, :, :1].expand_as(out), out)  # one shift for every frame
