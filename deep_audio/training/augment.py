@@ -19,8 +19,6 @@ global generator, which ``train_model`` seeds.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torchaudio
 from torch import nn
@@ -144,9 +142,9 @@ class Augmentation(nn.Module):
                         ) -> torch.Tensor:
         """Random equaliser curves in dB over ``n_bins`` bins from 0 Hz to the Nyquist
         frequency, ``(batch, n_bins)``."""
-        nyquist_mel = _hz_to_mel(self.sample_rate / 2)
-        bins_mel = _hz_to_mel(torch.linspace(0, self.sample_rate / 2, n_bins,
-                                             device=device)) / nyquist_mel
+        bins_hz = torch.linspace(0, self.sample_rate / 2, n_bins, device=device)
+        bins_mel = torch.log10(1.0 + bins_hz / 700.0)  # HTK mel scale, up to a factor
+        bins_mel = bins_mel / bins_mel[-1]  # 0 at 0 Hz, 1 at the Nyquist frequency
         inner = torch.rand(batch, self.filter_bands - 1, device=device).sort(dim=1).values
         knots = torch.cat([torch.zeros(batch, 1, device=device), inner,
                            torch.ones(batch, 1, device=device)], dim=1)
@@ -189,10 +187,10 @@ class Augmentation(nn.Module):
         shifts = torch.randint(-self.freq_shift_bands, self.freq_shift_bands + 1, (batch, 1),
                                device=features.device)
         source = torch.arange(n_mels, device=features.device) - shifts  # (batch, n_mels)
-        inside = ((source >= 0) & (source < n_mels)).view(batch, *[1] * (features.dim() - 2),
-                                                          n_mels)
-        index = source.clamp(0, n_mels - 1).view(batch, *[1] * (features.dim() - 2), n_mels)
-        shifted = features.gather(-1, index.expand_as(features))
+        per_segment = (batch, *[1] * (features.dim() - 2), n_mels)  # broadcast over frames
+        inside = ((source >= 0) & (source < n_mels)).view(per_segment)
+        shifted = features.gather(-1, source.clamp(0, n_mels - 1).view(per_segment)
+                                  .expand_as(features))
         return torch.where(inside, shifted, torch.zeros_like(shifted))
 
     def mixup(self, features: torch.Tensor, targets: torch.Tensor, n_classes: int
@@ -220,10 +218,3 @@ class Augmentation(nn.Module):
                 f"freq_shift_bands={self.freq_shift_bands}, "
                 f"spec_time_masks={self.spec_time_masks}, "
                 f"spec_freq_masks={self.spec_freq_masks}, mixup_alpha={self.mixup_alpha}")
-
-
-def _hz_to_mel(frequency_hz):
-    """HTK mel scale: float or tensor of Hz to mels."""
-    if isinstance(frequency_hz, torch.Tensor):
-        return 2595.0 * torch.log10(1.0 + frequency_hz / 700.0)
-    return 2595.0 * math.log10(1.0 + frequency_hz / 700.0)
