@@ -34,6 +34,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -117,9 +118,11 @@ def run(args: argparse.Namespace) -> int:
                 durations[stem] = result.duration_seconds
                 scores[stem] = SegmentScores(result.starts_seconds, result.ends_seconds,
                                              result.smoothed)
+                # PSDS is undefined on a recording without reference events; the
+                # summary over all recordings below still counts its false alarms
                 print(evaluate_events(truth, result.events, class_names=result.class_names,
                                       durations_seconds=result.duration_seconds,
-                                      scores=scores[stem]).format())
+                                      scores=scores[stem] if truth else None).format())
                 truth = [(e.onset_seconds, e.offset_seconds, e.label) for e in truth]
         else:
             print(f"# {path}: {result.duration_seconds:.1f} s, {len(result.regions)} regions")
@@ -153,12 +156,20 @@ def _truths(paths: Sequence[str], inputs: Sequence[str]) -> list[list[Event]]:
         events = read_annotation(paths[0])
         if any(e.filename for e in events):
             grouped = events_by_filename(events)
-            return [grouped.get(Path(path).name, []) for path in inputs]
+            return [_events_of(grouped, path) for path in inputs]
     if len(paths) != len(inputs):
         raise DeepAudioError(f"--truth needs one annotation per input, or one with a "
                              f"filename column: {len(inputs)} input(s), {len(paths)} "
                              "annotation(s)")
     return [read_annotation(path) for path in paths]
+
+
+def _events_of(grouped: dict[str, list[Event]], path: str) -> list[Event]:
+    """The events whose filename names ``path``: the same file name, and where the ground
+    truth gives folders (``long/long_01.flac``), the same last folders too."""
+    parts = Path(os.path.abspath(path)).parts
+    return [event for name, events in grouped.items()
+            if parts[-len(Path(name).parts):] == Path(name).parts for event in events]
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -59,3 +59,30 @@ def test_segment_scores_one_dcase_truth_file_and_writes_dcase_detections(tmp_pat
     assert sorted((e.filename, e.label) for e in found) == [
         ("a.wav", "high"), ("a.wav", "low"), ("b.wav", "high"), ("b.wav", "low")]
     assert all(e.onset_seconds == 0.0 and e.offset_seconds == 4.0 for e in found)
+
+
+def test_segment_truth_matches_folders_and_scores_a_recording_without_events(tmp_path, capsys):
+    """Ground truth that names files with their folder (``long/a.wav``, as the soundscape
+    benchmark's is) matches inputs given by any path; a recording that the truth lists no
+    event for is scored without PSDS instead of stopping the run."""
+    from deep_audio.cli import segment
+
+    (tmp_path / "long").mkdir()
+    (tmp_path / "other").mkdir()
+    audio_files(tmp_path / "long", ["a.wav", "c.wav"], seconds=4.0)
+    audio_files(tmp_path / "other", ["a.wav"], seconds=4.0)
+    model = Classifier.seed(frame_config(conv_channels=[8, 16]), list(CLASSES),
+                            make_task("frame_detection"))
+    path = save_model(tmp_path / "detector.pt", model)
+    (tmp_path / "truth.tsv").write_text("filename\tonset\toffset\tevent_label\n"
+                                        "long/a.wav\t0.5\t0.7\tlow\n"
+                                        "other/a.wav\t1.0\t1.2\thigh\n"
+                                        "other/a.wav\t2.0\t2.2\thigh\n")
+    assert segment.main(["-m", str(path), "-i", str(tmp_path / "long" / "a.wav"),
+                         str(tmp_path / "long" / "c.wav"), "-o", str(tmp_path / "out"),
+                         "--plot", "none", "--truth", str(tmp_path / "truth.tsv")]) == 0
+    printed = capsys.readouterr().out
+    first, second, summary = printed.split("sound event detection: ")[1:]
+    assert first.startswith("1 reference") and "PSDS1" in first
+    assert second.startswith("0 reference") and "PSDS1" not in second
+    assert summary.startswith("1 reference") and "PSDS1" in summary
