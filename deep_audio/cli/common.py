@@ -124,12 +124,13 @@ def add_folders_or_manifest(parser: argparse.ArgumentParser, *, help: str) -> No
     ``--audio-root`` and the column flags (read with :func:`manifest_from_args`)."""
     group = parser.add_argument_group("input: class folders, or a manifest")
     group.add_argument("-i", "--input", nargs="+", metavar="FOLDER", help=help)
-    group.add_argument("--manifest", metavar="CSV",
+    group.add_argument("--manifest", nargs="+", metavar="CSV",
                        help="CSV or TSV with a path and a labels column (several labels "
-                            "separated by ';'), optional fold, onset and offset columns")
-    group.add_argument("--audio-root", metavar="DIR",
-                       help="folder the manifest's paths are relative to (default: the "
-                            "manifest's folder)")
+                            "separated by ';'), optional fold, onset and offset columns; "
+                            "several are read as one (DESED's strong and weak sets)")
+    group.add_argument("--audio-root", nargs="+", metavar="DIR",
+                       help="folder the manifest's paths are relative to, or one per "
+                            "manifest (default: each manifest's folder)")
     for role, default in (("path", "path"), ("label", "labels"), ("fold", "fold"),
                           ("onset", "onset"), ("offset", "offset")):
         group.add_argument(f"--{role}-column", default=default, metavar="NAME",

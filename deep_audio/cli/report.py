@@ -68,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = evaluate_manifest(model, manifest, precision=settings.precision)
     print(report.format())
-    source = (Path(args.manifest).name if manifest is not None
-              else ", ".join(Path(f).name for f in args.input))
+    source = ", ".join(Path(f).name for f in (args.input or args.manifest))
     if isinstance(report, TaggingReport):
         return _tagging_outputs(report, args, name=name, stem=stem)
     plot = Path(args.plot) if args.plot else Path(f"{stem}.confusion.png")
@@ -116,7 +115,8 @@ def _tagging_outputs(report: TaggingReport, args: argparse.Namespace, *, name: s
         from deep_audio.viz import multilabel_report
 
         page = multilabel_report(report.targets, report.posteriors, report.class_names,
-                                 args.html, title=f"{name} on {Path(args.manifest).name}")
+                                 args.html, title=f"{name} on "
+                                 + ", ".join(Path(f).name for f in args.manifest))
         print(f"evaluation report: {page} ({page.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -14,7 +14,9 @@ that of the header line, by the rule annotation files follow
 comma; fields follow CSV quoting.
 
 A row that cannot be used (a missing file, an empty label, onset >= offset, a number
-that is not one) is reported with its line number and left out; the rest is used.
+that is not one) is reported with its file and line number and left out; the rest is
+used. Several manifests read as one (DESED's strong and weak sets, each relative to its
+own audio folder) give one list of clips, a file listed in two with both's labels.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -23,8 +25,8 @@ that is not one) is reported with its line number and left out; the rest is used
 >>> manifest = read_manifest(folder / "m.csv")
 >>> manifest.class_names, manifest.clips[0].labels, manifest.multi_label
 (['car', 'dog'], ('car', 'dog'), True)
->>> manifest.problems
-[(3, 'empty label')]
+>>> manifest.problems[0].line, manifest.problems[0].reason
+(3, 'empty label')
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,6 +64,14 @@ class ManifestColumns:
     offset: str = "offset"
 
 
+class RowProblem(NamedTuple):
+    """A manifest row left out: its line, why, and the manifest it is in."""
+
+    line: int
+    reason: str
+    file: Path
+
+
 @dataclass(frozen=True)
 class Clip:
     """A listed audio file: its labels (sorted), fold and strong-label events.
@@ -77,12 +88,15 @@ class Clip:
 
 @dataclass
 class Manifest:
-    """The usable clips of a manifest, its classes, and the rows that were left out."""
+    """The usable clips of a manifest, its classes, and the rows that were left out.
+
+    ``path`` is the manifest file (the first one, when several were read as one).
+    """
 
     path: Path
     clips: list[Clip]
     class_names: list[str]
-    problems: list[tuple[int, str]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
 
     @property
     def multi_label(self) -> bool:
@@ -125,20 +139,22 @@ class Manifest:
 
     def format_problems(self) -> str:
         """One line per left-out row: ``manifest.csv:LINE: reason``."""
-        return "\n".join(f"{printable(self.path)}:{line}: {reason}"
-                         for line, reason in self.problems)
+        return "\n".join(f"{printable(problem.file)}:{problem.line}: {problem.reason}"
+                          for problem in self.problems)
 
 
-def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | None = None,
+def read_manifest(path: str | os.PathLike | Sequence[str | os.PathLike], *,
+                  audio_root: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
                   columns: ManifestColumns = ManifestColumns()) -> Manifest:
-    """Read a manifest (tab- or comma-separated, by its header line).
+    """Read a manifest (tab- or comma-separated, by its header line), or several as one.
 
     Parameters
     ----------
-    path : str or PathLike
-        The CSV or TSV file, with a header row.
-    audio_root : str or PathLike, optional
-        Folder the ``path`` column is relative to; default the manifest's folder.
+    path : str or PathLike, or a sequence of them
+        The CSV or TSV file, with a header row; several files give one manifest (a
+        file listed by two has the labels and events of both; its folds must agree).
+    audio_root : str or PathLike, or one per manifest, optional
+        Folder the ``path`` column is relative to; default each manifest's folder.
         Absolute paths are used as given.
     columns : ManifestColumns
         Column names. The path and label columns must exist; a renamed fold, onset or
@@ -147,11 +163,47 @@ def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | No
     Raises
     ------
     DeepAudioError
-        The file is missing or unreadable, a required column is absent, or no row is
-        usable (every problem is listed).
+        A file is missing or unreadable, a required column is absent, the audio roots
+        do not match the manifests, or no row is usable (every problem is listed).
     """
-    path = Path(path)
-    root = Path(audio_root) if audio_root is not None else path.parent
+    paths = ([Path(path)] if isinstance(path, (str, os.PathLike))
+             else [Path(p) for p in path])
+    roots = (list(audio_root) if isinstance(audio_root, Sequence)
+             and not isinstance(audio_root, str) else [audio_root] * len(paths))
+    if not paths or len(roots) != len(paths):
+        raise DeepAudioError(f"give one audio root, or one per manifest: {len(paths)} "
+                             f"manifest(s), {len(roots)} audio root(s)")
+    by_path: dict[Path, dict] = {}
+    problems: list[RowProblem] = []
+    for manifest_path, root in zip(paths, roots):
+        problems += _read_rows(manifest_path, manifest_path.parent if root is None
+                               else Path(root), columns, by_path)
+
+    clips = []
+    for file, clip in by_path.items():
+        if not file.is_file():
+            problems.append(RowProblem(clip["line"], f"'{printable(file)}' does not exist"
+                                       if not file.exists() else
+                                       f"'{printable(file)}' is not a file", clip["source"]))
+            continue
+        events = tuple(sorted(clip["events"], key=lambda e: (e.onset_seconds, e.label)))
+        clips.append(Clip(file, tuple(sorted(clip["labels"])), clip["fold"], events,
+                          clip["line"]))
+    problems.sort(key=lambda problem: (paths.index(problem.file), problem.line))
+    if not clips:
+        details = "\n".join(f"  {f'{printable(p.file)} ' if len(paths) > 1 else ''}"
+                            f"line {p.line}: {p.reason}" for p in problems[:20])
+        names = ", ".join(f"'{printable(p)}'" for p in paths)
+        raise DeepAudioError(f"manifest {names} lists no usable clip"
+                             + (f":\n{details}" if details else ""))
+    class_names = sorted({label for clip in clips for label in clip.labels})
+    return Manifest(paths[0], clips, class_names, problems)
+
+
+def _read_rows(path: Path, root: Path, columns: ManifestColumns, by_path: dict[Path, dict]
+               ) -> list[RowProblem]:
+    """Gather one manifest's rows into ``by_path`` (file -> labels, fold, events, line,
+    source); returns the rows left out."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -166,8 +218,7 @@ def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | No
     separator = (DCASE_LABEL_SEPARATOR if header[where["labels"]] == "event_labels"
                  else LABEL_SEPARATOR)
 
-    by_path: dict[Path, dict] = {}
-    problems: list[tuple[int, str]] = []
+    problems = []
     for line, text in enumerate(lines[1:], start=2):
         row = split_fields(text, delimiter)
         if not any(cell.strip() for cell in row):
@@ -175,34 +226,21 @@ def read_manifest(path: str | os.PathLike, *, audio_root: str | os.PathLike | No
         try:
             file, labels, fold, event = _parse_row(row, where, root, separator)
         except ValueError as error:
-            problems.append((line, str(error)))
+            problems.append(RowProblem(line, str(error), path))
             continue
         clip = by_path.setdefault(file, {"labels": set(), "fold": fold, "events": [],
-                                         "line": line})
+                                         "line": line, "source": path})
         if fold != clip["fold"]:
-            problems.append((line, f"fold {fold!r} differs from fold {clip['fold']!r} of "
-                                   f"this file on line {clip['line']}"))
+            where_first = ("" if clip["source"] == path
+                           else f" of '{printable(clip['source'])}'")
+            problems.append(RowProblem(line, f"fold {fold!r} differs from fold "
+                                             f"{clip['fold']!r} of this file on line "
+                                             f"{clip['line']}{where_first}", path))
             continue
         clip["labels"].update(labels)
         if event is not None:
             clip["events"].append(event)
-
-    clips = []
-    for file, clip in by_path.items():
-        if not file.is_file():
-            problems.append((clip["line"], f"'{printable(file)}' does not exist"
-                             if not file.exists() else f"'{printable(file)}' is not a file"))
-            continue
-        events = tuple(sorted(clip["events"], key=lambda e: (e.onset_seconds, e.label)))
-        clips.append(Clip(file, tuple(sorted(clip["labels"])), clip["fold"], events,
-                          clip["line"]))
-    problems.sort()
-    if not clips:
-        details = "\n".join(f"  line {line}: {reason}" for line, reason in problems[:20])
-        raise DeepAudioError(f"manifest '{printable(path)}' lists no usable clip"
-                             + (f":\n{details}" if details else ""))
-    class_names = sorted({label for clip in clips for label in clip.labels})
-    return Manifest(path, clips, class_names, problems)
+    return problems
 
 
 def _column_positions(path: Path, header: list[str], columns: ManifestColumns

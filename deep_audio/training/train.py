@@ -205,8 +205,9 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
     folders : sequence of paths
         One folder per class; the folder's name is the class name; audio files are
         found recursively. Or, instead:
-    manifest : path or Manifest
-        A CSV/TSV of clips and labels (see :mod:`deep_audio.data.manifest`). With the
+    manifest : path, paths or Manifest
+        A CSV/TSV of clips and labels (see :mod:`deep_audio.data.manifest`), or several
+        read as one (a strong and a weak set; ``audio_root`` one folder per file). With the
         ``task`` setting ``auto``, events (onset/offset rows) train a frame-level
         detector (docs/frame_detection.md) and clips with several labels a multi-label
         tagger. Rows that cannot be used are reported by line and left out.

@@ -41,7 +41,7 @@ def test_weak_labels_folds_and_every_reported_problem(tmp_path, audio_root):
     assert manifest.class_names == ["car", "dog"] and manifest.multi_label
     assert manifest.clips[0].labels == ("car", "dog") and manifest.clips[0].line == 2
     assert manifest.folds == ["1", "2", "10"]  # numeric order
-    lines = dict(manifest.problems)
+    lines = {p.line: p.reason for p in manifest.problems}
     assert sorted(lines) == [4, 5, 6, 9]
     assert "missing.wav' does not exist" in lines[4]
     assert lines[5] == "empty label" and lines[6] == "empty path"
@@ -71,7 +71,7 @@ def test_strong_labels_renamed_columns_and_tsv(tmp_path, audio_root):
     assert clip.labels == ("car", "dog") and manifest.strong and manifest.multi_label
     assert [(e.onset_seconds, e.offset_seconds, e.label) for e in clip.events] == [
         (0.5, 1.5, "dog"), (1.0, 3.0, "car")]
-    reasons = dict(manifest.problems)
+    reasons = {p.line: p.reason for p in manifest.problems}
     assert "onset 2.0 is not before offset 2.0" in reasons[4]
     assert "are not numbers" in reasons[5]
     assert "must both be given" in reasons[6]

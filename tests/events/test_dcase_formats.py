@@ -5,9 +5,11 @@ detections file."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import soundfile
 
 from deep_audio.data.manifest import read_manifest
+from deep_audio.errors import DeepAudioError
 from deep_audio.events import read_annotation
 from deep_audio.io.model_files import save_model
 from deep_audio.models.classifier import Classifier
@@ -86,3 +88,53 @@ def test_segment_truth_matches_folders_and_scores_a_recording_without_events(tmp
     assert first.startswith("1 reference") and "PSDS1" in first
     assert second.startswith("0 reference") and "PSDS1" not in second
     assert summary.startswith("1 reference") and "PSDS1" in summary
+
+
+def test_desed_strong_and_weak_sets_in_their_own_folders_read_as_one_manifest(tmp_path):
+    """DESED keeps its synthetic strong set and its weak set in separate audio folders:
+    ``--manifest strong.tsv weak.tsv --audio-root STRONG WEAK`` reads them as one (a
+    frame detector then trains on both at once); rows left out name their file."""
+    from deep_audio.cli import common, train
+
+    (tmp_path / "synth").mkdir()
+    (tmp_path / "weak").mkdir()
+    audio_files(tmp_path / "synth", ["s1.wav", "s2.wav"])
+    audio_files(tmp_path / "weak", ["w1.wav", "s1.wav"])
+    (tmp_path / "strong.tsv").write_text(
+        "filename\tonset\toffset\tevent_label\ns1.wav\t0.1\t0.9\tDog\n"
+        "s2.wav\t1.0\t1.2\tDishes\ns2.wav\t1.5\t1.2\tDishes\n")
+    (tmp_path / "weak.tsv").write_text("filename\tevent_labels\nw1.wav\tDog,Speech\n"
+                                       "s1.wav\tBlender\ngone.wav\tDog\n")
+    args = train.build_parser().parse_args([
+        "--manifest", str(tmp_path / "strong.tsv"), str(tmp_path / "weak.tsv"),
+        "--audio-root", str(tmp_path / "synth"), str(tmp_path / "weak"), "-o", "x"])
+    manifest = common.manifest_from_args(args)
+    assert manifest.class_names == ["Blender", "Dishes", "Dog", "Speech"]
+    by_name = {(clip.path.parent.name, clip.path.name): clip for clip in manifest.clips}
+    assert sorted(by_name) == [("synth", "s1.wav"), ("synth", "s2.wav"), ("weak", "s1.wav"),
+                               ("weak", "w1.wav")]
+    assert manifest.strong and len(by_name["synth", "s2.wav"].events) == 1
+    assert by_name["weak", "w1.wav"].labels == ("Dog", "Speech")
+    assert not by_name["weak", "w1.wav"].events
+    problems = manifest.format_problems().splitlines()
+    assert problems[0].startswith(f"{tmp_path / 'strong.tsv'}:4: onset 1.5 is not before")
+    assert problems[1].startswith(f"{tmp_path / 'weak.tsv'}:4: ") and "gone.wav" in problems[1]
+    # one audio root for both, or one per manifest; nothing else
+    args.audio_root = [str(tmp_path / "synth")] * 3
+    with pytest.raises(DeepAudioError, match="one audio root, or one per manifest"):
+        common.manifest_from_args(args)
+
+
+def test_a_file_in_two_manifests_has_the_labels_and_events_of_both(tmp_path):
+    audio_files(tmp_path, ["a.wav"])
+    (tmp_path / "strong.csv").write_text("path,labels,fold,onset,offset\n"
+                                         "a.wav,dog,1,0.5,1.0\n")
+    (tmp_path / "more.csv").write_text("path,labels,fold,onset,offset\n"
+                                       "a.wav,car,1,1.0,1.5\na.wav,bird,2,0.1,0.2\n")
+    manifest = read_manifest([tmp_path / "strong.csv", tmp_path / "more.csv"])
+    (clip,) = manifest.clips
+    assert clip.labels == ("car", "dog")
+    assert [e.label for e in clip.events] == ["dog", "car"]
+    (problem,) = manifest.problems
+    assert problem.file == tmp_path / "more.csv" and problem.line == 3
+    assert "strong.csv" in problem.reason

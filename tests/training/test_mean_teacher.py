@@ -102,3 +102,32 @@ def test_unlabelled_clips_are_refused_where_no_mean_teacher_applies(tmp_path, ev
         train_model(manifest=events_root / "events.csv", output=tmp_path / "z",
                     unlabelled=[tmp_path / "empty"], progress=False,
                     config=frame_config(epochs=1))
+
+
+def test_desed_shaped_strong_weak_and_unlabelled_sets_train_one_detector(tmp_path):
+    """The DCASE task 4 recipe's three sets, each in its own folder: a strong TSV, a weak
+    TSV (relative to another audio folder) and unlabelled clips, all in one run."""
+    rng = np.random.default_rng(5)
+    for folder in ("synth", "weak"):
+        (tmp_path / folder).mkdir()
+    strong, weak = ["filename\tonset\toffset\tevent_label"], ["filename\tevent_labels"]
+    for i in range(12):
+        name = ["low", "high"][i % 2]
+        onset = float(rng.uniform(0.1, 1.6))
+        soundfile.write(tmp_path / "synth" / f"s{i}.wav",
+                        event_clip([(onset, name)], 2.0, rng), RATE)
+        strong.append(f"s{i}.wav\t{onset:.3f}\t{onset + 0.2:.3f}\t{name}")
+        soundfile.write(tmp_path / "weak" / f"w{i}.wav",
+                        event_clip([(float(rng.uniform(0.1, 1.6)), name)], 2.0, rng), RATE)
+        weak.append(f"w{i}.wav\t{name}")
+    (tmp_path / "strong.tsv").write_text("\n".join(strong) + "\n")
+    (tmp_path / "weak.tsv").write_text("\n".join(weak) + "\n")
+    unlabelled = unlabelled_folder(tmp_path / "unlabelled", n=4)
+    result = train_model(manifest=[tmp_path / "strong.tsv", tmp_path / "weak.tsv"],
+                         audio_root=[tmp_path / "synth", tmp_path / "weak"],
+                         output=tmp_path / "desed", unlabelled=[unlabelled], progress=False,
+                         config=frame_config(epochs=2, min_epochs=2, conv_channels=[4, 8]))
+    model = load_model(result.model_path)
+    assert model.frame_level and model.class_names == ["high", "low"]
+    assert model.metadata["train_files"] + model.metadata["validation_files"] == 24
+    assert model.metadata["unlabelled_files"] == 4
