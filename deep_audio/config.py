@@ -200,13 +200,15 @@ class AugmentationConfig:
     """Training-time augmentation; see :class:`deep_audio.training.augment.Augmentation`.
 
     A zero turns each kind off: ``gain_db``, ``filter_db``, ``time_shift_seconds``,
-    ``freq_shift_bands``, ``spec_time_masks``, ``spec_freq_masks``, ``mixup_alpha``.
+    ``time_stretch``, ``freq_shift_bands``, ``spec_time_masks``, ``spec_freq_masks``,
+    ``mixup_alpha``.
     """
 
     gain_db: float
     filter_db: float
     filter_bands: int
     time_shift_seconds: float
+    time_stretch: float
     freq_shift_bands: int
     spec_time_masks: int
     spec_time_mask_seconds: float
@@ -216,7 +218,8 @@ class AugmentationConfig:
 
     def __post_init__(self):
         _require(self.filter_bands >= 1, "filter_bands", self.filter_bands, ">= 1")
-        for name in ("gain_db", "filter_db", "time_shift_seconds", "freq_shift_bands",
+        for name in ("gain_db", "filter_db", "time_shift_seconds", "time_stretch",
+                     "freq_shift_bands",
                      "spec_time_masks",
                      "spec_time_mask_seconds", "spec_freq_masks", "spec_freq_mask_bands",
                      "mixup_alpha"):

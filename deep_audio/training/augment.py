@@ -6,9 +6,11 @@ Three places in the training step, in this order (see
 1. on the waveform, before the front-end: a random gain, a random equaliser (the
    FilterAugment of the DCASE task 4 baselines, on the waveform so every backbone's front
    end sees it) and a random circular time shift per segment (:meth:`Augmentation.waveform`);
-2. on the normalised log-mel: a random shift along the mel bands, then SpecAugment
-   time and frequency masks; vacated and masked cells are set to 0, the training-set
-   mean (:meth:`Augmentation.spectrogram`, torchaudio's masking transforms);
+2. on the normalised log-mel: a random stretch in time, a frame model's frame targets
+   stretched with it (:meth:`Augmentation.stretch`); then a random shift along the mel
+   bands and SpecAugment time and frequency masks; vacated and masked cells are set to 0,
+   the training-set mean (:meth:`Augmentation.spectrogram`, torchaudio's masking
+   transforms);
 3. on the features and the targets: mixup, which mixes each segment with another one of
    the batch and turns the targets into class probabilities (:meth:`Augmentation.mixup`).
 
@@ -18,6 +20,8 @@ global generator, which ``train_model`` seeds.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torchaudio
@@ -47,6 +51,12 @@ class Augmentation(nn.Module):
     time_shift_samples : int
         Each segment is rolled circularly by a whole number of samples drawn uniformly in
         ``[-time_shift_samples, +time_shift_samples]``.
+    time_stretch : float
+        Each segment's log-mel image is stretched in time by a factor drawn log-uniformly
+        in ``[1 / (1 + time_stretch), 1 + time_stretch]``, from its start (what a longer or
+        shorter take of each sound, and of the background, would give); frames stretched
+        past the end are cut, the end of a shrunk segment is 0. A frame model's frame
+        targets are stretched with it.
     freq_shift_bands : int
         Each segment's log-mel image is shifted along the mel axis by a whole number of
         bands drawn uniformly in ``[-freq_shift_bands, +freq_shift_bands]`` (a pitch
@@ -73,7 +83,8 @@ class Augmentation(nn.Module):
 
     def __init__(self, *, gain_db: float = 0.0, filter_db: float = 0.0,
                  filter_bands: int = 4, sample_rate: int = 16000,
-                 time_shift_samples: int = 0, freq_shift_bands: int = 0,
+                 time_shift_samples: int = 0, time_stretch: float = 0.0,
+                 freq_shift_bands: int = 0,
                  spec_time_masks: int = 0, spec_time_mask_frames: int = 0,
                  spec_freq_masks: int = 0, spec_freq_mask_bands: int = 0,
                  mixup_alpha: float = 0.0):
@@ -83,6 +94,7 @@ class Augmentation(nn.Module):
         self.filter_bands = max(1, int(filter_bands))
         self.sample_rate = sample_rate
         self.time_shift_samples = time_shift_samples
+        self.time_stretch = time_stretch
         self.freq_shift_bands = freq_shift_bands
         self.spec_time_masks = spec_time_masks
         self.spec_freq_masks = spec_freq_masks
@@ -100,6 +112,7 @@ class Augmentation(nn.Module):
                    filter_bands=config.filter_bands, sample_rate=front_end.sample_rate,
                    time_shift_samples=seconds_to_samples(config.time_shift_seconds,
                                                          front_end.sample_rate),
+                   time_stretch=config.time_stretch,
                    freq_shift_bands=config.freq_shift_bands,
                    spec_time_masks=config.spec_time_masks,
                    spec_time_mask_frames=seconds_to_samples(config.spec_time_mask_seconds,
@@ -113,13 +126,15 @@ class Augmentation(nn.Module):
     def enabled(self) -> bool:
         """Whether any kind of augmentation is switched on."""
         return bool(self.gain_db or self.filter_db or self.time_shift_samples
-                    or self.freq_shift_bands or self.spec_time_masks
+                    or self.time_stretch or self.freq_shift_bands or self.spec_time_masks
                     or self.spec_freq_masks or self.mixup_alpha)
 
     @property
     def masks_spectrogram(self) -> bool:
-        """Band shifts or SpecAugment are on: the features must be a log-mel image."""
-        return bool(self.freq_shift_bands or self.spec_time_masks or self.spec_freq_masks)
+        """A stretch, band shift or SpecAugment is on: the features must be a log-mel
+        image."""
+        return bool(self.time_stretch or self.freq_shift_bands or self.spec_time_masks
+                    or self.spec_freq_masks)
 
     def waveform(self, waveform: torch.Tensor) -> torch.Tensor:
         """Random gain, equaliser and circular time shift, ``(batch, samples)`` in and out."""
@@ -167,10 +182,24 @@ class Augmentation(nn.Module):
                                        n=waveform.shape[-1])
         return filtered.to(waveform.dtype)
 
+    def stretch(self, features: torch.Tensor, target: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The random time stretch of ``time_stretch``; features ``(batch, 1, frames,
+        n_mels)`` in and out. A frame model's target, ``(batch, target_frames + 1,
+        n_classes)`` (frames, then the clip), has its frames stretched by the same factor;
+        other targets are returned as they are."""
+        if not self.training or not self.time_stretch:
+            return features, target
+        limit = math.log1p(self.time_stretch)
+        factors = torch.exp((torch.rand(features.shape[0], device=features.device) * 2 - 1)
+                            * limit)
+        return stretch_time(features, target, factors)
+
     def spectrogram(self, features: torch.Tensor) -> torch.Tensor:
         """Band shift and SpecAugment masks, ``(batch, 1, frames, n_mels)`` in and out;
         vacated and masked cells are 0."""
-        if not self.training or not self.masks_spectrogram:
+        if not self.training or not (self.freq_shift_bands or self.spec_time_masks
+                                     or self.spec_freq_masks):
             return features
         if self.freq_shift_bands:
             features = self.shift_bands(features)
@@ -215,6 +244,38 @@ class Augmentation(nn.Module):
     def extra_repr(self) -> str:
         return (f"gain_db={self.gain_db}, filter_db={self.filter_db}, "
                 f"filter_bands={self.filter_bands}, time_shift_samples={self.time_shift_samples}, "
+                f"time_stretch={self.time_stretch}, "
                 f"freq_shift_bands={self.freq_shift_bands}, "
                 f"spec_time_masks={self.spec_time_masks}, "
                 f"spec_freq_masks={self.spec_freq_masks}, mixup_alpha={self.mixup_alpha}")
+
+
+def stretch_time(features: torch.Tensor, target: torch.Tensor, factors: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stretch each segment in time from its start by its factor (> 1: longer).
+
+    Features ``(batch, 1, frames, n_mels)`` are interpolated linearly (frame ``i`` of the
+    result is frame ``i / factor`` of the input); frames past the input's end are 0. A
+    frame target ``(batch, target_frames + 1, n_classes)`` takes, for target frame ``j``,
+    the input frame under its centre (``floor((j + 0.5) / factor)``), 0 past the end (NaN
+    where the input's frames are unknown, a weak clip's); its last row, the clip's, is
+    kept. A target of another shape is returned as it is. ``factors``: ``(batch,)``.
+    """
+    batch = features.shape[0]
+    theta = torch.zeros(batch, 2, 3, dtype=features.dtype, device=features.device)
+    theta[:, 0, 0] = 1.0  # the mel axis (grid x) as it is
+    theta[:, 1, 1] = 1.0 / factors  # the time axis (grid y), from the start
+    theta[:, 1, 2] = 1.0 / factors - 1.0
+    grid = nn.functional.affine_grid(theta, list(features.shape), align_corners=True)
+    stretched = nn.functional.grid_sample(features, grid, mode="bilinear",
+                                          padding_mode="zeros", align_corners=True)
+    if target.dim() != 3:
+        return stretched, target
+    frames = target[:, :-1]
+    n_frames = frames.shape[1]
+    source = ((torch.arange(n_frames, device=target.device) + 0.5)
+              / factors[:, None].to(target.device)).floor().long()  # (batch, n_frames)
+    inside = (source < n_frames)[..., None]
+    taken = frames.gather(1, source.clamp(max=n_frames - 1)[..., None].expand_as(frames))
+    past_end = torch.where(frames[:, :1].isnan(), float("nan"), 0.0).expand_as(frames)
+    return stretched, torch.cat([torch.where(inside, taken, past_end), target[:, -1:]], dim=1)

@@ -72,8 +72,9 @@ class TrainingStep(nn.Module):
         if self.augment is None:
             features = self.model.features(waveform)
         else:
-            features = self.augment.spectrogram(
-                self.model.features(self.augment.waveform(waveform)))
+            features = self.model.features(self.augment.waveform(waveform))
+            features, target = self.augment.stretch(features, target)
+            features = self.augment.spectrogram(features)
             features, target = self.augment.mixup(features, target,
                                                   len(self.model.class_names))
         logits = self.model.training_logits(features)

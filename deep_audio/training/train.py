@@ -393,9 +393,11 @@ def _augmentation(config: Config, model: Classifier) -> Augmentation | None:
     if not augment.enabled:
         return None
     if augment.masks_spectrogram and not model.backbone.spectrogram_features:
-        raise ConfigError(f"spectrogram masks and band shifts need a log-mel front end; the "
-                          f"{model.backbone.name} backbone brings its own feature extractor: "
-                          "set spec_time_masks, spec_freq_masks and freq_shift_bands to 0")
+        raise ConfigError("time stretches, band shifts and spectrogram masks need a log-mel "
+                          f"front end; the {model.backbone.name} backbone brings its own "
+                          "feature extractor: "
+                          "set time_stretch, spec_time_masks, spec_freq_masks and "
+                          "freq_shift_bands to 0")
     if augment.time_shift_samples and model.frame_level:
         raise ConfigError(f"time_shift_seconds={config.augmentation.time_shift_seconds} "
                           "shifts the waveform but not a frame model's frame targets: set "

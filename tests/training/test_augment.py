@@ -6,7 +6,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from deep_audio.models import Classifier
 from deep_audio.training import train_one_epoch
-from deep_audio.training.augment import Augmentation
+from deep_audio.training.augment import Augmentation, stretch_time
 from deep_audio.training.loop import Optimisation, TrainingStep
 from tests.conftest import small_config
 
@@ -164,3 +164,56 @@ def test_band_shift_moves_each_segment_along_the_mel_axis():
         assert int((~inside).sum()) == abs(shift)  # bands shifted in are 0
     assert shifts <= set(range(-3, 4)) and len(shifts) > 3
     assert torch.equal(out[:, :, :1].expand_as(out), out)  # one shift for every frame
+
+
+def test_time_stretch_moves_features_and_frame_targets_together():
+    features = torch.arange(16.0)[:, None].expand(2, 1, 16, 8).clone()  # frame i holds i
+    target = torch.zeros(2, 5, 2)  # 4 target frames of 4 feature frames each, then the clip
+    target[:, 1, 0] = 1.0  # class 0 in target frame 1
+    target[:, -1] = torch.tensor([1.0, 0.0])
+    out, stretched = stretch_time(features, target, torch.tensor([2.0, 0.5]))
+    longer, shorter = out[0, 0, :, 0], out[1, 0, :, 0]
+    assert torch.allclose(longer, torch.arange(16.0) / 2)  # frame i is frame i / 2
+    assert torch.allclose(shorter[:8], torch.arange(8.0) * 2)  # frame i is frame 2 i ...
+    assert torch.allclose(shorter[8:], torch.zeros(8), atol=1e-4)  # ... past the end, 0
+    assert stretched[0, :4, 0].tolist() == [0, 0, 1, 1]  # frame 1 now covers frames 2-3
+    assert stretched[1, :4, 0].tolist() == [1, 0, 0, 0]  # frames 0-1 are in frame 0 ...
+    assert torch.equal(stretched[:, -1], target[:, -1])  # the clip row is kept
+    weak = torch.full((1, 5, 2), float("nan"))
+    weak[:, -1] = 1.0
+    _, weak_out = stretch_time(features[:1], weak, torch.tensor([0.5]))
+    assert weak_out[0, :4].isnan().all() and torch.equal(weak_out[0, -1], weak[0, -1])
+    labels = torch.tensor([1, 0])
+    assert stretch_time(features, labels, torch.tensor([2.0, 0.5]))[1] is labels
+
+
+def test_time_stretch_draws_a_factor_per_segment_within_the_range():
+    torch.manual_seed(0)
+    features = torch.arange(1.0, 101.0)[:, None].expand(32, 1, 100, 4).clone()
+    augment = Augmentation(time_stretch=0.25).train()
+    out, _ = augment.stretch(features, torch.zeros(32, dtype=torch.long))
+    factors = 10.0 / (out[:, 0, 10, 0] - 1)  # frame 10 holds frame 10 / factor, 1 + that
+    assert factors.min() >= 1 / 1.25 - 1e-4 and factors.max() <= 1.25 + 1e-4
+    assert factors.std() > 0.05
+    assert torch.equal(augment.eval().stretch(features, features)[0], features)
+    config = small_config(time_stretch=0.2)
+    wired = Augmentation.from_config(config.augmentation, config.front_end)
+    assert wired.time_stretch == 0.2 and wired.enabled and wired.masks_spectrogram
+
+
+def test_a_frame_model_trains_on_stretched_segments():
+    from deep_audio.tasks import make_task
+    from tests.events.test_frame_detection import CLASSES, RATE, frame_config
+
+    torch.manual_seed(0)
+    config = frame_config(conv_channels=[4, 8], time_stretch=0.3)
+    model = Classifier.seed(config, list(CLASSES), make_task("frame_detection")).train()
+    augment = Augmentation.from_config(config.augmentation, config.front_end).train()
+    waveform = torch.randn(4, 2 * RATE)
+    target = torch.zeros(4, 51, 2)  # 2 s: 50 frames of 40 ms, then the clip row
+    target[:, 10:15, 0] = 1.0
+    target[:, -1] = float("nan")
+    logits, stretched = TrainingStep(model, augment)(waveform, target)
+    assert logits.shape == stretched.shape == target.shape
+    onsets = [int(row[:, 0].nonzero()[0]) for row in stretched[:, :-1]]
+    assert len(set(onsets)) > 1 and all(7 <= onset <= 13 for onset in onsets)
