@@ -172,6 +172,9 @@ def manifest_from_args(args: argparse.Namespace):
     if manifest.problems:
         print(f"{len(manifest.problems)} manifest row(s) left out:\n"
               + manifest.format_problems(), file=sys.stderr)
+    if manifest.unlabelled:
+        print(f"{len(manifest.unlabelled)} manifest row(s) without a label: unlabelled clips, "
+              "which only a frame detector's mean teacher trains on", file=sys.stderr)
     return manifest
 
 

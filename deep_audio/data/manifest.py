@@ -13,20 +13,25 @@ that of the header line, by the rule annotation files follow
 (:func:`deep_audio.events.annotations.table_delimiter`): a tab if it holds one, else a
 comma; fields follow CSV quoting.
 
-A row that cannot be used (a missing file, an empty label, onset >= offset, a number
-that is not one) is reported with its file and line number and left out; the rest is
-used. Several manifests read as one (DESED's strong and weak sets, each relative to its
+A row with a path and nothing else (no label, no onset or offset) lists an unlabelled
+clip (``Manifest.unlabelled``: a frame detector's mean teacher trains on them, other
+models leave them out). A row that cannot be used (a missing file, an event without a
+label, onset >= offset, a number that is not one) is reported with its file and line
+number and left out; the rest is used. Several manifests read as one (DESED's strong and weak sets, each relative to its
 own audio folder) give one list of clips, a file listed in two with both's labels.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "a.wav").write_bytes(b""), (folder / "b.wav").write_bytes(b"")
->>> _ = (folder / "m.csv").write_text("path,labels,fold\\na.wav,dog;car,1\\nb.wav,,2\\n")
+>>> _ = (folder / "m.csv").write_text("path,labels,fold\\na.wav,dog;car,1\\nb.wav,,2\\n"
+...                                    "c.wav,dog,2\\n")
 >>> manifest = read_manifest(folder / "m.csv")
 >>> manifest.class_names, manifest.clips[0].labels, manifest.multi_label
 (['car', 'dog'], ('car', 'dog'), True)
->>> manifest.problems[0].line, manifest.problems[0].reason
-(3, 'empty label')
+>>> [clip.path.name for clip in manifest.unlabelled]
+['b.wav']
+>>> manifest.problems[0].line, manifest.problems[0].reason[-14:]
+(4, 'does not exist')
 """
 
 from __future__ import annotations
@@ -76,7 +81,8 @@ class RowProblem(NamedTuple):
 class Clip:
     """A listed audio file: its labels (sorted), fold and strong-label events.
 
-    ``events`` is empty for a weakly labelled clip; ``line`` is its first row's line.
+    ``events`` is empty for a weakly labelled clip, ``labels`` for an unlabelled one;
+    ``line`` is its first row's line.
     """
 
     path: Path
@@ -88,7 +94,8 @@ class Clip:
 
 @dataclass
 class Manifest:
-    """The usable clips of a manifest, its classes, and the rows that were left out.
+    """The usable clips of a manifest, its classes, its unlabelled clips, and the rows
+    that were left out.
 
     ``path`` is the manifest file (the first one, when several were read as one).
     """
@@ -97,6 +104,7 @@ class Manifest:
     clips: list[Clip]
     class_names: list[str]
     problems: list[RowProblem] = field(default_factory=list)
+    unlabelled: list[Clip] = field(default_factory=list)
 
     @property
     def multi_label(self) -> bool:
@@ -127,10 +135,13 @@ class Manifest:
             if str(name) not in self.folds:
                 raise DeepAudioError(f"manifest '{printable(self.path)}' has no fold "
                                      f"{name!r}; its folds are {self.folds or 'none'}")
-        keep = [clip for clip in self.clips
-                if (folds is None or clip.fold in {str(f) for f in folds})
-                and (exclude_folds is None or clip.fold not in {str(f) for f in exclude_folds})]
-        return replace(self, clips=keep)
+        def kept(clip: Clip) -> bool:
+            return ((folds is None or clip.fold in {str(f) for f in folds})
+                    and (exclude_folds is None
+                         or clip.fold not in {str(f) for f in exclude_folds}))
+
+        return replace(self, clips=[c for c in self.clips if kept(c)],
+                       unlabelled=[c for c in self.unlabelled if kept(c)])
 
     def targets(self) -> np.ndarray:
         """Clip labels as a binary matrix, float32, shape ``(n_clips, n_classes)``."""
@@ -179,7 +190,7 @@ def read_manifest(path: str | os.PathLike | Sequence[str | os.PathLike], *,
         problems += _read_rows(manifest_path, manifest_path.parent if root is None
                                else Path(root), columns, by_path)
 
-    clips = []
+    clips, unlabelled = [], []
     for file, clip in by_path.items():
         if not file.is_file():
             problems.append(RowProblem(clip["line"], f"'{printable(file)}' does not exist"
@@ -187,17 +198,21 @@ def read_manifest(path: str | os.PathLike | Sequence[str | os.PathLike], *,
                                        f"'{printable(file)}' is not a file", clip["source"]))
             continue
         events = tuple(sorted(clip["events"], key=lambda e: (e.onset_seconds, e.label)))
-        clips.append(Clip(file, tuple(sorted(clip["labels"])), clip["fold"], events,
-                          clip["line"]))
+        (clips if clip["labels"] else unlabelled).append(
+            Clip(file, tuple(sorted(clip["labels"])), clip["fold"], events, clip["line"]))
     problems.sort(key=lambda problem: (paths.index(problem.file), problem.line))
     if not clips:
+        if unlabelled:
+            problems.append(RowProblem(unlabelled[0].line, f"{len(unlabelled)} row(s) "
+                                       "without a label: unlabelled clips need labelled "
+                                       "ones beside them", paths[0]))
         details = "\n".join(f"  {f'{printable(p.file)} ' if len(paths) > 1 else ''}"
                             f"line {p.line}: {p.reason}" for p in problems[:20])
         names = ", ".join(f"'{printable(p)}'" for p in paths)
         raise DeepAudioError(f"manifest {names} lists no usable clip"
                              + (f":\n{details}" if details else ""))
     class_names = sorted({label for clip in clips for label in clip.labels})
-    return Manifest(paths[0], clips, class_names, problems)
+    return Manifest(paths[0], clips, class_names, problems, unlabelled)
 
 
 def _read_rows(path: Path, root: Path, columns: ManifestColumns, by_path: dict[Path, dict]
@@ -267,6 +282,7 @@ def _column_positions(path: Path, header: list[str], columns: ManifestColumns
 
 def _parse_row(row: list[str], where: dict[str, int | None], root: Path, separator: str
                ) -> tuple[Path, list[str], str | None, Event | None]:
+    """A row's file, labels (none: an unlabelled clip), fold and event (or ``None``)."""
     def cell(role: str) -> str:
         position = where[role]
         return row[position].strip() if position is not None and position < len(row) else ""
@@ -276,11 +292,11 @@ def _parse_row(row: list[str], where: dict[str, int | None], root: Path, separat
         raise DeepAudioError("empty path")
     labels = [label.strip() for label in cell("labels").split(separator)
               if label.strip()]
-    if not labels:
-        raise DeepAudioError("empty label")
     fold = cell("fold") or None
     onset, offset = cell("onset"), cell("offset")
     event = None
+    if (onset or offset) and not labels:
+        raise DeepAudioError("an event row needs a label")
     if onset or offset:
         if not (onset and offset):
             raise DeepAudioError("onset and offset must both be given, or neither")

@@ -85,9 +85,10 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
                  manifest: Manifest | None = None,
                  unlabelled: Sequence[str | os.PathLike] = ()) -> PreparedData:
     """Find, decode, split (stratified, by file) and segment the class folders, or the
-    clips of ``manifest``; the audio files of the ``unlabelled`` folders join the
-    training set with unknown (NaN) targets (a frame task only: they train through the
-    mean teacher, :mod:`deep_audio.training.mean_teacher`).
+    clips of ``manifest``; the audio files of the ``unlabelled`` folders and the
+    manifest's unlabelled clips (rows without a label, outside the validation fold) join
+    the training set with unknown (NaN) targets (a frame task only: they train through
+    the mean teacher, :mod:`deep_audio.training.mean_teacher`).
 
     Unusable files are skipped and listed in ``skipped_files``; a class left with no
     usable file is an error. With ``config.training.cache_dir`` the decoded audio is
@@ -99,7 +100,8 @@ def prepare_data(folders: Sequence[str | os.PathLike] | None, config: Config, ta
     training = config.training
     if training.validation_fold is not None:  # checked before any decoding
         _check_validation_fold(manifest, training.validation_fold)
-    unlabelled_files = _unlabelled_files(unlabelled, task, training)
+    unlabelled_files = (_unlabelled_files(unlabelled, task, training)
+                        + _unlabelled_rows(manifest, task, training))
     if manifest is None:
         class_names, files = class_folders(folders)
     else:  # a file's "label" indexes its clip until the targets are built below
@@ -191,6 +193,21 @@ def _unlabelled_files(folders: Sequence[str | os.PathLike], task: Task,
     return files
 
 
+def _unlabelled_rows(manifest: Manifest | None, task: Task, training: TrainingConfig
+                     ) -> list[LabelledFile]:
+    """The manifest's unlabelled clips that train a frame detector's mean teacher (none in
+    the validation fold); other models leave them out, with a warning."""
+    if manifest is None or not manifest.unlabelled:
+        return []
+    if not isinstance(task, FrameDetection) or training.mean_teacher_weight == 0:
+        logger.warning("%d manifest row(s) without a label left out: unlabelled clips train "
+                       "a frame detector's mean teacher only (mean_teacher_weight > 0)",
+                       len(manifest.unlabelled))
+        return []
+    return [LabelledFile(clip.path, -1) for clip in manifest.unlabelled
+            if training.validation_fold is None or clip.fold != training.validation_fold]
+
+
 def train_model(folders: Sequence[str | os.PathLike] | None = None,
                 output: str | os.PathLike | None = None, *,
                 manifest: str | os.PathLike | Manifest | None = None,
@@ -225,7 +242,8 @@ def train_model(folders: Sequence[str | os.PathLike] | None = None,
         epoch, removed when training ends).
     unlabelled : sequence of paths
         Folders of clips without labels for a frame detector: they train through a mean
-        teacher (:mod:`deep_audio.training.mean_teacher`; ``mean_teacher_weight``).
+        teacher (:mod:`deep_audio.training.mean_teacher`; ``mean_teacher_weight``), as
+        the manifest's rows without a label do.
     **overrides
         Any setting by name, e.g. ``epochs=20, device="cpu", segment_seconds=1.0``.
 

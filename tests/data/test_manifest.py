@@ -31,7 +31,7 @@ def test_weak_labels_folds_and_every_reported_problem(tmp_path, audio_root):
         "a.wav,dog;car,1\n"          # 2: two labels
         "b.wav,dog,2\n"              # 3
         "missing.wav,dog,1\n"        # 4: no such file
-        "c.wav, ,1\n"                # 5: empty label
+        "c.wav, ,1\n"                # 5: no label: an unlabelled clip
         ",dog,1\n"                   # 6: empty path
         "\n"                         # 7: blank, ignored
         "d.wav,car,10\n"             # 8
@@ -42,9 +42,11 @@ def test_weak_labels_folds_and_every_reported_problem(tmp_path, audio_root):
     assert manifest.clips[0].labels == ("car", "dog") and manifest.clips[0].line == 2
     assert manifest.folds == ["1", "2", "10"]  # numeric order
     lines = {p.line: p.reason for p in manifest.problems}
-    assert sorted(lines) == [4, 5, 6, 9]
+    assert sorted(lines) == [4, 6, 9]
     assert "missing.wav' does not exist" in lines[4]
-    assert lines[5] == "empty label" and lines[6] == "empty path"
+    assert lines[6] == "empty path"
+    assert [(c.path.name, c.labels, c.fold) for c in manifest.unlabelled] == [("c.wav", (), "1")]
+    assert manifest.select(folds=["2"]).unlabelled == []
     assert "fold '3' differs from fold '2'" in lines[9]
     assert "m.csv:4: " in manifest.format_problems()
     np.testing.assert_array_equal(manifest.targets(), [[1, 1], [0, 1], [1, 0]])
@@ -85,8 +87,12 @@ def test_manifest_errors_name_the_file(tmp_path, audio_root):
     with pytest.raises(DeepAudioError, match="no column 'split'"):
         read_manifest(write(tmp_path / "m.csv", "path,labels\na.wav,dog\n"),
                       audio_root=audio_root, columns=ManifestColumns(fold="split"))
-    with pytest.raises(DeepAudioError, match="lists no usable clip:\n  line 2: empty label"):
+    with pytest.raises(DeepAudioError, match="lists no usable clip:\n  line 2: 1 row.s. without "
+                                             "a label: unlabelled clips need labelled ones"):
         read_manifest(write(tmp_path / "m.csv", "path,labels\na.wav,\n"), audio_root=audio_root)
+    with pytest.raises(DeepAudioError, match="line 2: an event row needs a label"):
+        read_manifest(write(tmp_path / "m.csv", "path,labels,onset,offset\na.wav,,1,2\n"),
+                      audio_root=audio_root)
 
 
 def test_event_targets_and_segment_dataset():

@@ -131,3 +131,30 @@ def test_desed_shaped_strong_weak_and_unlabelled_sets_train_one_detector(tmp_pat
     assert model.frame_level and model.class_names == ["high", "low"]
     assert model.metadata["train_files"] + model.metadata["validation_files"] == 24
     assert model.metadata["unlabelled_files"] == 4
+
+
+def test_manifest_rows_without_a_label_are_unlabelled_clips(events_root, tmp_path, caplog):
+    folder = unlabelled_folder(tmp_path / "unlabelled", n=6)
+    rows = (events_root / "events.csv").read_text().splitlines()
+    rows = [rows[0]] + [f"{events_root / line.split(',')[0]},{line.split(',', 1)[1]}"
+                        for line in rows[1:]]
+    rows += [f"{folder / f'u{i}.wav'},,{1 if i < 4 else 2},," for i in range(6)]
+    (tmp_path / "mixed.csv").write_text("\n".join(rows) + "\n")
+    result = train_model(manifest=tmp_path / "mixed.csv", output=tmp_path / "mt",
+                         progress=False, config=frame_config(epochs=2, min_epochs=2,
+                                                             conv_channels=[4, 8]))
+    assert load_model(result.model_path).metadata["unlabelled_files"] == 6
+    # clips of the validation fold stay out of training, labelled or not
+    (tmp_path / "two_folds.csv").write_text("\n".join(
+        rows[:21] + [row.replace(",1,", ",2,") for row in rows[21:-6]] + rows[-6:]) + "\n")
+    result = train_model(manifest=tmp_path / "two_folds.csv", output=tmp_path / "vf",
+                         progress=False, config=frame_config(epochs=1, min_epochs=1,
+                                                             conv_channels=[4, 8],
+                                                             validation_fold="2"))
+    assert load_model(result.model_path).metadata["unlabelled_files"] == 4
+    # a tagger has no mean teacher: the rows are left out, with a warning
+    tagger = train_model(manifest=tmp_path / "mixed.csv", output=tmp_path / "tagger",
+                         progress=False, task="multi_label",
+                         config=small_config(epochs=1, cache_dir="none"))
+    assert load_model(tagger.model_path).metadata["unlabelled_files"] == 0
+    assert "6 manifest row(s) without a label left out" in caplog.text
