@@ -175,7 +175,8 @@ def detection_scores(model, data: Path, names: list[str], *, filtered_scores: bo
     detection = evaluate_events(reference, estimated, class_names=names,
                                 durations_seconds=durations, scores=segment_scores)
     return {"segment_f1": detection.segment_f1, "event_f1": detection.event_f1,
-            "psds1": detection.psds.get("psds1"), "psds2": detection.psds.get("psds2")}
+            "psds1": detection.psds.get("psds1"), "psds2": detection.psds.get("psds2"),
+            "class_psds": detection.class_psds, "class_event_f1": detection.event_class_f1}
 
 
 def main() -> None:

@@ -62,6 +62,10 @@ class DetectionScores:
         Class-wise F1.
     psds : dict of str to float
         PSDS of each scenario (``psds1``, ``psds2``) when posteriors were given.
+    class_psds : dict of str to dict of str to float
+        Per scenario, each class's own PSDS (sed_scores_eval's single-class PSD-ROC
+        area; the scenario's PSDS is, roughly, their mean less their spread, so one class
+        never found costs every class). Classes without reference events are absent.
 
     An F1 that sed_eval leaves undefined (nothing detected: precision 0/0) is 0 here when
     there are reference events, as no detection finds nothing.
@@ -74,6 +78,7 @@ class DetectionScores:
     segment_class_f1: dict[str, float]
     event_class_f1: dict[str, float]
     psds: dict[str, float] = field(default_factory=dict)
+    class_psds: dict[str, dict[str, float]] = field(default_factory=dict)
     n_reference_events: int = 0
     n_estimated_events: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
@@ -96,10 +101,13 @@ class DetectionScores:
         for name, value in self.psds.items():
             lines.append(f"  {name.upper()} (sed_scores_eval): {value:.3f}")
         width = max((len(c) for c in self.event_class_f1), default=5)
-        lines.append(f"  {'class':<{width}}  segment F1  event F1")
+        lines.append(f"  {'class':<{width}}  segment F1  event F1"
+                     + "".join(f"  {name.upper():>5}" for name in self.class_psds))
         for name in self.event_class_f1:
+            psds = "".join(f"  {by_class[name]:5.3f}" if name in by_class else f"  {'-':>5}"
+                           for by_class in self.class_psds.values())
             lines.append(f"  {name:<{width}}  {self.segment_class_f1[name]:10.3f}  "
-                         f"{self.event_class_f1[name]:8.3f}")
+                         f"{self.event_class_f1[name]:8.3f}{psds}")
         return "\n".join(lines)
 
 
@@ -198,8 +206,9 @@ def evaluate_events(reference: Mapping[str, Sequence[Event]] | Sequence[Event],
                   "t_collar_seconds": t_collar_seconds,
                   "percentage_of_length": percentage_of_length})
     if scores is not None:
-        result.psds = psds_scores(reference, scores, class_names=class_names,
-                                  durations_seconds=durations, scenarios=psds_scenarios)
+        result.psds, result.class_psds = _psds(reference, scores, class_names=class_names,
+                                               durations_seconds=durations,
+                                               scenarios=psds_scenarios)
     return result
 
 
@@ -219,6 +228,14 @@ def psds_scores(reference: Mapping[str, Sequence[Event]],
     -------
     dict of scenario name to PSDS in [0, 1]
     """
+    return _psds(reference, scores, class_names=class_names,
+                 durations_seconds=durations_seconds, scenarios=scenarios)[0]
+
+
+def _psds(reference: Mapping[str, Sequence[Event]], scores: Mapping[str, SegmentScores], *,
+          class_names: Sequence[str], durations_seconds: Mapping[str, float],
+          scenarios: Sequence[str]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """:func:`psds_scores`, and per scenario each class's own PSDS."""
     from sed_scores_eval import intersection_based
     from sed_scores_eval.base_modules.scores import create_score_dataframe
 
@@ -245,7 +262,7 @@ def psds_scores(reference: Mapping[str, Sequence[Event]],
         frames[name] = create_score_dataframe(np.ascontiguousarray(posteriors[:, keep]),
                                               bounds, kept_names)
         truth[name] = _merge_overlaps(reference[name])
-    results = {}
+    results, per_class = {}, {}
     for scenario in scenarios:
         if scenario not in PSDS_SCENARIOS:
             raise DeepAudioError(f"unknown PSDS scenario {scenario!r}; known: "
@@ -253,12 +270,13 @@ def psds_scores(reference: Mapping[str, Sequence[Event]],
         settings = dict(PSDS_SCENARIOS[scenario])
         if len(keep) == 1:  # no other class to cross-trigger (sed_scores_eval fails)
             settings.update(cttc_threshold=None, alpha_ct=0.0)
-        value = intersection_based.psds(
+        value, single_class = intersection_based.psds(
             scores=frames, ground_truth=truth,
             audio_durations={k: float(durations_seconds[k]) for k in frames},
-            **settings)[0]
+            **settings)[:2]
         results[scenario] = float(value)
-    return results
+        per_class[scenario] = {str(name): float(single_class[name]) for name in kept_names}
+    return results, per_class
 
 
 def _merge_overlaps(events: Sequence[Event]) -> list[tuple[float, float, str]]:

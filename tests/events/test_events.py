@@ -307,6 +307,21 @@ def test_psds_of_perfect_scores_is_near_one_and_of_random_scores_low():
                              durations_seconds=durations, scores=noise)
     assert random.psds["psds1"] < 0.1 and random.psds["psds2"] < 0.3
     assert "PSDS1" in random.format()
+    # one class found perfectly, the other never: each class's own PSDS says which, and
+    # the scenario's PSDS, a mean less the spread, falls below both classes' mean
+    half = {name: SegmentScores(t.starts_seconds, t.ends_seconds,
+                                np.stack([t.posteriors[:, 0], noise[name].posteriors[:, 1]],
+                                         axis=1))
+            for name, t in perfect.items()}
+    mixed = evaluate_events(REFERENCE, {}, class_names=CLASSES, durations_seconds=durations,
+                            scores=half)
+    for scenario in ("psds1", "psds2"):
+        dog, siren = (mixed.class_psds[scenario][c] for c in CLASSES)
+        assert dog > 0.95 and siren < 0.5
+        assert mixed.psds[scenario] < (dog + siren) / 2
+    header, dog_row = mixed.format().splitlines()[-3:-1]
+    assert header.split()[-2:] == ["PSDS1", "PSDS2"]
+    assert dog_row.split()[0] == "dog" and float(dog_row.split()[-2]) > 0.95
 
 
 def test_event_timeline_plot(tmp_path):
