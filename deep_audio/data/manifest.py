@@ -17,8 +17,9 @@ A row with a path and nothing else (no label, no onset or offset) lists an unlab
 clip (``Manifest.unlabelled``: a frame detector's mean teacher trains on them, other
 models leave them out). A row that cannot be used (a missing file, an event without a
 label, onset >= offset, a number that is not one) is reported with its file and line
-number and left out; the rest is used. Several manifests read as one (DESED's strong and weak sets, each relative to its
-own audio folder) give one list of clips, a file listed in two with both's labels.
+number and left out; the rest is used. Several manifests can be read as one (DESED's
+strong and weak sets, each relative to its own audio folder): a file listed by two gets
+the labels and events of both.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -180,7 +181,9 @@ def read_manifest(path: str | os.PathLike | Sequence[str | os.PathLike], *,
     paths = ([Path(path)] if isinstance(path, (str, os.PathLike))
              else [Path(p) for p in path])
     roots = (list(audio_root) if isinstance(audio_root, Sequence)
-             and not isinstance(audio_root, str) else [audio_root] * len(paths))
+             and not isinstance(audio_root, str) else [audio_root])
+    if len(roots) == 1:
+        roots *= len(paths)
     if not paths or len(roots) != len(paths):
         raise DeepAudioError(f"give one audio root, or one per manifest: {len(paths)} "
                              f"manifest(s), {len(roots)} audio root(s)")

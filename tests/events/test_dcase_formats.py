@@ -120,6 +120,8 @@ def test_desed_strong_and_weak_sets_in_their_own_folders_read_as_one_manifest(tm
     assert problems[0].startswith(f"{tmp_path / 'strong.tsv'}:4: onset 1.5 is not before")
     assert problems[1].startswith(f"{tmp_path / 'weak.tsv'}:4: ") and "gone.wav" in problems[1]
     # one audio root for both, or one per manifest; nothing else
+    args.audio_root = [str(tmp_path / "synth")]
+    assert len(common.manifest_from_args(args).clips) == 2  # synth/s1, synth/s2
     args.audio_root = [str(tmp_path / "synth")] * 3
     with pytest.raises(DeepAudioError, match="one audio root, or one per manifest"):
         common.manifest_from_args(args)
