@@ -8,7 +8,13 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
 from deep_audio.errors import DeepAudioError
-from deep_audio.metrics import confusion_matrix, multilabel_scores, precision_recall_curves, scores
+from deep_audio.metrics import (
+    best_thresholds,
+    confusion_matrix,
+    multilabel_scores,
+    precision_recall_curves,
+    scores,
+)
 
 
 def synthetic(n_files: int = 60, seed: int = 0):
@@ -63,3 +69,13 @@ def test_precision_recall_curves_are_empty_for_a_class_without_positives():
 def test_multilabel_scores_refuse_bad_input(targets, posteriors, message):
     with pytest.raises(DeepAudioError, match=message):
         multilabel_scores(targets, posteriors)
+
+
+def test_a_class_without_positives_takes_the_median_of_the_tuned_thresholds():
+    targets = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
+    scores_ = np.array([[0.3, 0.1, 0.0, 0.2], [0.1, 0.5, 0.0, 0.1],
+                        [0.0, 0.0, 0.9, 0.3], [0.2, 0.3, 0.1, 0.4]])
+    thresholds = best_thresholds(targets, scores_)
+    assert thresholds[:3].tolist() == [0.25, 0.4, 0.5]  # half-way below each positive
+    assert thresholds[3] == 0.4  # no positive: the median of the three
+    assert best_thresholds(np.zeros((2, 2)), np.ones((2, 2)), default=0.6).tolist() == [0.6, 0.6]
