@@ -136,10 +136,11 @@ class Manifest:
             if str(name) not in self.folds:
                 raise DeepAudioError(f"manifest '{printable(self.path)}' has no fold "
                                      f"{name!r}; its folds are {self.folds or 'none'}")
+        inside = None if folds is None else {str(f) for f in folds}
+        outside = set() if exclude_folds is None else {str(f) for f in exclude_folds}
+
         def kept(clip: Clip) -> bool:
-            return ((folds is None or clip.fold in {str(f) for f in folds})
-                    and (exclude_folds is None
-                         or clip.fold not in {str(f) for f in exclude_folds}))
+            return (inside is None or clip.fold in inside) and clip.fold not in outside
 
         return replace(self, clips=[c for c in self.clips if kept(c)],
                        unlabelled=[c for c in self.unlabelled if kept(c)])
@@ -208,7 +209,8 @@ def read_manifest(path: str | os.PathLike | Sequence[str | os.PathLike], *,
         if unlabelled:
             problems.append(RowProblem(unlabelled[0].line, f"{len(unlabelled)} row(s) "
                                        "without a label: unlabelled clips need labelled "
-                                       "ones beside them", paths[0]))
+                                       "ones beside them",
+                                       by_path[unlabelled[0].path]["source"]))
         details = "\n".join(f"  {f'{printable(p.file)} ' if len(paths) > 1 else ''}"
                             f"line {p.line}: {p.reason}" for p in problems[:20])
         names = ", ".join(f"'{printable(p)}'" for p in paths)

@@ -198,8 +198,7 @@ class Augmentation(nn.Module):
     def spectrogram(self, features: torch.Tensor) -> torch.Tensor:
         """Band shift and SpecAugment masks, ``(batch, 1, frames, n_mels)`` in and out;
         vacated and masked cells are 0."""
-        if not self.training or not (self.freq_shift_bands or self.spec_time_masks
-                                     or self.spec_freq_masks):
+        if not self.training:
             return features
         if self.freq_shift_bands:
             features = self.shift_bands(features)
