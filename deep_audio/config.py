@@ -201,9 +201,12 @@ class AugmentationConfig:
 
     A zero turns each kind off: ``gain_db``, ``filter_db``, ``time_shift_seconds``,
     ``time_stretch``, ``freq_shift_bands``, ``spec_time_masks``, ``spec_freq_masks``,
-    ``mixup_alpha``.
+    ``mixup_alpha``; background mixing is off while ``background_folder`` is empty.
     """
 
+    background_folder: str
+    background_snr_db: tuple[float, ...]
+    background_probability: float
     gain_db: float
     filter_db: float
     filter_bands: int
@@ -218,6 +221,11 @@ class AugmentationConfig:
 
     def __post_init__(self):
         _require(self.filter_bands >= 1, "filter_bands", self.filter_bands, ">= 1")
+        _require(len(self.background_snr_db) == 2
+                 and self.background_snr_db[0] <= self.background_snr_db[1],
+                 "background_snr_db", list(self.background_snr_db), "[low, high], low <= high")
+        _require(0 <= self.background_probability <= 1, "background_probability",
+                 self.background_probability, "in [0, 1]")
         for name in ("gain_db", "filter_db", "time_shift_seconds", "time_stretch",
                      "freq_shift_bands",
                      "spec_time_masks",

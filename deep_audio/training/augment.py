@@ -3,9 +3,10 @@
 Three places in the training step, in this order (see
 :func:`deep_audio.training.loop.train_one_epoch`):
 
-1. on the waveform, before the front-end: a random gain, a random equaliser (the
-   FilterAugment of the DCASE task 4 baselines, on the waveform so every backbone's front
-   end sees it) and a random circular time shift per segment (:meth:`Augmentation.waveform`);
+1. on the waveform, before the front-end: an excerpt of a background recording mixed in
+   at a random signal-to-noise ratio, a random gain, a random equaliser (the FilterAugment
+   of the DCASE task 4 baselines, on the waveform so every backbone's front end sees it)
+   and a random circular time shift per segment (:meth:`Augmentation.waveform`);
 2. on the normalised log-mel: a random stretch in time, a frame model's frame targets
    stretched with it (:meth:`Augmentation.stretch`); then a random shift along the mel
    bands and SpecAugment time and frequency masks; vacated and masked cells are set to 0,
@@ -28,13 +29,25 @@ import torchaudio
 from torch import nn
 
 from deep_audio.config import AugmentationConfig, FrontEndConfig, seconds_to_samples
+from deep_audio.data.backgrounds import BackgroundBank
 
 
 class Augmentation(nn.Module):
-    """Random gain, equaliser, time shift, SpecAugment masks and mixup for training batches.
+    """Background mixing, random gain, equaliser, time shift, SpecAugment masks and mixup
+    for training batches.
 
     Parameters
     ----------
+    backgrounds : BackgroundBank, optional
+        Recordings to mix in (:func:`deep_audio.data.backgrounds.load_backgrounds`, at
+        the waveforms' rate); ``None`` mixes nothing. A segment's excerpt comes from one
+        recording, drawn with a probability proportional to its length, from a random
+        start, the recording repeated when it is shorter than the segment. The targets
+        stay as they are: a background holds none of the classes.
+    background_snr_db : (float, float)
+        The segment's RMS over the excerpt's, in dB, drawn uniformly in this range.
+    background_probability : float
+        Chance that a segment gets a background.
     gain_db : float
         Each segment is scaled by a gain drawn uniformly in ``[-gain_db, +gain_db]`` dB.
     filter_db : float
@@ -81,7 +94,10 @@ class Augmentation(nn.Module):
     True
     """
 
-    def __init__(self, *, gain_db: float = 0.0, filter_db: float = 0.0,
+    def __init__(self, *, backgrounds: BackgroundBank | None = None,
+                 background_snr_db: tuple[float, float] = (5.0, 20.0),
+                 background_probability: float = 0.5,
+                 gain_db: float = 0.0, filter_db: float = 0.0,
                  filter_bands: int = 4, sample_rate: int = 16000,
                  time_shift_samples: int = 0, time_stretch: float = 0.0,
                  freq_shift_bands: int = 0,
@@ -89,6 +105,13 @@ class Augmentation(nn.Module):
                  spec_freq_masks: int = 0, spec_freq_mask_bands: int = 0,
                  mixup_alpha: float = 0.0):
         super().__init__()
+        self.background_snr_db = tuple(background_snr_db)
+        self.background_probability = (background_probability if backgrounds is not None
+                                       else 0.0)
+        # buffers, so that .to(device) moves the bank with the module
+        for name in ("samples", "starts", "lengths"):
+            bank = getattr(backgrounds, name) if backgrounds is not None else None
+            self.register_buffer(f"background_{name}", bank, persistent=False)
         self.gain_db = gain_db
         self.filter_db = filter_db
         self.filter_bands = max(1, int(filter_bands))
@@ -105,10 +128,13 @@ class Augmentation(nn.Module):
                                                                    iid_masks=True)
 
     @classmethod
-    def from_config(cls, config: AugmentationConfig, front_end: FrontEndConfig
-                    ) -> Augmentation:
-        """Settings in seconds converted to samples and frames at the front-end's rates."""
-        return cls(gain_db=config.gain_db, filter_db=config.filter_db,
+    def from_config(cls, config: AugmentationConfig, front_end: FrontEndConfig,
+                    backgrounds: BackgroundBank | None = None) -> Augmentation:
+        """Settings in seconds converted to samples and frames at the front-end's rates;
+        ``backgrounds``: ``config.background_folder`` loaded at the front end's rate."""
+        return cls(backgrounds=backgrounds, background_snr_db=config.background_snr_db,
+                   background_probability=config.background_probability,
+                   gain_db=config.gain_db, filter_db=config.filter_db,
                    filter_bands=config.filter_bands, sample_rate=front_end.sample_rate,
                    time_shift_samples=seconds_to_samples(config.time_shift_seconds,
                                                          front_end.sample_rate),
@@ -125,7 +151,8 @@ class Augmentation(nn.Module):
     @property
     def enabled(self) -> bool:
         """Whether any kind of augmentation is switched on."""
-        return bool(self.gain_db or self.filter_db or self.time_shift_samples
+        return bool(self.background_probability or self.gain_db or self.filter_db
+                    or self.time_shift_samples
                     or self.time_stretch or self.freq_shift_bands or self.spec_time_masks
                     or self.spec_freq_masks or self.mixup_alpha)
 
@@ -137,10 +164,13 @@ class Augmentation(nn.Module):
                     or self.spec_freq_masks)
 
     def waveform(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Random gain, equaliser and circular time shift, ``(batch, samples)`` in and out."""
+        """Background, random gain, equaliser and circular time shift, ``(batch, samples)``
+        in and out."""
         if not self.training:
             return waveform
         batch, n_samples = waveform.shape
+        if self.background_probability:
+            waveform = self.mix_background(waveform)
         if self.gain_db:
             decibels = (torch.rand(batch, 1, device=waveform.device) * 2 - 1) * self.gain_db
             waveform = waveform * 10.0 ** (decibels / 20.0)
@@ -152,6 +182,25 @@ class Augmentation(nn.Module):
             index = (torch.arange(n_samples, device=waveform.device) - shifts) % n_samples
             waveform = waveform.gather(1, index)
         return waveform
+
+    def mix_background(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Each segment, with ``background_probability``, plus a background excerpt at an
+        SNR drawn from ``background_snr_db``; ``(batch, samples)`` in and out."""
+        batch, n_samples = waveform.shape
+        device = waveform.device
+        recording = torch.multinomial(self.background_lengths.float(), batch,
+                                      replacement=True)  # longer recordings more often
+        lengths = self.background_lengths[recording]
+        offsets = (torch.rand(batch, device=device) * lengths).long()
+        within = (offsets[:, None] + torch.arange(n_samples, device=device)) % lengths[:, None]
+        excerpt = self.background_samples[self.background_starts[recording, None] + within]
+        low, high = self.background_snr_db
+        snr_db = low + torch.rand(batch, 1, device=device) * (high - low)
+        signal_rms = waveform.float().pow(2).mean(1, keepdim=True).sqrt()
+        excerpt_rms = excerpt.pow(2).mean(1, keepdim=True).sqrt().clamp(min=1e-8)
+        scale = signal_rms / excerpt_rms * 10.0 ** (-snr_db / 20.0)
+        chosen = torch.rand(batch, 1, device=device) < self.background_probability
+        return waveform + (excerpt * scale * chosen).to(waveform.dtype)
 
     def filter_gains_db(self, batch: int, n_bins: int, device: torch.device | str = "cpu"
                         ) -> torch.Tensor:
@@ -241,7 +290,11 @@ class Augmentation(nn.Module):
                 weight * soft + (1 - weight) * soft[partner])
 
     def extra_repr(self) -> str:
-        return (f"gain_db={self.gain_db}, filter_db={self.filter_db}, "
+        background = (f"backgrounds={len(self.background_lengths)} recordings, "
+                      f"background_snr_db={self.background_snr_db}, "
+                      f"background_probability={self.background_probability}, "
+                      if self.background_probability else "")
+        return (background + f"gain_db={self.gain_db}, filter_db={self.filter_db}, "
                 f"filter_bands={self.filter_bands}, time_shift_samples={self.time_shift_samples}, "
                 f"time_stretch={self.time_stretch}, "
                 f"freq_shift_bands={self.freq_shift_bands}, "

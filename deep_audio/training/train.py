@@ -25,6 +25,7 @@ from deep_audio.data import (
     resolve_cache_dir,
     stratified_file_split,
 )
+from deep_audio.data.backgrounds import load_backgrounds
 from deep_audio.data.manifest import Manifest, read_manifest
 from deep_audio.device import resolve_device
 from deep_audio.errors import ConfigError, DeepAudioError
@@ -407,7 +408,10 @@ def resolve_num_workers(num_workers: int, device: torch.device,
 
 
 def _augmentation(config: Config, model: Classifier) -> Augmentation | None:
-    augment = Augmentation.from_config(config.augmentation, config.front_end)
+    backgrounds = (load_backgrounds(config.augmentation.background_folder,
+                                    config.front_end.sample_rate)
+                   if config.augmentation.background_folder else None)
+    augment = Augmentation.from_config(config.augmentation, config.front_end, backgrounds)
     if not augment.enabled:
         return None
     if augment.masks_spectrogram and not model.backbone.spectrogram_features:

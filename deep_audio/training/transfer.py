@@ -557,6 +557,7 @@ def _head_input_is_fixed(model: Classifier, config: Config) -> bool:
     backbone_units = len(model.backbone.blocks()) + len(model.backbone.head_blocks())
     augment = Augmentation.from_config(config.augmentation, config.front_end)
     return (model.frozen_layers >= backbone_units and not augment.enabled
+            and not config.augmentation.background_folder
             and not config.training.compile_model)
 
 
