@@ -217,3 +217,69 @@ def test_a_frame_model_trains_on_stretched_segments():
     assert logits.shape == stretched.shape == target.shape
     onsets = [int(row[:, 0].nonzero()[0]) for row in stretched[:, :-1]]
     assert len(set(onsets)) > 1 and all(7 <= onset <= 13 for onset in onsets)
+
+
+def _bank(*recordings):
+    from deep_audio.data.backgrounds import BackgroundBank
+
+    samples = [torch.as_tensor(r, dtype=torch.float32) for r in recordings]
+    lengths = torch.tensor([len(s) for s in samples])
+    return BackgroundBank(torch.cat(samples), torch.cumsum(lengths, 0) - lengths, lengths)
+
+
+def test_background_is_mixed_at_an_snr_within_the_range():
+    torch.manual_seed(0)
+    bank = _bank(torch.randn(3000), torch.sin(torch.arange(500.0)))
+    augment = Augmentation(backgrounds=bank, background_snr_db=(3.0, 12.0),
+                           background_probability=1.0).train()
+    waveform = torch.randn(64, 1000) * torch.rand(64, 1)  # every segment its own level
+    added = augment.waveform(waveform) - waveform
+    snr_db = 10 * torch.log10(waveform.pow(2).mean(1) / added.pow(2).mean(1))
+    assert snr_db.min() >= 3.0 - 1e-3 and snr_db.max() <= 12.0 + 1e-3 and snr_db.std() > 1.5
+    assert torch.equal(augment.eval().waveform(waveform), waveform)
+
+
+def test_each_excerpt_comes_from_one_recording_repeated_when_short():
+    torch.manual_seed(0)
+    # a short ramp and a longer constant: an excerpt never mixes the two
+    bank = _bank(torch.arange(1.0, 11.0), torch.full((90,), -1.0))
+    augment = Augmentation(backgrounds=bank, background_snr_db=(0.0, 0.0),
+                           background_probability=1.0).train()
+    added = augment.waveform(torch.ones(400, 100)) - 1.0
+    ramps = added[:, 0] > 0
+    assert 20 < int(ramps.sum()) < 70  # drawn in proportion to length: 10 vs 90 samples
+    for row in added[ramps]:
+        steps = row / row.min()  # the ramp 1..10 from a random start, repeated
+        assert torch.allclose(steps[10:], steps[:-10], atol=1e-4)
+        assert sorted(round(float(v)) for v in steps[:10]) == list(range(1, 11))
+    constant = added[~ramps]
+    assert torch.allclose(constant, constant[:, :1].expand_as(constant)) and (constant < 0).all()
+
+
+def test_background_probability_leaves_the_other_segments_alone():
+    torch.manual_seed(0)
+    augment = Augmentation(backgrounds=_bank(torch.randn(4000)), background_probability=0.3
+                           ).train()
+    waveform = torch.randn(400, 100)
+    changed = (augment.waveform(waveform) != waveform).any(1).float().mean()
+    assert 0.2 < float(changed) < 0.4
+
+
+def test_background_settings_come_from_the_config(tmp_path):
+    import pytest
+
+    from deep_audio.errors import ConfigError
+    from deep_audio.training.train import _augmentation
+
+    config = small_config(background_snr_db=[0.0, 6.0], background_probability=0.25)
+    assert not Augmentation.from_config(config.augmentation, config.front_end).enabled
+    wired = Augmentation.from_config(config.augmentation, config.front_end, _bank([1.0, 2.0]))
+    assert wired.enabled and wired.background_snr_db == (0.0, 6.0)
+    assert wired.background_probability == 0.25
+    with pytest.raises(ConfigError, match="background_snr_db"):
+        small_config(background_snr_db=[10.0, 5.0])
+    with pytest.raises(ConfigError, match="background_probability"):
+        small_config(background_probability=1.5)
+    empty = small_config(background_folder=str(tmp_path))
+    with pytest.raises(ConfigError, match="background_folder"):
+        _augmentation(empty, Classifier.seed(empty, ["a", "b"]))

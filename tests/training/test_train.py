@@ -1,9 +1,11 @@
 """End to end: generated class folders -> trained model -> predictions on held-out files."""
 
 import csv
+import logging
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 from deep_audio.device import autocast_dtype, resolve_device
@@ -12,7 +14,7 @@ from deep_audio.io.model_files import load_model
 from deep_audio.predict import classify_file, classify_files, evaluate_folders
 from deep_audio.tasks import MultiLabel, SingleLabel
 from deep_audio.training import train_model
-from tests.conftest import small_config
+from tests.conftest import small_config, tone
 
 
 def test_trained_model_classifies_held_out_files_far_above_chance(trained, dataset):
@@ -129,3 +131,15 @@ def test_class_folder_with_only_damaged_files_is_an_error(tmp_path, dataset):
     with pytest.raises(DeepAudioError, match=r"no usable audio left for class\(es\) \['broken'\]"):
         train_model([dataset["train"][0], broken], "x", config=small_config(
             models_dir=str(tmp_path)), progress=False)
+
+
+def test_training_mixes_in_the_background_folder(dataset, tmp_path, caplog):
+    (tmp_path / "backgrounds").mkdir()
+    soundfile.write(tmp_path / "backgrounds" / "hum.wav", tone(50.0, 2.0, 16000), 16000)
+    with caplog.at_level(logging.INFO, logger="deep_audio"):
+        result = train_model(dataset["train"], "bg", progress=False, config=small_config(
+            models_dir=str(tmp_path), epochs=1,
+            background_folder=str(tmp_path / "backgrounds"), background_probability=1.0))
+    assert result.model_path.exists()
+    assert any("backgrounds=1 recordings" in m and "background_probability=1.0" in m
+               for m in caplog.messages)
