@@ -37,6 +37,7 @@ CONFIG_FLAGS = {
     "segment_hop_seconds": float,
     "num_workers": int,
     "cache_dir": str,
+    "background_folder": str,
     # the classic path (deep_audio.classic)
     "models_dir": str,
     "classifier": str,
@@ -53,7 +54,8 @@ CONFIG_FLAGS = {
 }
 # The flags of a command that names none (the CNN path's).
 DEFAULT_FLAGS = ("epochs", "batch_size", "learning_rate", "device", "precision", "seed",
-                 "segment_seconds", "segment_hop_seconds", "num_workers", "cache_dir")
+                 "segment_seconds", "segment_hop_seconds", "num_workers", "cache_dir",
+                 "background_folder")
 # The four window flags of the hand-crafted features; see add_feature_windows.
 FEATURE_WINDOW_FLAGS = ("mid_window_seconds", "mid_step_seconds", "short_window_seconds",
                         "short_step_seconds")
@@ -227,9 +229,10 @@ def add_config(parser: argparse.ArgumentParser, *, flags: Sequence[str] = DEFAUL
     for name in flags:
         section, value = defaults.get(name, (None, None))
         where = f"{section}.{name}" if section else name
+        shown = repr(value) if value == "" else value  # an empty path shows as ''
         group.add_argument("--" + name.replace("_", "-"), type=CONFIG_FLAGS[name],
                            dest=name, metavar=name.upper(),
-                           help=f"setting {where} (default {value})" if section
+                           help=f"setting {where} (default {shown})" if section
                            else f"setting {where}")
 
 

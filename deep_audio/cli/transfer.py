@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _cli.add_unlabelled(parser)
     _cli.add_task(parser)
     _cli.add_config(parser, flags=("epochs", "batch_size", "device", "precision", "seed",
-                                   "num_workers", "segment_seconds", "segment_hop_seconds"))
+                                   "num_workers", "segment_seconds", "segment_hop_seconds",
+                                   "background_folder"))
 
 
 def run(args: argparse.Namespace) -> int:

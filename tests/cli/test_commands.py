@@ -62,6 +62,16 @@ def test_errors_are_one_line_not_tracebacks(tmp_path, capsys):
     assert "epochs='lots' is not a valid int" in capsys.readouterr().err
 
 
+def test_a_background_folder_without_audio_is_a_one_line_error(dataset, tmp_path, capsys):
+    code = basic_training.main(["-q", "-i", *map(str, dataset["train"]), "-o",
+                                str(tmp_path / "m.pt"), "--background-folder",
+                                str(tmp_path / "missing"), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("error: background_folder:") and "missing" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
 @pytest.mark.slow
 def test_modules_run_with_python_dash_m(tmp_path):
     result = subprocess.run([sys.executable, "-m", "deep_audio.bin.basic_training", "-i",
