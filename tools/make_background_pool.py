@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import subprocess
 import zipfile
 from pathlib import Path
@@ -63,8 +64,6 @@ GAME_LOOPS = {
 
 def write_clip(source: Path | bytes, name: str, destination: Path) -> Path:
     """Decode ``source`` (a path or a file's bytes), mono at 16 kHz, as FLAC."""
-    import io
-
     samples, rate = soundfile.read(io.BytesIO(source) if isinstance(source, bytes)
                                    else source, dtype="float32", always_2d=True)
     mono = samples.mean(axis=1)

@@ -46,19 +46,17 @@ def load_backgrounds(folder: str | os.PathLike, sample_rate: int) -> BackgroundB
         paths = list_audio_files(folder)
     except AudioError as error:
         raise ConfigError(f"background_folder: {error}") from error
-    recordings, skipped = [], []
+    recordings = []
     for path in paths:
         try:
             samples, _ = read_audio(path, sample_rate=sample_rate)
         except AudioError as error:
-            skipped.append(str(error))
+            logger.warning("background recording skipped: %s", error)
             continue
         if not (samples != 0).any():  # silence would mix in nothing, at any SNR
-            skipped.append(f"'{printable(path)}' is silent")
+            logger.warning("background recording skipped: '%s' is silent", printable(path))
             continue
         recordings.append(torch.from_numpy(samples))
-    for reason in skipped:
-        logger.warning("background recording skipped: %s", reason)
     if not recordings:
         raise ConfigError(f"background_folder '{printable(folder)}' holds no readable, "
                           f"non-silent audio ({len(paths)} audio files listed)")

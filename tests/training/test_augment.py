@@ -1,13 +1,17 @@
 """Augmentation: each kind changes the input as specified, and nothing happens in eval."""
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from deep_audio.data.backgrounds import BackgroundBank
+from deep_audio.errors import ConfigError
 from deep_audio.models import Classifier
 from deep_audio.training import train_one_epoch
 from deep_audio.training.augment import Augmentation, stretch_time
 from deep_audio.training.loop import Optimisation, TrainingStep
+from deep_audio.training.train import _augmentation
 from tests.conftest import small_config
 
 
@@ -220,8 +224,6 @@ def test_a_frame_model_trains_on_stretched_segments():
 
 
 def _bank(*recordings):
-    from deep_audio.data.backgrounds import BackgroundBank
-
     samples = [torch.as_tensor(r, dtype=torch.float32) for r in recordings]
     lengths = torch.tensor([len(s) for s in samples])
     return BackgroundBank(torch.cat(samples), torch.cumsum(lengths, 0) - lengths, lengths)
@@ -266,11 +268,6 @@ def test_background_probability_leaves_the_other_segments_alone():
 
 
 def test_background_settings_come_from_the_config(tmp_path):
-    import pytest
-
-    from deep_audio.errors import ConfigError
-    from deep_audio.training.train import _augmentation
-
     config = small_config(background_snr_db=[0.0, 6.0], background_probability=0.25)
     assert not Augmentation.from_config(config.augmentation, config.front_end).enabled
     wired = Augmentation.from_config(config.augmentation, config.front_end, _bank([1.0, 2.0]))
